@@ -1,0 +1,68 @@
+"""Seeded weight initialisation, chosen by activation and overridable per layer (`init:`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from deepnet.nn.activations import DEFAULT_INIT
+
+
+def _gain(activation: str) -> float:
+    known = {"tanh", "sigmoid", "relu", "leaky_relu", "linear"}
+    if activation == "leaky_relu":
+        return nn.init.calculate_gain("leaky_relu", 0.01)
+    return nn.init.calculate_gain(activation if activation in known else "linear")
+
+
+def _kaiming(fn):
+    def init(w: torch.Tensor, activation: str, g: torch.Generator) -> None:
+        a = 0.01 if activation == "leaky_relu" else 0.0
+        fn(w, a=a, nonlinearity="leaky_relu", generator=g)
+
+    return init
+
+
+def _xavier(fn):
+    def init(w: torch.Tensor, activation: str, g: torch.Generator) -> None:
+        fn(w, gain=_gain(activation), generator=g)
+
+    return init
+
+
+INITS: dict[str, Callable[[torch.Tensor, str, torch.Generator], None]] = {
+    "kaiming_normal": _kaiming(nn.init.kaiming_normal_),
+    "kaiming_uniform": _kaiming(nn.init.kaiming_uniform_),
+    "xavier_normal": _xavier(nn.init.xavier_normal_),
+    "xavier_uniform": _xavier(nn.init.xavier_uniform_),
+    "orthogonal": lambda w, act, g: nn.init.orthogonal_(w, gain=_gain(act), generator=g),
+    "normal": lambda w, act, g: nn.init.normal_(w, 0.0, 0.02, generator=g),
+    "zeros": lambda w, act, g: nn.init.zeros_(w),
+}
+
+
+def initialise(module: nn.Module, scheme: str | None, activation: str, g: torch.Generator):
+    """Initialise every weight matrix of `module` in place from generator `g`.
+
+    Biases start at zero; normalisation layers at identity; recurrent hidden-to-hidden
+    weights are orthogonal per gate (keeps gradients from vanishing through time), and the
+    LSTM forget-gate bias starts at 1 so the cell remembers by default.
+    """
+    default = scheme or DEFAULT_INIT.get(activation, "xavier_uniform")
+    for name, p in module.named_parameters():
+        if p.dim() < 2:  # biases to zero; normalisation scales stay at one
+            if name.endswith("bias") or "bias_" in name:
+                nn.init.zeros_(p)
+            continue
+        if "weight_hh" in name and scheme is None:
+            for gate in p.data.chunk(p.shape[0] // p.shape[1]):
+                nn.init.orthogonal_(gate, generator=g)
+        else:
+            INITS[default](p.data, activation, g)
+    if isinstance(module, nn.LSTM):
+        for name, p in module.named_parameters():
+            if name.startswith("bias_ih"):
+                h = module.hidden_size
+                p.data[h : 2 * h] = 1.0
