@@ -4,11 +4,16 @@
     spec = deepnet.Spec.from_yaml("examples/digits.yaml")
     model = deepnet.build(spec)
     deepnet.summary(spec, batch_size=64)
+    run = deepnet.train(spec)            # a Run: model, history, results, path
+    run = deepnet.load(run.path)         # run.predict(raw_inputs)
 """
 
 from deepnet.errors import CheckpointError, DataError, DeepnetError, SpecError
 from deepnet.nn import Summary, build, summary
 from deepnet.spec import Spec
+from deepnet.train.api import evaluate_run as evaluate
+from deepnet.train.api import train
+from deepnet.train.runs import Run, load
 
 __version__ = "0.1.0"
 
@@ -18,7 +23,11 @@ __all__ = [
     "DeepnetError",
     "Spec",
     "SpecError",
+    "Run",
     "Summary",
     "build",
+    "evaluate",
+    "load",
     "summary",
+    "train",
 ]

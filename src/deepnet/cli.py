@@ -72,6 +72,99 @@ def _summary(args) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------- train
+@command("train", "train a spec and write a run directory with its report")
+def _train_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("spec", nargs="?", help="the YAML spec (optional with --resume)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a spec key, e.g. --set train.optimizer.lr=0.01 (repeatable)")
+    p.add_argument("--out", help="the run directory to write (default runs/<name>-<time>)")
+    p.add_argument("--resume", metavar="RUN", help="continue RUN exactly from its checkpoint")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+
+@_train_args.run
+def _train(args) -> int:
+    from deepnet.train.api import train
+
+    if args.resume is None and args.spec is None:
+        raise DeepnetError("train needs a SPEC (or --resume RUN)")
+    if args.resume is not None and (args.spec or args.set or args.out):
+        raise DeepnetError("--resume RUN continues RUN with its own spec.yaml; drop SPEC, "
+                           "--set and --out")
+    spec = None if args.resume else _load_spec(args)
+    run = train(spec, out=args.out, resume=args.resume, quiet=args.quiet or args.json)
+    r = run.results
+    if args.json:
+        _print_json({"run_dir": str(run.path), "test": r["test"], "epochs": r["epochs"],
+                     "stop_reason": r["stop_reason"], "seconds": r["seconds"]})
+    else:
+        test = "  ".join(f"{k} {v:.4f}" for k, v in r["test"].items())
+        print(f"run: {run.path}\ntest: {test}\nepochs: {r['epochs']} ({r['stop_reason']}), "
+              f"{r['seconds']:.1f} s")
+    return 3 if r["stop_reason"] == "diverged" else 0
+
+
+# ----------------------------------------------------------------------------- evaluate
+@command("evaluate", "metrics of a trained run on its test split or on new labelled data")
+def _evaluate_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run", help="the run directory")
+    p.add_argument("--data", help="labelled data: an .npz with arrays x and y")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+@_evaluate_args.run
+def _evaluate(args) -> int:
+    from deepnet.train.api import evaluate_run
+    from deepnet.train.runs import load
+
+    metrics = evaluate_run(load(args.run), args.data)
+    if args.json:
+        _print_json(metrics)
+    else:
+        for k, v in metrics.items():
+            print(f"{k}: {v:.4f}")
+    return 0
+
+
+# ----------------------------------------------------------------------------- predict
+@command("predict", "predictions for raw inputs, with the run's saved preprocessing")
+def _predict_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run", help="the run directory")
+    p.add_argument("input", help="raw inputs: an .npz with an array x")
+    p.add_argument("--out", help="write the CSV here (default: stdout)")
+
+
+@_predict_args.run
+def _predict(args) -> int:
+    from deepnet.train.predict import predict_file
+
+    text = predict_file(args.run, args.input)
+    if args.out:
+        from deepnet.files import write_text_atomic
+
+        write_text_atomic(args.out, text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+# ----------------------------------------------------------------------------- report
+@command("report", "(re)write a run's self-contained report.html")
+def _report_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run", help="the run directory")
+
+
+@_report_args.run
+def _report(args) -> int:
+    from deepnet.report.html import write_report
+    from deepnet.train.runs import load
+
+    print(write_report(load(args.run)))
+    return 0
+
+
 # ----------------------------------------------------------------------------- main
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(

@@ -10,13 +10,15 @@ from pathlib import Path
 from typing import Any
 
 
-def write_bytes_atomic(path: str | Path, data: bytes) -> None:
+def write_bytes_atomic(path: str | Path, data: bytes, label: str = "") -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            f.write(data[: len(data) // 2])
+            _kill_point(label, f)
+            f.write(data[len(data) // 2 :])
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -31,3 +33,22 @@ def write_text_atomic(path: str | Path, text: str) -> None:
 
 def write_json_atomic(path: str | Path, obj: Any) -> None:
     write_text_atomic(path, json.dumps(obj, indent=2) + "\n")
+
+
+_kill_counts: dict[str, int] = {}
+
+
+def _kill_point(label: str, f) -> None:
+    """Fault injection for the crash tests: with DEEPNET_KILL_AT=label:N the process
+    kills itself (SIGKILL) halfway through its N-th write labelled `label`."""
+    spec = os.environ.get("DEEPNET_KILL_AT")
+    if not spec or not label:
+        return
+    want, _, count = spec.partition(":")
+    if want != label:
+        return
+    _kill_counts[label] = _kill_counts.get(label, 0) + 1
+    if _kill_counts[label] == int(count or 1):
+        f.flush()
+        os.fsync(f.fileno())
+        os.kill(os.getpid(), 9)

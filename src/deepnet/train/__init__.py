@@ -1,0 +1,1 @@
+"""Training: the loop, callbacks, checkpoints, run directories."""

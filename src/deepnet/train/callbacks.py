@@ -1,0 +1,195 @@
+"""Callbacks: small classes with named no-op hooks, called explicitly by the loop
+(ARCHITECTURE.md §3.5). A callback that keeps state across a resume gives it in
+`state_dict()` (JSON) and `tensors()` and takes it back in `load_state()`."""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+
+import torch
+
+from deepnet.train.metrics import HIGHER_IS_BETTER
+
+
+class Callback:
+    def on_train_begin(self, trainer) -> None: ...
+    def on_epoch_begin(self, trainer) -> None: ...
+    def on_batch_end(self, trainer, loss: float) -> None: ...
+    def on_epoch_end(self, trainer, logs: dict) -> None: ...
+    def on_train_end(self, trainer) -> None: ...
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        return {}
+
+    def load_state(self, state: dict, tensors: dict[str, torch.Tensor]) -> None: ...
+
+
+class BestWeights(Callback):
+    """Keeps the weights of the best epoch by `monitor` and restores them at the end, also
+    when the epochs run out. With `patience` set it is early stopping."""
+
+    def __init__(self, monitor: str = "val_loss", mode: str = "auto",
+                 patience: int | None = None, min_delta: float = 0.0):
+        if mode == "auto":
+            metric = monitor.removeprefix("val_").removeprefix("train_")
+            mode = "max" if metric in HIGHER_IS_BETTER else "min"
+        self.monitor, self.mode, self.patience, self.min_delta = monitor, mode, patience, min_delta
+        self.best: float | None = None
+        self.best_epoch = 0
+        self.wait = 0
+        self.weights: dict[str, torch.Tensor] = {}
+
+    def _better(self, value: float) -> bool:
+        if self.best is None:
+            return math.isfinite(value)
+        if self.mode == "min":
+            return value < self.best - self.min_delta
+        return value > self.best + self.min_delta
+
+    def on_train_begin(self, trainer) -> None:
+        if not self.weights:  # until an epoch improves, the initial weights are the best
+            self.weights = _copy(trainer.model)
+
+    def on_epoch_end(self, trainer, logs: dict) -> None:
+        value = logs[self.monitor]
+        if self._better(value):
+            self.best, self.best_epoch, self.wait = value, logs["epoch"], 0
+            self.weights = _copy(trainer.model)
+            return
+        self.wait += 1
+        if self.patience is not None and self.wait > self.patience:
+            trainer.stop(f"early stopping: {self.monitor} has not improved for "
+                         f"{self.patience} epochs since epoch {self.best_epoch}", "early_stopping")
+
+    def on_train_end(self, trainer) -> None:
+        trainer.model.load_state_dict(self.weights)
+        trainer.best_epoch = self.best_epoch
+
+    def state_dict(self) -> dict:
+        return {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait}
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        return {f"best.{k}": v for k, v in self.weights.items()}
+
+    def load_state(self, state: dict, tensors: dict[str, torch.Tensor]) -> None:
+        self.best, self.best_epoch, self.wait = state["best"], state["best_epoch"], state["wait"]
+        self.weights = {k[5:]: v for k, v in tensors.items() if k.startswith("best.")}
+
+
+def _copy(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+class DivergenceGuard(Callback):
+    """Stops at the first non-finite batch loss, or at one above `factor` times the first."""
+
+    def __init__(self, factor: float):
+        self.factor = factor
+        self.reference: float | None = None
+
+    def on_batch_end(self, trainer, loss: float) -> None:
+        where = f"epoch {trainer.epoch + 1}, step {trainer.step}"
+        if not math.isfinite(loss):
+            trainer.stop(f"diverged: the loss became {loss} at {where}", "diverged")
+        elif self.reference is None:
+            self.reference = max(loss, 1e-8)
+        elif loss > self.factor * self.reference:
+            trainer.stop(f"diverged: the loss exploded to {loss:.4g} at {where}, over "
+                         f"{self.factor:g} x its starting value {self.reference:.4g} "
+                         "(train.divergence.factor); lower train.optimizer.lr", "diverged")
+
+    def state_dict(self) -> dict:
+        return {"reference": self.reference}
+
+    def load_state(self, state: dict, tensors) -> None:
+        self.reference = state["reference"]
+
+
+class Checkpoint(Callback):
+    """Writes the whole training state at the start and after every epoch."""
+
+    def __init__(self, save):
+        self.save = save  # save(trainer) -> None
+
+    def on_train_begin(self, trainer) -> None:
+        if trainer.epoch == 0 and not trainer.resumed:
+            self.save(trainer)
+
+    def on_epoch_end(self, trainer, logs: dict) -> None:
+        self.save(trainer)
+
+
+class MetricsLog(Callback):
+    """metrics.jsonl: one JSON line per epoch, rewritten atomically from the history."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def _write(self, trainer) -> None:
+        import json
+
+        from deepnet.files import write_text_atomic
+
+        write_text_atomic(self.path, "".join(json.dumps(h) + "\n" for h in trainer.history))
+
+    def on_train_begin(self, trainer) -> None:
+        self._write(trainer)
+
+    def on_epoch_end(self, trainer, logs: dict) -> None:
+        self._write(trainer)
+
+
+class Progress(Callback):
+    """One line per epoch on stderr (live on a terminal): losses, metrics, lr, ETA."""
+
+    def __init__(self, epochs: int, steps: int, main_metric: str):
+        from rich.console import Console
+
+        self.console = Console(stderr=True)
+        self.epochs, self.steps, self.main = epochs, steps, main_metric
+        self.live = None
+        self.started = 0.0
+        self.first_epoch = 0
+
+    def on_train_begin(self, trainer) -> None:
+        self.started, self.first_epoch = time.perf_counter(), trainer.epoch
+        if self.console.is_terminal:
+            from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self.live = Progress(TextColumn("{task.description}"), BarColumn(),
+                                 TimeRemainingColumn(), console=self.console)
+            self.live.start()
+
+    def on_epoch_begin(self, trainer) -> None:
+        if self.live is not None:
+            self.task = self.live.add_task(f"epoch {trainer.epoch + 1}/{self.epochs}",
+                                           total=self.steps)
+
+    def on_batch_end(self, trainer, loss: float) -> None:
+        if self.live is not None:
+            self.live.advance(self.task)
+
+    def on_epoch_end(self, trainer, logs: dict) -> None:
+        done = logs["epoch"] - self.first_epoch
+        eta = (time.perf_counter() - self.started) / done * (self.epochs - logs["epoch"])
+        m = self.main
+        line = (f"epoch {logs['epoch']}/{self.epochs}  train_loss {logs['train_loss']:.4f}  "
+                f"val_loss {logs['val_loss']:.4f}  train_{m} {logs['train_' + m]:.4f}  "
+                f"val_{m} {logs['val_' + m]:.4f}  lr {logs['lr']:.2e}  "
+                f"{logs['seconds']:.2f}s  ETA {eta:.0f}s")
+        if self.live is not None:
+            self.live.update(self.task, description=line, completed=self.steps)
+        else:
+            print(line, file=sys.stderr, flush=True)
+
+    def on_train_end(self, trainer) -> None:
+        if self.live is not None:
+            self.live.stop()
+        if trainer.stop_message:
+            self.console.print(trainer.stop_message, style="bold red"
+                               if trainer.stop_reason == "diverged" else None)

@@ -1,0 +1,66 @@
+"""Losses by name. Each builder gets the spec's loss section and the training targets
+(for class weights) and returns `loss(outputs, targets) -> scalar`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from deepnet.errors import SpecError
+
+
+def _class_weights(spec, y: np.ndarray, n_classes: int) -> torch.Tensor | None:
+    w = spec.class_weights
+    if w is None:
+        return None
+    if w == "balanced":  # n / (k * count): each class weighs the same in total
+        counts = np.bincount(y, minlength=n_classes).astype(np.float64)
+        return torch.as_tensor(len(y) / (n_classes * np.maximum(counts, 1)), dtype=torch.float32)
+    if len(w) != n_classes:
+        raise SpecError(f"train.loss.class_weights: {len(w)} weights given for {n_classes} "
+                        "classes; give one per class or 'balanced'")
+    return torch.as_tensor(w, dtype=torch.float32)
+
+
+def _cross_entropy(spec, y, n_classes, device):
+    w = _class_weights(spec, y, n_classes)
+    w = w.to(device) if w is not None else None
+    return lambda out, t: F.cross_entropy(out, t, weight=w, label_smoothing=spec.label_smoothing)
+
+
+def _binary_cross_entropy(spec, y, n_classes, device):
+    w = _class_weights(spec, y, 2)
+    pos = (w[1] / w[0]).to(device) if w is not None else None
+    return lambda out, t: F.binary_cross_entropy_with_logits(
+        out.reshape(t.shape), t.to(out.dtype), pos_weight=pos)
+
+
+def _regression(fn):
+    def build(spec, y, n_classes, device):
+        return lambda out, t: fn(out.reshape(t.shape), t, spec)
+
+    return build
+
+
+LOSSES: dict[str, Callable] = {
+    "cross_entropy": _cross_entropy,
+    "binary_cross_entropy": _binary_cross_entropy,
+    "mse": _regression(lambda o, t, s: F.mse_loss(o, t)),
+    "mae": _regression(lambda o, t, s: F.l1_loss(o, t)),
+    "huber": _regression(lambda o, t, s: F.huber_loss(o, t, delta=s.delta)),
+}
+
+CLASSIFICATION_LOSSES = ("cross_entropy", "binary_cross_entropy")
+
+
+def default_loss(task: str, n_outputs: int) -> str:
+    if task == "regression":
+        return "mse"
+    return "binary_cross_entropy" if n_outputs == 1 else "cross_entropy"
+
+
+def make_loss(spec, y_train: np.ndarray, n_classes: int, device) -> Callable:
+    return LOSSES[spec.name](spec, y_train, n_classes, device)

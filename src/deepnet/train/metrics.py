@@ -1,0 +1,86 @@
+"""Metrics by name, computed on a whole split's outputs at once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+
+def probabilities(out: torch.Tensor) -> torch.Tensor:
+    """Class probabilities from logits; one output unit means binary (sigmoid)."""
+    out = out.float()
+    if out.shape[-1] == 1:
+        p = torch.sigmoid(out[:, 0])
+        return torch.stack([1 - p, p], dim=1)
+    return torch.softmax(out, dim=-1)
+
+
+def predicted_classes(out: torch.Tensor) -> torch.Tensor:
+    if out.shape[-1] == 1:
+        return (out[:, 0] > 0).long()
+    return out.argmax(dim=-1)
+
+
+def accuracy(out, y) -> float:
+    return (predicted_classes(out) == y).float().mean().item()
+
+
+def macro_f1(out, y) -> float:
+    pred = predicted_classes(out)
+    classes = torch.unique(torch.cat([y, pred]))
+    scores = []
+    for c in classes:
+        tp = ((pred == c) & (y == c)).sum().item()
+        fp = ((pred == c) & (y != c)).sum().item()
+        fn = ((pred != c) & (y == c)).sum().item()
+        scores.append(2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0)
+    return sum(scores) / len(scores)
+
+
+def top_k(k: int) -> Callable:
+    def metric(out, y) -> float:
+        kk = min(k, out.shape[-1])
+        top = out.topk(kk, dim=-1).indices
+        return (top == y[:, None]).any(dim=1).float().mean().item()
+
+    return metric
+
+
+def _flat(out, y):
+    return out.reshape(y.shape).float(), y.float()
+
+
+def mae(out, y) -> float:
+    o, t = _flat(out, y)
+    return (o - t).abs().mean().item()
+
+
+def rmse(out, y) -> float:
+    o, t = _flat(out, y)
+    return (o - t).pow(2).mean().sqrt().item()
+
+
+def r2(out, y) -> float:
+    o, t = _flat(out, y)
+    ss_res = (o - t).pow(2).sum()
+    ss_tot = (t - t.mean()).pow(2).sum()
+    return (1 - ss_res / ss_tot).item() if ss_tot > 0 else 0.0
+
+
+METRICS: dict[str, tuple[str, Callable]] = {  # name -> (task, function)
+    "accuracy": ("classification", accuracy),
+    "f1": ("classification", macro_f1),
+    "top3": ("classification", top_k(3)),
+    "top5": ("classification", top_k(5)),
+    "mae": ("regression", mae),
+    "rmse": ("regression", rmse),
+    "r2": ("regression", r2),
+}
+
+DEFAULT_METRICS = {"classification": ["accuracy", "f1"], "regression": ["mae", "rmse", "r2"]}
+HIGHER_IS_BETTER = {"accuracy", "f1", "top3", "top5", "r2"}
+
+
+def compute(names: list[str], out: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+    return {name: METRICS[name][1](out, y) for name in names}
