@@ -16,6 +16,7 @@ class InMemory:
         self.x = torch.as_tensor(x).to(device)
         self.y = torch.as_tensor(y).to(device)
         self.batch_size = batch_size
+        self.device = torch.device(device)
 
     def __len__(self) -> int:
         return len(self.starts())

@@ -134,7 +134,13 @@ def _train(spec: Spec, prepared: Prepared, model, path: Path, resuming: bool, qu
     t = Trainer(model, torch.compile(model) if tc.compile else model, optimizer, scheduler,
                 when, loss_fn, train_data, val_data, tc.metrics, tc.epochs, tc.l1,
                 tc.clip_grad_norm, autocast, scaler,
-                batches=torch.Generator().manual_seed(spec.seed))
+                batches=torch.Generator().manual_seed(spec.seed),
+                augment_rng=torch.Generator(device).manual_seed(spec.seed + 1))
+    if spec.data.augment:
+        from deepnet.data.augment import make_augment
+
+        t.augment = make_augment(spec.data.augment, prepared.dataset.input_shape,
+                                 prepared.preprocess)
     es = tc.early_stopping
     callbacks = [DivergenceGuard(tc.divergence.factor)]
     if es is not None:

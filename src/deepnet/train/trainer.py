@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +37,8 @@ class Trainer:
     autocast: object = contextlib.nullcontext
     scaler: torch.amp.GradScaler | None = None
     batches: torch.Generator = field(default_factory=torch.Generator)
+    augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None
+    augment_rng: torch.Generator = field(default_factory=torch.Generator)  # on the device
     epoch: int = 0  # epochs completed
     step: int = 0  # optimizer steps taken
     history: list[dict] = field(default_factory=list)
@@ -86,10 +89,12 @@ def train_epoch(t: Trainer, callbacks: list[Callback]) -> dict:
     t.net.train()
     params = [p for p in t.model.parameters() if p.requires_grad]
     l1_params = [p for p in params if p.dim() > 1]
-    grad_sums = torch.zeros(len(params), device=t.train_data.x.device)
+    grad_sums = torch.zeros(len(params), device=t.train_data.device)
     loss_sum, outputs, targets = 0.0, [], []
     steps = 0
     for xb, yb in t.train_data.batches(t.batches):
+        if t.augment is not None:
+            xb = t.augment(xb, t.augment_rng)
         with t.autocast():
             out = t.net(xb)
             loss = t.loss_fn(out, yb)
@@ -154,6 +159,7 @@ def save_checkpoint(t: Trainer, folder: Path, callbacks: list[Callback]) -> None
     tensors |= opt_tensors
     tensors["rng.torch"] = torch.get_rng_state()
     tensors["rng.batches"] = t.batches.get_state()
+    tensors["rng.augment"] = t.augment_rng.get_state()
     if torch.cuda.is_available():
         for i, s in enumerate(torch.cuda.get_rng_state_all()):
             tensors[f"rng.cuda.{i}"] = s
@@ -184,6 +190,7 @@ def load_checkpoint(t: Trainer, folder: Path, callbacks: list[Callback]) -> None
         t.scaler.load_state_dict(meta["scaler"])
     torch.set_rng_state(tensors["rng.torch"])
     t.batches.set_state(tensors["rng.batches"])
+    t.augment_rng.set_state(tensors["rng.augment"])
     cuda = [tensors[k] for k in sorted(tensors) if k.startswith("rng.cuda.")]
     if cuda and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(cuda)
