@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@touch $(STAMP)
 
 demo: setup
-	$(BIN)/deepnet summary examples/digits.yaml
+	$(BIN)/deepnet train examples/digits.yaml
 
 test: setup
 	$(BIN)/python -m pytest -n 2

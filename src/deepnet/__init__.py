@@ -10,6 +10,7 @@
 
 from deepnet.errors import CheckpointError, DataError, DeepnetError, SpecError
 from deepnet.nn import Summary, build, summary
+from deepnet.resources import estimate_memory
 from deepnet.spec import Spec
 from deepnet.train.api import evaluate_run as evaluate
 from deepnet.train.api import train
@@ -26,6 +27,7 @@ __all__ = [
     "Run",
     "Summary",
     "build",
+    "estimate_memory",
     "evaluate",
     "load",
     "summary",

@@ -55,16 +55,31 @@ def _summary_args(p: argparse.ArgumentParser) -> None:
     _spec_args(p)
     p.add_argument("--batch-size", type=int, default=None,
                    help="batch size for the memory estimate (default: train.batch_size)")
+    p.add_argument("--max-batch", action="store_true",
+                   help="the largest batch whose training-memory estimate fits --memory")
+    p.add_argument("--memory", metavar="SIZE",
+                   help="memory budget for --max-batch: 8GB, 512MiB, 1.5GiB or bytes "
+                        "(kB..TB are powers of 1000, KiB..TiB of 1024)")
+    p.add_argument("--tflops", type=float, metavar="T",
+                   help="device throughput in TFLOP/s: adds an epoch-time estimate")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 @_summary_args.run
 def _summary(args) -> int:
     from deepnet.nn import summary
+    from deepnet.resources import parse_size
 
     if args.batch_size is not None and args.batch_size < 1:
         raise DeepnetError(f"--batch-size must be a positive integer; got {args.batch_size}")
-    s = summary(_load_spec(args), batch_size=args.batch_size)
+    if args.max_batch != (args.memory is not None):
+        raise DeepnetError("--max-batch and --memory go together: --max-batch --memory 8GB "
+                           "gives the largest batch whose estimate fits 8 GB")
+    if args.tflops is not None and not 0 < args.tflops < float("inf"):
+        raise DeepnetError(f"--tflops must be a positive number of TFLOP/s; got {args.tflops}")
+    budget = parse_size(args.memory) if args.max_batch else None
+    s = summary(_load_spec(args), batch_size=args.batch_size, memory_budget=budget,
+                tflops=args.tflops)
     if args.json:
         _print_json(s.to_dict())
     else:
@@ -96,6 +111,8 @@ def _train(args) -> int:
     spec = None if args.resume else _load_spec(args)
     run = train(spec, out=args.out, resume=args.resume, quiet=args.quiet or args.json)
     r = run.results
+    if r["stop_message"] and (r["stop_reason"] == "diverged" or not args.quiet):
+        print(r["stop_message"], file=sys.stderr)
     if args.json:
         _print_json({"run_dir": str(run.path), "test": r["test"], "epochs": r["epochs"],
                      "stop_reason": r["stop_reason"], "seconds": r["seconds"]})

@@ -21,6 +21,7 @@ def write_bytes_atomic(path: str | Path, data: bytes, label: str = "") -> None:
             f.write(data[len(data) // 2 :])
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; results are ordinary files
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

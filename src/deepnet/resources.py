@@ -1,11 +1,34 @@
-"""Memory and compute estimates, before any run."""
+"""Memory and compute estimates, before any run.
+
+Training memory = parameters + gradients + optimizer state + activations. *Activations*
+are the tensors autograd saves for backward during one training-mode forward pass: every
+distinct storage handed to `torch.autograd.graph.saved_tensors_hooks`, counted once, the
+input batch included when a layer keeps it. Parameter and buffer storages that autograd
+also saves (a weight kept for the input gradient, batch-norm running statistics) are *not*
+activations: they are model state, counted under `parameters` (buffers not at all).
+`measure_memory` measures exactly that; `estimate_memory` computes it from the spec with
+one small function per layer type (`deepnet.nn.saved.SAVES`), without running anything.
+
+Parameters, gradients and optimizer state are fp32 whatever the precision; bf16/fp16
+(autocast) halve the activations and add the half-precision weight copies autocast keeps
+(an approximation: the activation figures are checked against PyTorch's CPU kernels at
+fp32; CUDA kernels keep slightly different buffers, e.g. 1-byte dropout masks).
+"""
 
 from __future__ import annotations
 
+import copy
 import math
+import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
+import torch
 from torch import nn
+
+from deepnet.errors import DeepnetError
+from deepnet.nn.layers import Row, Shape
+from deepnet.nn.saved import Activations, saved_activations
 
 BYTES = {"fp32": 4, "bf16": 2, "fp16": 2}
 # Optimizer state per parameter, in parameter-sized tensors.
@@ -15,31 +38,223 @@ OPTIMIZER_STATE = {"sgd": 0, "sgd_momentum": 1, "adam": 2, "adamw": 2, "rmsprop"
 
 @dataclass
 class Memory:
-    """Bytes needed for one training step at a batch size."""
+    """Bytes for one training step at a batch size. `inference` is the parameters plus the
+    peak of live activations in a no-grad forward at that batch size (0 when measured)."""
 
     parameters: int
     gradients: int
     optimizer: int
     activations: int
     total: int
+    inference: int = 0
 
     def to_dict(self) -> dict[str, int]:
         return asdict(self)
 
 
 def optimizer_state_factor(name: str, momentum: float = 0.0) -> int:
+    """Optimizer state in parameter-sized tensors: sgd 0 (1 with momentum), adam/adamw 2,
+    rmsprop 1 (2 with momentum)."""
     key = f"{name}_momentum" if momentum and f"{name}_momentum" in OPTIMIZER_STATE else name
+    if key not in OPTIMIZER_STATE:
+        valid = ", ".join(k for k in OPTIMIZER_STATE if not k.endswith("_momentum"))
+        raise DeepnetError(f"unknown optimizer {name!r}; valid: {valid}")
     return OPTIMIZER_STATE[key]
 
 
-def estimate_memory(model: nn.Module, rows, input_shape, batch_size: int,
-                    optimizer: str = "adam", momentum: float = 0.0) -> Memory:
-    """A first estimate: parameters, gradients and optimizer state from the parameter
-    count; activations as every layer's input kept for backward, at fp32."""
-    n = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    params = 4 * sum(p.numel() for p in model.parameters())
-    grads = 4 * n
-    opt = 4 * n * optimizer_state_factor(optimizer, momentum)
-    sizes = [math.prod(input_shape)] + [math.prod(r.output_shape) for r in rows[:-1]]
-    acts = 4 * batch_size * sum(sizes)
-    return Memory(params, grads, opt, acts, params + grads + opt + acts)
+# ----------------------------------------------------------------------------- the plan
+@dataclass(frozen=True)
+class MemoryPlan:
+    """The estimate as a function of the batch size: fixed model state plus activations,
+    linear in the batch (up to the page rounding of oneDNN's RNN workspaces)."""
+
+    parameters: int
+    gradients: int
+    optimizer: int
+    activations: Activations
+
+    def at(self, batch_size: int) -> Memory:
+        """The Memory of one training step at `batch_size`."""
+        acts = self.activations.at(batch_size)
+        total = self.parameters + self.gradients + self.optimizer + acts
+        peak = math.ceil(batch_size * self.activations.peak)
+        return Memory(self.parameters, self.gradients, self.optimizer, acts, total,
+                      self.parameters + peak)
+
+    def max_batch(self, budget: int) -> int:
+        """The largest batch whose training memory fits `budget` bytes (0: none does).
+        Solved from the per-sample slope, then checked against the estimate itself."""
+        if self.at(1).total > budget:
+            return 0
+        slope = self.activations.per_sample + sum(self.activations.paged)
+        if slope <= 0:
+            raise DeepnetError("this network keeps no activations: every batch size fits")
+        batch = max(1, int((budget - self.at(0).total) // slope))
+        while self.at(batch).total > budget:  # page rounding only ever adds a few pages
+            batch -= 1
+        while self.at(batch + 1).total <= budget:
+            batch += 1
+        return batch
+
+
+def _element_bytes(precision: str) -> int:
+    if precision not in BYTES:
+        raise DeepnetError(f"unknown precision {precision!r}; valid: {', '.join(BYTES)}")
+    return BYTES[precision]
+
+
+def _state(model: nn.Module, optimizer: str, momentum: float) -> tuple[int, int, int]:
+    """(parameter, gradient, optimizer-state) bytes; master weights stay fp32."""
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    factor = optimizer_state_factor(optimizer, momentum)
+    return 4 * sum(p.numel() for p in model.parameters()), 4 * trainable, 4 * trainable * factor
+
+
+def memory_plan(layers: Sequence, input_shape: Shape, rows: Sequence[Row], model: nn.Module,
+                optimizer: str = "adam", precision: str = "fp32",
+                momentum: float = 0.0) -> MemoryPlan:
+    """The MemoryPlan of validated spec `layers`, already built into `model` and `rows`."""
+    acts = saved_activations(layers, input_shape, rows, _element_bytes(precision))
+    return MemoryPlan(*_state(model, optimizer, momentum), acts)
+
+
+def plan_memory(spec_or_model, input_shape: Shape, optimizer: str = "adam",
+                precision: str = "fp32", momentum: float = 0.0) -> MemoryPlan:
+    """The MemoryPlan of a spec; or of any nn.Module, whose layers deepnet cannot read
+    from a spec, so its activations are measured at two small batches and extrapolated."""
+    if isinstance(spec_or_model, nn.Module):
+        return _measured_plan(spec_or_model, input_shape, optimizer, precision, momentum)
+    from deepnet.nn.build import build_model
+
+    spec = spec_or_model
+    model, rows = build_model(spec.model.layers, input_shape, spec.seed)
+    return memory_plan(spec.model.layers, input_shape, rows, model, optimizer, precision,
+                       momentum)
+
+
+def estimate_memory(spec_or_model, input_shape: Shape, batch_size: int,
+                    optimizer: str = "adam", precision: str = "fp32",
+                    momentum: float = 0.0) -> Memory:
+    """Bytes for one training step, before any run: parameters, gradients, optimizer state,
+    the activations autograd keeps for backward, their total, and the inference memory.
+
+    >>> m = deepnet.estimate_memory(spec, (1, 8, 8), batch_size=64)
+    >>> m.total, m.activations, m.inference
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise DeepnetError(f"batch size must be a positive integer; got {batch_size!r}")
+    return plan_memory(spec_or_model, input_shape, optimizer, precision, momentum).at(batch_size)
+
+
+# ----------------------------------------------------------------------------- measuring
+def example_input(model: nn.Module, input_shape: Shape, batch_size: int) -> torch.Tensor:
+    """A seeded random batch for `model`: token ids when its first layer is an embedding."""
+    g = torch.Generator().manual_seed(0)
+    first = next(m for m in model.modules() if not list(m.children()))
+    if isinstance(first, nn.Embedding):
+        return torch.randint(first.num_embeddings, (batch_size, *input_shape), generator=g)
+    return torch.randn(batch_size, *input_shape, generator=g)
+
+
+def saved_bytes(model: nn.Module, x: torch.Tensor) -> tuple[int, torch.Tensor]:
+    """(bytes of the distinct storages autograd saves during `model(x)`, the output);
+    parameter and buffer storages are left out (see the module docstring)."""
+    state = {t.untyped_storage().data_ptr() for t in (*model.parameters(), *model.buffers())}
+    kept: dict[int, int] = {}
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        storage = t.untyped_storage()
+        if storage.data_ptr() not in state:
+            kept[storage.data_ptr()] = storage.nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        out = model(x)
+    return sum(kept.values()), out
+
+
+def _nbytes(t: torch.Tensor) -> int:
+    return t.numel() * t.element_size()
+
+
+def measure_memory(model: nn.Module, input_shape: Shape, batch_size: int,
+                   optimizer: str = "adam", momentum: float = 0.0) -> Memory:
+    """Measured on a copy of `model` at fp32: the activations of one training-mode forward
+    (`saved_bytes`), then parameter, gradient and optimizer-state bytes after one step."""
+    from deepnet.spec import Optimizer
+    from deepnet.train.optim import make_optimizer
+
+    model = copy.deepcopy(model).train()
+    opt = make_optimizer(model.parameters(), Optimizer(name=optimizer, momentum=momentum))
+    acts, out = saved_bytes(model, example_input(model, input_shape, batch_size))
+    out.float().square().mean().backward()
+    opt.step()
+    params = sum(_nbytes(p) for p in model.parameters())
+    grads = sum(_nbytes(p.grad) for p in model.parameters() if p.grad is not None)
+    state = sum(_nbytes(v) for s in opt.state.values() for v in s.values()
+                if isinstance(v, torch.Tensor))
+    return Memory(params, grads, state, acts, params + grads + state + acts)
+
+
+def _measured_plan(model: nn.Module, input_shape: Shape, optimizer: str, precision: str,
+                   momentum: float) -> MemoryPlan:
+    if precision != "fp32":
+        raise DeepnetError(f"a plain nn.Module is estimated at fp32 only, not {precision}; "
+                           "pass the spec instead")
+    model = copy.deepcopy(model).train()
+    small, large = (saved_bytes(model, example_input(model, input_shape, b))[0] for b in (2, 10))
+    slope = (large - small) / 8
+    x = example_input(model, input_shape, 1)
+    largest = [0]
+
+    def hook(module: nn.Module, inputs, output) -> None:  # a leaf's input and output
+        tensors = [t for t in (*inputs, output) if isinstance(t, torch.Tensor)]
+        largest[0] = max(largest[0], sum(_nbytes(t) for t in tensors))
+
+    handles = [m.register_forward_hook(hook) for m in model.modules() if not list(m.children())]
+    try:
+        with torch.no_grad():
+            model.eval()(x)
+    finally:
+        for h in handles:
+            h.remove()
+    acts = Activations(slope, small - 2 * slope, (), largest[0] + _nbytes(x))
+    return MemoryPlan(*_state(model, optimizer, momentum), acts)
+
+
+# ----------------------------------------------------------------------------- sizes, FLOPs
+_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+
+
+def parse_size(text: str) -> int:
+    """Bytes in a size such as 8GB, 512MiB, 1.5GiB or 1000000 (kB..TB are powers of 1000,
+    KiB..TiB powers of 1024); DeepnetError for anything else."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([A-Za-z]*)\s*", str(text))
+    if not m or m.group(2).lower() not in _UNITS:
+        raise DeepnetError(
+            f"memory size {text!r} not understood; expected a number with an optional unit "
+            "B, kB, MB, GB, TB (powers of 1000) or KiB, MiB, GiB, TiB (powers of 1024), "
+            "e.g. 8GB, 512MiB, 1.5GiB or 1000000 (bytes)")
+    size = int(float(m.group(1)) * _UNITS[m.group(2).lower()])
+    if size < 1:
+        raise DeepnetError(f"memory size must be at least 1 byte; got {text!r}")
+    return size
+
+
+def backward_flops(rows: Sequence[Row]) -> list[int]:
+    """Backward FLOPs per sample of each summary row. A layer with weights pays about one
+    forward for the weight gradient; a layer whose input needs a gradient (some earlier
+    layer has weights) pays about one more for it. So dense/conv ~2x forward, elementwise
+    layers ~1x, the first layer with weights 1x, and nothing before it."""
+    grad, out = False, []
+    for r in rows:
+        weights = r.params > 0
+        out.append(r.flops * (int(weights) + int(grad)))
+        grad = grad or weights
+    return out
+
+
+def epoch_seconds(flops_per_sample: float, samples: int, tflops: float) -> float:
+    """Compute time of one training epoch at a sustained `tflops` TFLOP/s."""
+    return flops_per_sample * samples / (tflops * 1e12)

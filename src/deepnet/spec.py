@@ -65,7 +65,7 @@ class Augment(Section):
     rotate: NonNegative | None = None  # degrees, uniform in [-rotate, rotate]
     scale: tuple[PositiveFloat, PositiveFloat] | None = None  # zoom range
     crop: Annotated[int, Field(ge=0)] | None = None  # random shift, pixels
-    noise: NonNegative | None = None  # gaussian std, in normalised units
+    noise: NonNegative | None = None  # gaussian std, in raw input units
     flip: Literal["horizontal", "vertical", "both"] | None = None
 
     @model_validator(mode="after")
@@ -87,10 +87,43 @@ class Augment(Section):
         return next(iter(self._only_the_one()))
 
 
+class Synthetic(Section):
+    """Settings of `source: synthetic`: seeded data for tests and examples."""
+
+    main: ClassVar[str] = "kind"
+    kind: Literal["classification", "regression", "sequence"] = "classification"
+    samples: Annotated[int, Field(ge=2)] = 1000
+    features: PositiveInt = 8
+    classes: Annotated[int, Field(ge=2)] = 2  # classification and sequence
+    noise: NonNegative = 0.1
+    steps: PositiveInt = 20  # sequence: time steps per sample
+
+
+class Text(Section):
+    """A text table: the column of text, tokenised into padded word ids (0 pads, 1 is
+    an unknown word); the vocabulary is fitted on the training split only."""
+
+    main: ClassVar[str] = "column"
+    column: str = "text"
+    max_len: PositiveInt = 64  # tokens per sample: longer texts are cut, shorter padded
+    min_freq: PositiveInt = 1  # rarer training words become the unknown id
+    vocab_size: Annotated[int, Field(ge=3)] = 10000  # ids in all, padding and unknown included
+
+
 class Data(Section):
     main: ClassVar[str] = "source"
-    source: str
-    target: str | None = None
+    source: str  # a built-in name, synthetic, or a path: .csv/.parquet, .npz, image folder
+    target: str | None = None  # a table's target column (default: target or label)
+    features: list[str] | None = None  # a table's feature columns (default: all others)
+    categorical: dict[str, Literal["onehot", "ordinal"]] = {}  # per-column override
+    onehot_max: PositiveInt = 20  # more categories than this: ordinal codes by default
+    missing: Literal["error", "drop", "impute"] = "error"
+    text: Text | None = None  # set for a text table (`text: review`)
+    image_size: PositiveInt | tuple[PositiveInt, PositiveInt] | None = None  # (height, width)
+    channels: Literal[1, 3] | None = None  # images: default from the first image
+    synthetic: Synthetic = Synthetic()
+    stream: bool = False  # read batches from disk with a DataLoader (automatic when large)
+    workers: Annotated[int, Field(ge=0)] = 2  # DataLoader worker processes when streaming
     split: Split = Split()
     normalize: Literal["none", "standard", "minmax"] = "standard"
     augment: list[Augment] = []

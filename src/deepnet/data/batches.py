@@ -1,12 +1,37 @@
-"""Mini-batches of in-memory data, held on the device and indexed with index tensors:
-no per-sample DataLoader, so Python overhead does not dominate small models."""
+"""Mini-batches. Small data (InMemory) is held on the device and indexed with index
+tensors: no per-sample DataLoader, so Python overhead does not dominate small models.
+Large data (Streaming) is read batch by batch from disk or host memory by a DataLoader,
+in worker processes with pinned memory. Both draw the same order from the same
+generator, so the two paths give the same batches."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import torch
+
+# Data larger than this (as float32) streams even without `data.stream: true`.
+STREAM_BYTES = 1 << 30
+
+
+def batch_starts(n: int, batch_size: int) -> range:
+    # A one-sample last batch breaks batch normalisation; drop it when shuffling.
+    n = n - 1 if n % batch_size == 1 and n > 1 else n
+    return range(0, n, batch_size)
+
+
+def batch_indices(n: int, batch_size: int, generator: torch.Generator | None
+                  ) -> Iterator[torch.Tensor | slice]:
+    """Shuffled index tensors (CPU) when a generator is given (training), else in-order
+    slices."""
+    if generator is None:
+        for s in range(0, n, batch_size):
+            yield slice(s, s + batch_size)
+        return
+    order = torch.randperm(n, generator=generator)
+    for s in batch_starts(n, batch_size):
+        yield order[s:s + batch_size]
 
 
 class InMemory:
@@ -29,9 +54,7 @@ class InMemory:
         return len(self.y)
 
     def starts(self) -> range:
-        # A one-sample last batch breaks batch normalisation; drop it when shuffling.
-        n = self.n - 1 if self.n % self.batch_size == 1 and self.n > 1 else self.n
-        return range(0, n, self.batch_size)
+        return batch_starts(self.n, self.batch_size)
 
     def batches(self, generator: torch.Generator | None = None
                 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
@@ -44,3 +67,55 @@ class InMemory:
         for s in self.starts():
             idx = order[s:s + self.batch_size]
             yield self.x[idx], self.y[idx]
+
+
+class _Rows(torch.utils.data.Dataset):
+    """One batch per key: the rows at the given positions, read and transformed."""
+
+    def __init__(self, read: Callable[[np.ndarray], np.ndarray]):
+        self.read = read
+
+    def __getitem__(self, positions) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(self.read(np.asarray(positions))))
+
+
+class Streaming:
+    """Batches read on demand: `read(positions) -> inputs` runs in `workers` processes.
+
+    The interface of InMemory: batches(generator), __len__, n, y, device, batch_size;
+    only the targets `y` live on the device whole.
+    """
+
+    def __init__(self, read: Callable[[np.ndarray], np.ndarray], y: np.ndarray,
+                 batch_size: int, device: torch.device, workers: int = 2):
+        self.read = read
+        self.y = torch.as_tensor(y).to(device)
+        self.batch_size = batch_size
+        self.device = torch.device(device)
+        self.workers = workers
+
+    def __len__(self) -> int:
+        return len(batch_starts(self.n, self.batch_size))
+
+    def __iter__(self):
+        return self.batches()
+
+    @property
+    def n(self) -> int:
+        return len(self.y)
+
+    def batches(self, generator: torch.Generator | None = None
+                ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        keys = []
+        for idx in batch_indices(self.n, self.batch_size, generator):
+            keys.append(idx.numpy() if isinstance(idx, torch.Tensor)
+                        else np.arange(self.n)[idx])
+        if not keys:
+            return
+        loader = torch.utils.data.DataLoader(
+            _Rows(self.read), sampler=keys, batch_size=None,
+            num_workers=min(self.workers, len(keys)),
+            pin_memory=self.device.type == "cuda")
+        for positions, xb in zip(keys, loader, strict=True):
+            idx = torch.from_numpy(positions).to(self.device)
+            yield xb.to(self.device, non_blocking=True), self.y[idx]

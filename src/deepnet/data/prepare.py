@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
+import torch
 
+from deepnet.data.augment import validate_augment
+from deepnet.data.batches import STREAM_BYTES, InMemory, Streaming
 from deepnet.data.sources import Dataset, load_source
 from deepnet.data.split import split_indices
 from deepnet.data.transforms import Preprocess
@@ -15,8 +18,10 @@ from deepnet.data.transforms import Preprocess
 class Prepared:
     dataset: Dataset
     task: str
-    splits: dict[str, np.ndarray]  # row indices into the source, per part
+    splits: dict[str, np.ndarray]  # row indices into the dataset, per part
     preprocess: Preprocess
+    stream: bool = False  # read batches through a DataLoader instead of holding them
+    workers: int = 2
 
     def arrays(self, part: str) -> tuple[np.ndarray, np.ndarray]:
         """(preprocessed inputs, targets) of one part: train, val or test."""
@@ -26,13 +31,51 @@ class Prepared:
     def targets(self, y: np.ndarray) -> np.ndarray:
         return y.astype(np.int64 if self.task == "classification" else np.float32)
 
+    def batches(self, part: str, batch_size: int, device: torch.device):
+        """The part's mini-batches: InMemory, or Streaming for large data."""
+        if not self.stream:
+            return InMemory(*self.arrays(part), batch_size, device)
+        idx = self.splits[part]
+        return Streaming(_Reader(self.dataset.x, idx, self.preprocess),
+                         self.targets(self.dataset.y[idx]), batch_size, device, self.workers)
+
+    @property
+    def encoding(self) -> dict:
+        """How raw inputs become the model's inputs (JSON), saved with the model."""
+        return self.dataset.encoding
+
+
+@dataclass
+class _Reader:
+    """positions in a part -> preprocessed inputs; picklable for DataLoader workers."""
+
+    x: object
+    idx: np.ndarray
+    preprocess: Preprocess
+
+    def __call__(self, positions: np.ndarray) -> np.ndarray:
+        return self.preprocess(self.x[self.idx[positions]])
+
+
+def nbytes(x) -> int:
+    return int(np.prod(x.shape)) * 4
+
 
 def prepare(spec, dataset: Dataset | None = None) -> Prepared:
-    """Load (unless given), split with the spec's seed, and fit preprocessing on train."""
+    """Load (unless given), split with the spec's seed, and fit what is learnt from data
+    (a vocabulary, imputed values, normalisation) on the training part only."""
     data = spec.data
-    ds = dataset if dataset is not None else load_source(data)
+    ds = dataset if dataset is not None else load_source(data, spec.task)
     task = spec.task or ds.task
     splits = split_indices(ds.y, task, data.split.val, data.split.test, spec.seed,
-                           source=ds.source or data.source)
-    pre = Preprocess.fit(ds.x[splits["train"]], data.normalize)
-    return Prepared(ds, task, splits, pre)
+                           source=ds.source or data.source, classes=ds.classes, rows=ds.rows)
+    if ds.refit is not None:
+        ds = ds.refit(splits["train"])
+    integer = np.issubdtype(ds.x.dtype, np.integer)
+    if integer and ds.encoding.get("kind") != "text":  # integer features, not token ids
+        ds = replace(ds, x=ds.x.astype(np.float32))
+        integer = False
+    validate_augment(data.augment, ds.input_shape, integer)
+    stream = data.stream or not isinstance(ds.x, np.ndarray) or nbytes(ds.x) > STREAM_BYTES
+    pre = Preprocess.fit_rows(ds.x, splits["train"], data.normalize)
+    return Prepared(ds, task, splits, pre, stream, data.workers)

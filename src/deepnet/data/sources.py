@@ -1,11 +1,14 @@
 """Data sources by name: each loader returns a Dataset of raw inputs and targets.
 
 Raw inputs are what a user hands to `predict`: the digits' pixels in [0, 1], a table's
-values. Nothing is downloaded: the built-in sets ship inside scikit-learn.
+values. Nothing is downloaded: the built-in sets ship inside scikit-learn, `synthetic` is
+generated, and anything else is a path: a .csv/.parquet table (a text table when
+`data.text` is set), an .npz of arrays `x` and `y`, or an image folder root/<class>/*.png.
 """
 
 from __future__ import annotations
 
+import gzip
 import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,18 +16,28 @@ from pathlib import Path
 
 import numpy as np
 
+from deepnet.data.checks import check_finite, check_not_empty, check_numeric, encode_target
 from deepnet.errors import DataError, did_you_mean
 
 
 @dataclass
 class Dataset:
-    """Raw inputs `x` (N, *shape) and targets `y` (N,), in source order."""
+    """Raw inputs `x` (N, *shape) and targets `y` (N,), in source order.
+
+    `rows` maps each row to its 0-based index in the source when rows were dropped;
+    `encoding` (JSON) says how raw files become `x`, so that predict can read new files;
+    `refit`, when set, refits what must be learnt from the training rows only (a text
+    vocabulary, imputed values) and returns the re-encoded Dataset.
+    """
 
     x: np.ndarray
     y: np.ndarray
     task: str  # classification | regression
     classes: list[str] = field(default_factory=list)  # class names, classification only
     source: str = ""
+    rows: np.ndarray | None = None
+    encoding: dict = field(default_factory=lambda: {"kind": "array"})
+    refit: Callable[[np.ndarray], Dataset] | None = None
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -33,6 +46,9 @@ class Dataset:
     @property
     def n_classes(self) -> int:
         return len(self.classes)
+
+    def source_rows(self) -> np.ndarray:
+        return self.rows if self.rows is not None else np.arange(len(self.y))
 
 
 def sklearn_data_file(name: str) -> Path:
@@ -43,7 +59,7 @@ def sklearn_data_file(name: str) -> Path:
     return Path(spec.origin).parent / "datasets" / "data" / name
 
 
-def _digits(data) -> Dataset:
+def _digits(data, task=None) -> Dataset:
     # scikit-learn's load_digits reads this same file; reading it directly avoids
     # importing scikit-learn (about 2 s) on every command.
     raw = np.loadtxt(sklearn_data_file("digits.csv.gz"), delimiter=",", dtype=np.float32)
@@ -52,15 +68,158 @@ def _digits(data) -> Dataset:
     return Dataset(x, y, "classification", [str(c) for c in range(10)], "digits")
 
 
-SOURCES: dict[str, Callable] = {"digits": _digits}
+def _table(x: np.ndarray, names: list[str]) -> dict:
+    return {"kind": "table", "target": "target",
+            "columns": [{"name": n, "type": "numeric"} for n in names]}
 
 
-def load_source(data) -> Dataset:
-    """The Dataset for `spec.data`; DataError for an unknown source."""
-    loader = SOURCES.get(data.source)
-    if loader is None:
+def _sklearn_csv(file: str, name: str, features: list[str]) -> Callable:
+    """A scikit-learn CSV: a header line `n, features, class names...`, then rows."""
+
+    def load(data, task=None) -> Dataset:
+        path = sklearn_data_file(file)
+        with open(path) as f:
+            classes = [c.strip() for c in f.readline().strip().split(",")[2:]]
+        raw = np.loadtxt(path, delimiter=",", skiprows=1, dtype=np.float64)
+        x, y = raw[:, :-1].astype(np.float32), raw[:, -1].astype(np.int64)
+        return Dataset(x, y, "classification", classes, name, encoding=_table(x, features))
+
+    return load
+
+
+def _diabetes(data, task=None) -> Dataset:
+    with gzip.open(sklearn_data_file("diabetes_data_raw.csv.gz")) as f:
+        x = np.loadtxt(f, dtype=np.float32)
+    with gzip.open(sklearn_data_file("diabetes_target.csv.gz")) as f:
+        y = np.loadtxt(f, dtype=np.float32)
+    names = ["age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"]
+    return Dataset(x, y, "regression", [], "diabetes", encoding=_table(x, names))
+
+
+_CANCER = ["radius", "texture", "perimeter", "area", "smoothness", "compactness",
+           "concavity", "concave points", "symmetry", "fractal dimension"]
+_WINE = ["alcohol", "malic_acid", "ash", "alcalinity_of_ash", "magnesium", "total_phenols",
+         "flavanoids", "nonflavanoid_phenols", "proanthocyanins", "color_intensity", "hue",
+         "od280/od315_of_diluted_wines", "proline"]
+_IRIS = ["sepal length (cm)", "sepal width (cm)", "petal length (cm)", "petal width (cm)"]
+
+
+def synthetic(data, task=None) -> Dataset:
+    """Seeded data of `data.synthetic`: classification (classes from a noisy linear
+    score), regression (a noisy linear plus sine target) or sequence (classes by the
+    frequency of a noisy wave of shape (steps, features))."""
+    s = data.synthetic
+    rng = np.random.default_rng(12345 + s.samples + 7 * s.features)
+    n, f = s.samples, s.features
+    if s.kind == "sequence":
+        y = np.arange(n) % s.classes
+        rng.shuffle(y)
+        t = np.linspace(0, 1, s.steps, endpoint=False)[None, :, None]
+        phase = rng.uniform(0, 2 * np.pi, (n, 1, f))
+        freq = (y + 1)[:, None, None]
+        x = np.sin(2 * np.pi * freq * t + phase) + s.noise * rng.standard_normal((n, s.steps, f))
+        classes = [str(c) for c in range(s.classes)]
+        return Dataset(x.astype(np.float32), y.astype(np.int64), "classification", classes,
+                       "synthetic")
+    x = rng.standard_normal((n, f))
+    if s.kind == "regression":
+        w = rng.standard_normal(f)
+        y = x @ w + np.sin(2 * x[:, 0]) + s.noise * rng.standard_normal(n)
+        return Dataset(x.astype(np.float32), y.astype(np.float32), "regression", [],
+                       "synthetic", encoding=_table(x, [f"x{i}" for i in range(f)]))
+    w = rng.standard_normal((f, s.classes))
+    y = np.argmax(x @ w + s.noise * rng.standard_normal((n, s.classes)), axis=1)
+    classes = [str(c) for c in range(s.classes)]
+    return Dataset(x.astype(np.float32), y.astype(np.int64), "classification", classes,
+                   "synthetic", encoding=_table(x, [f"x{i}" for i in range(f)]))
+
+
+SOURCES: dict[str, Callable] = {
+    "digits": _digits,
+    "breast_cancer": _sklearn_csv("breast_cancer.csv", "breast_cancer",
+                                  [f"mean {c}" for c in _CANCER]
+                                  + [f"{c} error" for c in _CANCER]
+                                  + [f"worst {c}" for c in _CANCER]),
+    "wine": _sklearn_csv("wine_data.csv", "wine", _WINE),
+    "iris": _sklearn_csv("iris.csv", "iris", _IRIS),
+    "diabetes": _diabetes,
+    "synthetic": synthetic,
+}
+
+TABLE_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq")
+
+
+def load_source(data, task: str | None = None) -> Dataset:
+    """The Dataset for `spec.data` (`task` from the spec, when it gives one); DataError for
+    an unknown source or a bad file."""
+    name = data.source
+    if name in SOURCES:
+        return SOURCES[name](data, task)
+    path = Path(name)
+    suffix = path.suffix.lower()
+    if path.is_dir():
+        from deepnet.data.images import load_images
+
+        return load_images(data, path, task)
+    if suffix in TABLE_SUFFIXES or suffix == ".npz":
+        if not path.is_file():
+            raise DataError(f"data.source: file {name!r} not found")
+        if suffix == ".npz":
+            return load_npz_dataset(path, task)
+        if data.text is not None:
+            from deepnet.data.text import load_text
+
+            return load_text(data, path, task)
+        from deepnet.data.tables import load_table
+
+        return load_table(data, path, task)
+    if suffix or "/" in name or "\\" in name:
         raise DataError(
-            f"data.source: unknown source {data.source!r}{did_you_mean(data.source, list(SOURCES))}; "
-            f"expected one of {', '.join(SOURCES)}"
-        )
-    return loader(data)
+            f"data.source: {name!r} is neither a folder of images nor a file of a known kind "
+            f"(.csv, .tsv, .parquet, .npz){' and does not exist' if not path.exists() else ''}")
+    raise DataError(
+        f"data.source: unknown source {name!r}{did_you_mean(name, list(SOURCES))}; expected "
+        f"one of {', '.join(SOURCES)}, or a path to a .csv/.parquet/.npz file or an image folder"
+    )
+
+
+def load_npz(path: str | Path, need_y: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+    """Arrays `x` (and `y`) from an .npz file, never unpickled."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            if "x" not in f:
+                raise DataError(f"{str(path)!r}: no array named 'x' (found: "
+                                f"{', '.join(f.files) or 'none'}); save with np.savez(path, x=...)")
+            if need_y and "y" not in f:
+                raise DataError(f"{str(path)!r}: no array named 'y' of labels (found: "
+                                f"{', '.join(f.files)}); save with np.savez(path, x=..., y=...)")
+            x, y = f["x"], (f["y"] if "y" in f else None)
+    except FileNotFoundError:
+        raise DataError(f"{str(path)!r} not found") from None
+    except (OSError, ValueError, EOFError) as e:
+        raise DataError(f"{str(path)!r} is not a readable .npz file: {e}") from None
+    if x.ndim == 0:
+        raise DataError(f"{str(path)!r}: x must have one row per sample; got a scalar")
+    if y is not None and len(y) != len(x):
+        raise DataError(f"{str(path)!r}: x has {len(x)} rows but y has {len(y)}; "
+                        "they must have one label per row of x")
+    return x, y
+
+
+def load_npz_dataset(path: Path, task: str | None = None) -> Dataset:
+    """Arrays x (N, ...) and y (N,): tables (N, F), sequences (N, T, F), images (N, C, H, W)."""
+    where = str(path)
+    x, y = load_npz(path, need_y=True)
+    check_not_empty(len(x), where)
+    check_numeric(x, where, "x")
+    if x.ndim < 2:
+        raise DataError(f"{where}: x has shape {x.shape}; it needs a row per sample and at "
+                        "least one feature axis, e.g. (N, features) or (N, time, features)")
+    if np.issubdtype(x.dtype, np.floating) or x.dtype == bool:
+        x = x.astype(np.float32)
+    check_finite(x, where)
+    if y.dtype == object:
+        raise DataError(f"{where}: y must hold numbers or strings; got objects")
+    y, classes, task = encode_target(y, task, where, "y")
+    return Dataset(x, y, task, classes, where)

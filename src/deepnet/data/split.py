@@ -8,7 +8,8 @@ from deepnet.errors import DataError
 
 
 def split_indices(y: np.ndarray, task: str, val: float, test: float, seed: int,
-                  source: str = "data") -> dict[str, np.ndarray]:
+                  source: str = "data", classes: list[str] | None = None,
+                  rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Row indices (sorted) of the train, val and test parts of `y`.
 
     Classification splits each class in the same proportions, so a rare class appears on
@@ -24,7 +25,14 @@ def split_indices(y: np.ndarray, task: str, val: float, test: float, seed: int,
         classes, counts = np.unique(y, return_counts=True)
         few = [(c, k) for c, k in zip(classes, counts, strict=True) if k < 2]
         if few and (val or test):
-            listed = ", ".join(f"{c!r} ({k} row)" for c, k in few[:5])
+            def name(c):
+                return classes[int(c)] if classes and 0 <= int(c) < len(classes) else c
+
+            def row(c):
+                i = int(np.flatnonzero(y == c)[0])
+                return int(rows[i]) if rows is not None else i
+
+            listed = ", ".join(f"class {name(c)!r} (only row {row(c)})" for c, k in few[:5])
             raise DataError(
                 f"{source}: a stratified split needs at least 2 rows of each class; "
                 f"too few for {listed}. Add rows of those classes or remove them."

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from deepnet.nn.layers import Row
-from deepnet.resources import Memory
+
+if TYPE_CHECKING:  # deepnet.resources imports deepnet.nn
+    from deepnet.resources import Memory
+
+TRAINING_MEMORY = ("parameters", "gradients", "optimizer", "activations", "total")
 
 
 @dataclass
@@ -17,9 +22,16 @@ class Summary:
     memory: Memory
     input_shape: tuple[int, ...]
     batch_size: int
+    flops_backward: int = 0  # per sample
+    layer_flops_backward: list[int] | None = None  # per row, per sample
+    memory_budget: int | None = None  # bytes, when the largest batch was asked for
+    max_batch: int | None = None  # the largest batch whose estimate fits memory_budget
+    tflops: float | None = None  # device throughput, when an epoch time was asked for
+    train_samples: int | None = None
+    epoch_seconds: float | None = None  # compute time of one training epoch at `tflops`
 
     def to_dict(self) -> dict:
-        return {
+        out = {
             "layers": [
                 {"path": r.path, "type": r.type, "output_shape": list(r.output_shape),
                  "params": r.params}
@@ -28,8 +40,13 @@ class Summary:
             "total_params": self.total_params,
             "trainable_params": self.trainable_params,
             "flops": self.flops,
-            "memory": self.memory.to_dict(),
+            "memory": {k: getattr(self.memory, k) for k in TRAINING_MEMORY},
         }
+        if self.max_batch is not None:
+            out["max_batch"] = self.max_batch
+        if self.epoch_seconds is not None:
+            out["epoch_seconds"] = self.epoch_seconds
+        return out
 
     def render(self, console) -> None:
         """Print a readable table with rich."""
@@ -37,20 +54,36 @@ class Summary:
 
         table = Table(title=f"input {self.input_shape} per sample, batch {self.batch_size}")
         for col, just in (("layer", "left"), ("type", "left"), ("output shape", "left"),
-                          ("params", "right"), ("FLOPs", "right")):
+                          ("params", "right"), ("FLOPs", "right"), ("FLOPs bwd", "right")):
             table.add_column(col, justify=just)
-        for r in self.layers:
+        backward = self.layer_flops_backward or [0] * len(self.layers)
+        for r, bwd in zip(self.layers, backward, strict=True):
             table.add_row(r.path.removeprefix("model."), r.type, str(tuple(r.output_shape)),
-                          f"{r.params:,}", human(r.flops))
+                          f"{r.params:,}", human(r.flops), human(bwd))
         console.print(table)
         m = self.memory
-        console.print(
+        lines = [
             f"parameters: {self.total_params:,} ({self.trainable_params:,} trainable)   "
-            f"forward FLOPs per sample: {human(self.flops)}\n"
+            f"FLOPs per sample: forward {human(self.flops)}, backward "
+            f"{human(self.flops_backward)}",
             f"training memory at batch {self.batch_size}: {human_bytes(m.total)} "
             f"(parameters {human_bytes(m.parameters)}, gradients {human_bytes(m.gradients)}, "
-            f"optimizer {human_bytes(m.optimizer)}, activations {human_bytes(m.activations)})"
-        )
+            f"optimizer {human_bytes(m.optimizer)}, activations {human_bytes(m.activations)})",
+            f"inference memory at batch {self.batch_size}: {human_bytes(m.inference)} "
+            f"(parameters and the peak of live activations, no gradients)",
+        ]
+        if self.max_batch is not None:
+            fits = (f"the largest batch that fits is {self.max_batch:,}" if self.max_batch
+                    else "not even batch 1 fits")
+            lines.append(f"memory budget {human_bytes(self.memory_budget)}: {fits} "
+                         "(by the training-memory estimate)")
+        if self.epoch_seconds is not None:
+            per_sample = (self.flops + self.flops_backward) / (self.tflops * 1e12)
+            lines.append(
+                f"at {self.tflops:g} TFLOP/s: {per_sample * 1e6:.3g} us of compute per training "
+                f"sample; one epoch of {self.train_samples:,} training samples "
+                f"~ {self.epoch_seconds:.3g} s (compute only, at full throughput)")
+        console.print("\n".join(lines))
 
 
 def human(n: float) -> str:
@@ -69,20 +102,38 @@ def human_bytes(n: float) -> str:
     return f"{n:.3g} PiB"
 
 
-def summary(spec, batch_size: int | None = None, input_shape=None) -> Summary:
-    """The Summary of `spec` at `batch_size` (default: train.batch_size)."""
-    from deepnet.nn.build import build_with_rows
-    from deepnet.resources import estimate_memory
+def summary(spec, batch_size: int | None = None, input_shape=None, *,
+            memory_budget: int | None = None, tflops: float | None = None) -> Summary:
+    """The Summary of `spec` at `batch_size` (default: train.batch_size).
+
+    `memory_budget` (bytes) adds the largest batch whose training-memory estimate fits it;
+    `tflops` (a device's sustained TFLOP/s) adds a compute-time estimate of one epoch over
+    the training split.
+    """
+    from deepnet.nn.build import build_model
+    from deepnet.resources import backward_flops, epoch_seconds, memory_plan
 
     if input_shape is None:
         from deepnet.data import load_source
 
         input_shape = load_source(spec.data).input_shape
-    model, rows = build_with_rows(spec, input_shape)
+    model, rows = build_model(spec.model.layers, input_shape, spec.seed)
     batch_size = batch_size or spec.train.batch_size
     opt = spec.train.optimizer
-    memory = estimate_memory(model, rows, input_shape, batch_size, opt.name, opt.momentum)
+    precision = spec.train.precision if spec.train.precision != "auto" else "fp32"
+    plan = memory_plan(spec.model.layers, input_shape, rows, model, opt.name, precision,
+                       opt.momentum)
     total = sum(p.numel() for p in model.parameters())
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    return Summary(rows, total, trainable, sum(r.flops for r in rows), memory,
-                   tuple(input_shape), batch_size)
+    backward = backward_flops(rows)
+    s = Summary(rows, total, trainable, sum(r.flops for r in rows), plan.at(batch_size),
+                tuple(input_shape), batch_size, sum(backward), backward)
+    if memory_budget is not None:
+        s.memory_budget, s.max_batch = memory_budget, plan.max_batch(memory_budget)
+    if tflops is not None:
+        from deepnet.data.prepare import prepare
+
+        s.tflops = tflops
+        s.train_samples = len(prepare(spec).splits["train"])
+        s.epoch_seconds = epoch_seconds(s.flops + s.flops_backward, s.train_samples, tflops)
+    return s

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import platform
+import re
 import time
 from pathlib import Path
 
@@ -12,10 +13,14 @@ import numpy as np
 import torch
 
 from deepnet.data.batches import InMemory
+from deepnet.data.checks import check_model_input, encode_target, label_key
+from deepnet.data.inputs import read_raw
 from deepnet.data.prepare import Prepared, prepare
+from deepnet.data.sources import load_npz  # noqa: F401 (re-exported)
 from deepnet.errors import CheckpointError, DataError, SpecError
 from deepnet.files import write_json_atomic
 from deepnet.nn.build import build_model
+from deepnet.nn.layers import item_parts
 from deepnet.spec import Loss, Spec
 from deepnet.train import checkpoint
 from deepnet.train.callbacks import BestWeights, Checkpoint, DivergenceGuard, MetricsLog, Progress
@@ -23,7 +28,7 @@ from deepnet.train.losses import CLASSIFICATION_LOSSES, default_loss, make_loss
 from deepnet.train.metrics import DEFAULT_METRICS, METRICS
 from deepnet.train.optim import make_optimizer, make_schedule
 from deepnet.train.runs import Run, new_run_dir, save_model
-from deepnet.train.trainer import Trainer, evaluate, fit, load_checkpoint, save_checkpoint
+from deepnet.train.trainer import Trainer, checkpoint_state, evaluate, fit, load_checkpoint
 
 EVAL_BATCH = 1024
 
@@ -105,7 +110,7 @@ def train(spec: Spec, out: str | Path | None = None, resume: str | Path | None =
                                   f"({path / 'checkpoint' / checkpoint.STATE} is missing)")
         spec = Spec.from_yaml(path / "spec.yaml")
     prepared = prepare(spec)
-    model, rows = build_model(spec.model.layers, prepared.dataset.input_shape, spec.seed)
+    model, rows = build_for_data(spec, prepared)
     n_outputs = rows[-1].output_shape
     spec = resolve(spec, prepared, n_outputs[-1] if n_outputs else 1)
     _check_outputs(prepared.task, n_outputs, prepared, spec.train.loss.name)
@@ -115,17 +120,38 @@ def train(spec: Spec, out: str | Path | None = None, resume: str | Path | None =
     return _train(spec, prepared, model, path, resume is not None, quiet)
 
 
+_FIRST_LAYER = re.compile(r"model\.layers\[0\](\.\w+\.layers\[0\])*:")
+
+
+def build_for_data(spec: Spec, prepared: Prepared):
+    """build_model on the data's shape; DataError naming both shapes when the data do not
+    fit the model's first layer (token ids without an embedding, too small a vocabulary)."""
+    ds = prepared.dataset
+    where = ds.source or spec.data.source
+    try:
+        model, rows = build_model(spec.model.layers, ds.input_shape, spec.seed)
+    except SpecError as e:
+        if _FIRST_LAYER.match(str(e)):
+            raise DataError(f"{where}: the data have samples of shape {tuple(ds.input_shape)}, "
+                            f"which the model's first layer cannot take: {e}") from None
+        raise
+    first, args = item_parts(spec.model.layers[0])
+    max_id = int(ds.x.max()) if first == "embedding" and np.issubdtype(ds.x.dtype, np.integer) \
+        and len(ds.y) else None
+    check_model_input(ds.x.dtype, ds.input_shape, first, args, where, max_id)
+    return model, rows
+
+
 def _train(spec: Spec, prepared: Prepared, model, path: Path, resuming: bool, quiet: bool):
     tc = spec.train
     device = _device(tc.device)
     torch.manual_seed(spec.seed)
     model.to(device)
-    x_tr, y_tr = prepared.arrays("train")
-    x_val, y_val = prepared.arrays("val")
-    if len(y_val) == 0:
+    if len(prepared.splits["val"]) == 0:
         raise DataError("data.split.val: the validation split is empty; set val > 0")
-    train_data = InMemory(x_tr, y_tr, tc.batch_size, device)
-    val_data = InMemory(x_val, y_val, EVAL_BATCH, device)
+    train_data = prepared.batches("train", tc.batch_size, device)
+    val_data = prepared.batches("val", EVAL_BATCH, device)
+    y_tr = prepared.targets(prepared.dataset.y[prepared.splits["train"]])
     optimizer = make_optimizer(model.parameters(), tc.optimizer)
     scheduler, when = make_schedule(optimizer, tc.schedule, tc.optimizer.lr, tc.epochs,
                                     len(train_data))
@@ -146,7 +172,7 @@ def _train(spec: Spec, prepared: Prepared, model, path: Path, resuming: bool, qu
     if es is not None:
         callbacks.append(BestWeights(es.monitor, es.mode, es.patience, es.min_delta))
     ckpt_dir = path / "checkpoint"
-    callbacks += [Checkpoint(lambda tr: save_checkpoint(tr, ckpt_dir, callbacks)),
+    callbacks += [Checkpoint(ckpt_dir, lambda tr: checkpoint_state(tr, callbacks)),
                   MetricsLog(path / "metrics.jsonl")]
     if not quiet:
         callbacks.append(Progress(tc.epochs, len(train_data), tc.metrics[0]))
@@ -167,12 +193,12 @@ def finish(spec: Spec, prepared: Prepared, t: Trainer, path: Path, seconds: floa
     model = t.model
     ds = prepared.dataset
     meta = {"task": prepared.task, "classes": ds.classes, "input_shape": list(ds.input_shape),
-            "preprocess": prepared.preprocess.to_json(), "source": ds.source}
+            "preprocess": prepared.preprocess.to_json(), "source": ds.source,
+            "encoding": prepared.encoding}
     save_model(path / "model.safetensors", model, meta)
-    x_te, y_te = prepared.arrays("test")
     test = {}
-    if len(y_te):
-        test = evaluate(model, InMemory(x_te, y_te, EVAL_BATCH, device), t.loss_fn,
+    if len(prepared.splits["test"]):
+        test = evaluate(model, prepared.batches("test", EVAL_BATCH, device), t.loss_fn,
                         t.metrics, t.autocast)
     results = {
         "test": test,
@@ -189,7 +215,7 @@ def finish(spec: Spec, prepared: Prepared, t: Trainer, path: Path, seconds: floa
     write_json_atomic(path / "results.json", results)
     model.cpu()
     run = Run(path, spec, model.eval(), prepared.preprocess, prepared.task, ds.classes,
-              ds.input_shape, t.history, results)
+              ds.input_shape, t.history, results, encoding=prepared.encoding)
     from deepnet.report.html import write_report
 
     write_report(run)
@@ -204,54 +230,39 @@ def _versions() -> dict[str, str]:
 
 
 def evaluate_run(run: Run, data: str | Path | None = None) -> dict[str, float]:
-    """Test metrics of a run on its own test split, or on a labelled .npz (`x`, `y`)."""
+    """Test metrics of a run on its own test split, or on labelled data in any format the
+    run can read: an .npz (`x`, `y`), a table or text CSV with the target column, or an
+    image folder root/<class>/*.png."""
+    cpu = torch.device("cpu")
     if data is None:
         prepared = prepare(run.spec)
         prepared.preprocess = run.preprocess
-        x, y = prepared.arrays("test")
-        if len(y) == 0:
+        if len(prepared.splits["test"]) == 0:
             raise DataError("the run's spec has no test split (data.split.test is 0); "
                             "pass labelled data with --data")
+        batches = prepared.batches("test", EVAL_BATCH, cpu)
+        y = batches.y.numpy()
     else:
-        raw_x, y = load_npz(data, need_y=True)
-        x = run.preprocess(run.as_inputs(raw_x))
-        y = _labels(run, y, data)
+        raw_x, labels, _ = read_raw(run.encoding, data, labelled=True)
+        y = _labels(run, labels, data)
+        batches = InMemory(run.preprocess(run.as_inputs(raw_x)), y, EVAL_BATCH, cpu)
     tc = run.spec.train
     n_classes = len(run.classes)
-    loss_fn = make_loss(tc.loss, np.asarray(y), n_classes, torch.device("cpu"))
-    return evaluate(run.model, InMemory(x, y, EVAL_BATCH, torch.device("cpu")), loss_fn,
-                    tc.metrics)
+    loss_fn = make_loss(tc.loss, np.asarray(y), n_classes, cpu)
+    return evaluate(run.model, batches, loss_fn, tc.metrics)
 
 
 def _labels(run: Run, y: np.ndarray, source) -> np.ndarray:
     if run.task == "regression":
-        return y.astype(np.float32)
+        return encode_target(np.asarray(y), "regression", str(source))[0]
     index = {name: i for i, name in enumerate(run.classes)}
-    keys = [str(v.item()) if isinstance(v, np.generic) else str(v) for v in y]
-    keys = [k[:-2] if k.endswith(".0") and k[:-2] in index else k for k in keys]
+    keys = [label_key(v) for v in y]
     unknown = sorted({k for k in keys if k not in index})
+    if unknown and all(k.isdigit() and int(k) < len(index) for k in keys) and \
+            not any(k in index for k in keys):
+        return np.asarray([int(k) for k in keys], dtype=np.int64)  # class numbers
     if unknown:
         raise DataError(f"{source}: labels {unknown[:5]} are not classes of this run "
                         f"({', '.join(run.classes)})")
     return np.asarray([index[k] for k in keys], dtype=np.int64)
-
-
-def load_npz(path: str | Path, need_y: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
-    """Arrays `x` (and `y`) from an .npz file, never unpickled."""
-    path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            if "x" not in f:
-                raise DataError(f"{str(path)!r}: no array named 'x' (found: "
-                                f"{', '.join(f.files) or 'none'}); save with np.savez(path, x=...)")
-            if need_y and "y" not in f:
-                raise DataError(f"{str(path)!r}: no array named 'y' of labels")
-            x, y = f["x"], (f["y"] if "y" in f else None)
-    except FileNotFoundError:
-        raise DataError(f"{str(path)!r} not found") from None
-    except (OSError, ValueError) as e:
-        raise DataError(f"{str(path)!r} is not a readable .npz file: {e}") from None
-    if y is not None and len(y) != len(x):
-        raise DataError(f"{str(path)!r}: x has {len(x)} rows but y has {len(y)}")
-    return x, y
 

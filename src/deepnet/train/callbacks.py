@@ -111,17 +111,29 @@ class DivergenceGuard(Callback):
 
 
 class Checkpoint(Callback):
-    """Writes the whole training state at the start and after every epoch."""
+    """Writes the whole training state at the start and after every epoch, in the
+    background; the run waits for the last write at the end."""
 
-    def __init__(self, save):
-        self.save = save  # save(trainer) -> None
+    def __init__(self, folder, state):
+        from deepnet.train.checkpoint import BackgroundWriter
+
+        self.folder = folder
+        self.state = state  # state(trainer) -> (tensors snapshot, JSON meta)
+        self.writer = BackgroundWriter()
+
+    def _save(self, trainer) -> None:
+        tensors, meta = self.state(trainer)
+        self.writer.submit(self.folder, tensors, meta, f"{trainer.epoch:05d}")
 
     def on_train_begin(self, trainer) -> None:
         if trainer.epoch == 0 and not trainer.resumed:
-            self.save(trainer)
+            self._save(trainer)
 
     def on_epoch_end(self, trainer, logs: dict) -> None:
-        self.save(trainer)
+        self._save(trainer)
+
+    def on_train_end(self, trainer) -> None:
+        self.writer.wait()
 
 
 class MetricsLog(Callback):
@@ -190,6 +202,3 @@ class Progress(Callback):
     def on_train_end(self, trainer) -> None:
         if self.live is not None:
             self.live.stop()
-        if trainer.stop_message:
-            self.console.print(trainer.stop_message, style="bold red"
-                               if trainer.stop_reason == "diverged" else None)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,36 @@ def save(folder: str | Path, tensors: dict[str, torch.Tensor], meta: dict[str, A
             old.unlink(missing_ok=True)
     for tmp in folder.glob(".*.tmp"):  # left by a crash mid-write
         tmp.unlink(missing_ok=True)
+
+
+class BackgroundWriter:
+    """Writes checkpoints on a background thread so serialising, hashing and fsync overlap
+    the next epoch. One write at a time: a new one first waits for the last. The caller
+    passes a snapshot (cloned tensors), so training may go on changing its own."""
+
+    def __init__(self):
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def submit(self, folder, tensors: dict[str, torch.Tensor], meta: dict, tag: str) -> None:
+        self.wait()
+        self._thread = threading.Thread(target=self._run, args=(folder, tensors, meta, tag),
+                                        name="deepnet-checkpoint", daemon=True)
+        self._thread.start()
+
+    def _run(self, *args) -> None:
+        try:
+            save(*args)
+        except BaseException as e:  # re-raised in the training thread by wait()
+            self._error = e
+
+    def wait(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
 
 
 def exists(folder: str | Path) -> bool:

@@ -1,4 +1,9 @@
-"""`deepnet predict`: raw inputs in, a CSV of classes and probabilities out."""
+"""`deepnet predict`: raw inputs in, a CSV of classes and probabilities out.
+
+Inputs are read with the run's saved encoding (deepnet.data.inputs): an .npz of `x`, a
+table or text CSV/Parquet file, or a folder of images. Rows are numbered from 0 in the
+input's order; image rows also give the file's path.
+"""
 
 from __future__ import annotations
 
@@ -6,29 +11,33 @@ import csv
 import io
 from pathlib import Path
 
-from deepnet.train.api import load_npz
+from deepnet.data.inputs import read_raw
 from deepnet.train.runs import Run, load
 
 
 def read_inputs(run: Run, path: str | Path):
-    """Raw inputs from a file, by its suffix."""
-    x, _ = load_npz(path)
-    return x
+    """Raw inputs from a file or an image folder, as the run's training data were read."""
+    return read_raw(run.encoding, path)[0]
 
 
 def predict_file(run_dir: str | Path, path: str | Path) -> str:
     """CSV text: one row per input, the predicted class and each class's probability."""
     run = load(run_dir)
-    x = read_inputs(run, path)
+    x, _, paths = read_raw(run.encoding, path)
+    first = ["row", "path"] if paths is not None else ["row"]
+
+    def row(i: int) -> list:
+        return [i, paths[i]] if paths is not None else [i]
+
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     if run.task == "regression":
-        w.writerow(["row", "prediction"])
+        w.writerow([*first, "prediction"])
         for i, v in enumerate(run.predict(x)):
-            w.writerow([i, f"{float(v):.6g}"])
+            w.writerow([*row(i), f"{float(v):.6g}"])
         return buf.getvalue()
     probs = run.predict_proba(x)
-    w.writerow(["row", "class", *(f"p_{c}" for c in run.classes)])
+    w.writerow([*first, "class", *(f"p_{c}" for c in run.classes)])
     for i, p in enumerate(probs):
-        w.writerow([i, run.classes[int(p.argmax())], *(f"{v:.6f}" for v in p)])
+        w.writerow([*row(i), run.classes[int(p.argmax())], *(f"{v:.6f}" for v in p)])
     return buf.getvalue()

@@ -79,6 +79,7 @@ class Run:
     input_shape: tuple[int, ...]
     history: list[dict] = field(default_factory=list)
     results: dict = field(default_factory=dict)
+    encoding: dict = field(default_factory=dict)  # how raw files become inputs (data.inputs)
 
     def network(self) -> torch.nn.Module:
         """The model behind its saved normalisation: it takes raw inputs (for attacks)."""
@@ -97,7 +98,9 @@ class Run:
         if x.shape[1:] != want:
             raise DataError(f"inputs of shape {x.shape[1:]} per sample do not fit this run's "
                             f"model, which takes {want}")
-        return x.astype(np.float32) if np.issubdtype(x.dtype, np.floating) else x
+        if self.encoding.get("kind") == "text":
+            return x
+        return x.astype(np.float32)  # integer or boolean features are numbers too
 
     @torch.no_grad()
     def predict_outputs(self, x, batch_size: int = 1024) -> torch.Tensor:
@@ -143,7 +146,7 @@ def load(path: str | Path) -> Run:
     results_path = path / "results.json"
     results = json.loads(results_path.read_text()) if results_path.is_file() else {}
     return Run(path, spec, model, pre, meta["task"], meta.get("classes", []), shape, history,
-               results)
+               results, meta.get("encoding") or {})
 
 
 def read_history(path: Path) -> list[dict]:

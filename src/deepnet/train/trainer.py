@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -153,7 +153,8 @@ def evaluate(net, data: InMemory, loss_fn, metrics: list[str],
 
 
 # ----------------------------------------------------------------------------- checkpoints
-def save_checkpoint(t: Trainer, folder: Path, callbacks: list[Callback]) -> None:
+def checkpoint_state(t: Trainer, callbacks: list[Callback]) -> tuple[dict, dict]:
+    """(tensors, JSON meta): a snapshot of everything needed to resume exactly."""
     opt_tensors, opt_meta = checkpoint.optimizer_state(t.optimizer)
     tensors = {f"model.{k}": v for k, v in t.model.state_dict().items()}
     tensors |= opt_tensors
@@ -177,10 +178,11 @@ def save_checkpoint(t: Trainer, folder: Path, callbacks: list[Callback]) -> None
                 "numpy": [np_state[0], *np_state[2:]]},
         "callbacks": [cb.state_dict() for cb in callbacks],
     }
-    checkpoint.save(folder, tensors, meta, tag=f"{t.epoch:05d}")
+    snapshot = {k: v.detach().to("cpu", copy=True) for k, v in tensors.items()}
+    return snapshot, json.loads(json.dumps(meta))
 
 
-def load_checkpoint(t: Trainer, folder: Path, callbacks: list[Callback]) -> None:
+def load_checkpoint(t: Trainer, folder, callbacks: list[Callback]) -> None:
     tensors, meta = checkpoint.load(folder)
     t.model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
     checkpoint.load_optimizer_state(t.optimizer, tensors, meta["optimizer"])

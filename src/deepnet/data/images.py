@@ -1,0 +1,172 @@
+"""Image folders: root/<class>/*.png|jpg|jpeg, as (channels, height, width) in [0, 1].
+
+Classes are the subfolders in sorted order; rows are the images class by class, each
+class's files in sorted order (row i of the source is the i-th of that list). Without
+`data.image_size` every image must have the same size; with it, each is resized
+(bilinear). `data.channels` is 1 (grayscale) or 3 (RGB), by default that of the first
+image. Large folders stay on disk (ImageFiles) and are decoded batch by batch.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from deepnet.data.batches import STREAM_BYTES
+from deepnet.data.checks import check_not_empty
+from deepnet.data.sources import Dataset
+from deepnet.errors import DataError
+
+EXTENSIONS = (".png", ".jpg", ".jpeg")
+_GRAY = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")
+
+
+def _images_in(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir()
+                  if p.is_file() and p.suffix.lower() in EXTENSIONS and not p.name.startswith("."))
+
+
+def list_folder(root: Path) -> tuple[list[Path], list[str], list[str]]:
+    """(image paths, their class names, the class names) of root/<class>/*.png."""
+    where = str(root)
+    classes = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
+    if not classes:
+        loose = len(_images_in(root))
+        raise DataError(f"{where}: an image folder holds one subfolder per class "
+                        f"(root/<class>/*.png|jpg|jpeg); found no subfolders"
+                        + (f" but {loose} images at the top" if loose else ""))
+    paths, labels = [], []
+    for c in classes:
+        files = _images_in(root / c)
+        paths += files
+        labels += [c] * len(files)
+    return paths, labels, classes
+
+
+def find_images(root: Path) -> tuple[list[Path], list[str] | None]:
+    """Images to predict: root/*.png, or root/<class>/*.png with their class names."""
+    if not root.is_dir():
+        raise DataError(f"{str(root)!r} is not a folder of images")
+    loose = _images_in(root)
+    subfolders = [d for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")]
+    if loose or not subfolders:
+        return loose, None
+    paths, labels, _ = list_folder(root)
+    return paths, labels
+
+
+def _size(image_size) -> tuple[int, int] | None:
+    if image_size is None:
+        return None
+    return (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
+
+
+def probe(path: Path) -> tuple[str, tuple[int, int]]:
+    """(mode, (height, width)) from the image's header; DataError when it is no image."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            return im.mode, (im.height, im.width)
+    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as e:
+        raise DataError(f"{path}: cannot decode the image ({e}); remove or replace the file") \
+            from None
+
+
+def decode(path: Path, size: tuple[int, int] | None, channels: int) -> np.ndarray:
+    """One image as float32 (channels, height, width) in [0, 1]; resized to `size`."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            im = im.convert("L" if channels == 1 else "RGB")
+            if size is not None and (im.height, im.width) != size:
+                im = im.resize((size[1], size[0]), Image.Resampling.BILINEAR)
+            a = np.asarray(im, dtype=np.float32) / 255.0
+    except (OSError, UnidentifiedImageError, ValueError, SyntaxError,
+            Image.DecompressionBombError) as e:
+        raise DataError(f"{path}: cannot decode the image ({e}); remove or replace the file") \
+            from None
+    return a[None] if channels == 1 else a.transpose(2, 0, 1)
+
+
+def verify(path: Path) -> None:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            im.verify()
+    except Exception as e:  # verify raises many kinds for a damaged file
+        raise DataError(f"{path}: cannot decode the image ({e}); remove or replace the file") \
+            from None
+
+
+class ImageFiles:
+    """Images left on disk, read like an array of shape (N, channels, height, width)."""
+
+    dtype = np.dtype(np.float32)
+
+    def __init__(self, paths: list[Path], size: tuple[int, int], channels: int):
+        self.paths, self.size, self.channels = list(paths), size, channels
+        self.shape = (len(self.paths), channels, *size)
+        self.ndim = 4
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, key) -> np.ndarray:
+        if isinstance(key, int | np.integer):
+            return decode(self.paths[int(key)], self.size, self.channels)
+        idx = np.arange(len(self.paths))[key]
+        out = np.empty((len(idx), *self.shape[1:]), np.float32)
+        for j, i in enumerate(idx):
+            out[j] = decode(self.paths[int(i)], self.size, self.channels)
+        return out
+
+
+def read_images(paths: list[Path], size: tuple[int, int] | None, channels: int | None,
+                where: str) -> np.ndarray:
+    """Decode every image into one array; all of one size unless `size` is given."""
+    if channels is None:
+        channels = 1 if probe(paths[0])[0] in _GRAY else 3
+    first, out = None, []
+    for p in paths:
+        a = decode(p, size, channels)
+        if first is None:
+            first = (p, a.shape[1:])
+        elif a.shape[1:] != first[1]:
+            raise DataError(f"{where}: images differ in size: {p} is {a.shape[1]}x{a.shape[2]} "
+                            f"but {first[0]} is {first[1][0]}x{first[1][1]} (height x width); "
+                            "set data.image_size (e.g. image_size: 32) to resize them all")
+        out.append(a)
+    return np.stack(out) if out else np.zeros((0, channels, *(size or (1, 1))), np.float32)
+
+
+def load_images(data, root: Path, task: str | None = None) -> Dataset:
+    where = str(root)
+    if task == "regression":
+        raise DataError(f"{where}: an image folder gives classes (its subfolders); "
+                        "set task: classification or leave task out")
+    paths, labels, classes = list_folder(root)
+    check_not_empty(len(paths), where, "images (.png, .jpg, .jpeg) in its class folders")
+    size = _size(data.image_size)
+    mode, first_size = probe(paths[0])
+    channels = data.channels or (1 if mode in _GRAY else 3)
+    index = {c: i for i, c in enumerate(classes)}
+    y = np.asarray([index[c] for c in labels], dtype=np.int64)
+    estimate = len(paths) * channels * int(np.prod(size or first_size)) * 4
+    if data.stream or estimate > STREAM_BYTES:
+        for p in paths:  # every file is checked before training, not in the middle of it
+            m, s = probe(p)
+            if size is None and s != first_size:
+                raise DataError(
+                    f"{where}: images differ in size: {p} is {s[0]}x{s[1]} but {paths[0]} is "
+                    f"{first_size[0]}x{first_size[1]} (height x width); set data.image_size "
+                    "(e.g. image_size: 32) to resize them all")
+            verify(p)
+        x = ImageFiles(paths, size or first_size, channels)
+    else:
+        x = read_images(paths, size, channels, where)
+    encoding = {"kind": "image", "size": list(x.shape[2:]), "channels": channels}
+    return Dataset(x, y, "classification", classes, where, encoding=encoding)

@@ -1,0 +1,95 @@
+"""Raw files -> a trained run's raw inputs, with the encoding saved in the run.
+
+`predict` and `evaluate --data` read the same kinds of file as training: an .npz of `x`
+(and `y`), a table (.csv/.tsv/.parquet) encoded column by column as in training, a text
+table tokenised with the training vocabulary, or an image folder (images at its top, or
+root/<class>/*.png) decoded at the training size and channels.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from deepnet.data.checks import check_not_empty
+from deepnet.data.sources import TABLE_SUFFIXES, load_npz
+from deepnet.errors import DataError
+
+_KINDS = {"array": "arrays", "table": "tables", "text": "text tables", "image": "images"}
+
+
+def read_raw(encoding: dict | None, path: str | Path, labelled: bool = False
+             ) -> tuple[np.ndarray, np.ndarray | None, list[str] | None]:
+    """(raw inputs, labels or None, image paths or None) of a file or an image folder."""
+    path = Path(path)
+    where = str(path)
+    kind = (encoding or {}).get("kind", "array")
+    trained = f"this run was trained on {_KINDS.get(kind, kind)}"
+    if path.is_dir():
+        if kind != "image":
+            raise DataError(f"{where} is a folder, but {trained}; pass a file of that kind")
+        return _images(encoding, path, labelled)
+    if not path.exists():
+        raise DataError(f"{where!r} not found")
+    suffix = path.suffix.lower()
+    if kind == "image" and suffix != ".npz":
+        raise DataError(f"{where}: {trained}; pass a folder of images (or an .npz of x)")
+    if suffix == ".npz":
+        x, y = load_npz(path, need_y=labelled)
+        return x, y, None
+    if suffix not in TABLE_SUFFIXES:
+        raise DataError(f"{where}: unknown kind of file; expected .csv, .tsv, .parquet, "
+                        ".npz or a folder of images")
+    return _table(encoding or {}, kind, path, labelled)
+
+
+def _target(encoding: dict, frame, where: str, labelled: bool) -> str | None:
+    target = encoding.get("target")
+    if target is None:
+        target = next((c for c in ("target", "label") if c in frame.columns), None)
+    if labelled:
+        from deepnet.data.tables import require_columns
+
+        if target is None:
+            raise DataError(f"{where}: no label column (target or label) to evaluate against")
+        require_columns(frame, [target], where, "target")
+        missing = np.flatnonzero(frame[target].isna().to_numpy())
+        if len(missing):
+            raise DataError(f"{where}: row {int(missing[0])}, column {target!r}: missing label")
+    return target
+
+
+def _table(encoding: dict, kind: str, path: Path, labelled: bool):
+    from deepnet.data.tables import encode_frame, read_frame, require_columns
+
+    where = str(path)
+    frame = read_frame(path)
+    check_not_empty(len(frame), where)
+    target = _target(encoding, frame, where, labelled)
+    labels = frame[target].to_numpy() if labelled else None
+    if kind == "text":
+        from deepnet.data.text import encode_texts, tokenize
+
+        column = encoding["column"]
+        require_columns(frame, [column], where, "text")
+        docs = [tokenize(t) for t in frame[column].fillna("").to_numpy()]
+        return encode_texts(docs, encoding["vocab"], encoding["max_len"]), labels, None
+    if kind == "table":
+        return encode_frame(frame, encoding["columns"], where), labels, None
+    columns = [{"name": c, "type": "numeric"} for c in frame.columns if c != target]
+    return encode_frame(frame, columns, where), labels, None
+
+
+def _images(encoding: dict, root: Path, labelled: bool):
+    from deepnet.data.images import decode, find_images
+
+    paths, labels = find_images(root)
+    check_not_empty(len(paths), str(root), "images (.png, .jpg, .jpeg)")
+    if labelled and labels is None:
+        raise DataError(f"{root}: labelled images are root/<class>/*.png; found images with "
+                        "no class folder")
+    size, channels = tuple(encoding["size"]), encoding["channels"]
+    x = np.stack([decode(p, size, channels) for p in paths])
+    return x, (np.asarray(labels, dtype=object) if labels is not None else None), \
+        [str(p) for p in paths]

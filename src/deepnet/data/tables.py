@@ -1,0 +1,221 @@
+"""CSV and Parquet tables: numeric and categorical columns, a target, missing values.
+
+Numeric columns are taken as they are; a column of text is categorical, one-hot encoded
+when it has at most `data.onehot_max` categories and ordinal-coded (categories in sorted
+order, 0, 1, 2, ...) otherwise; `data.categorical: {column: onehot|ordinal}` overrides the
+choice, and also makes a numeric column categorical. Categories come from all rows (an
+unknown category at predict time is all zeros one-hot, -1 ordinal); imputed values
+(`missing: impute`: median of a numeric column, most frequent category) from the training
+rows only. Rows are numbered from 0, the header not counted.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from deepnet.data.checks import check_not_empty, encode_target, label_key, source_row
+from deepnet.data.sources import Dataset
+from deepnet.errors import DataError, did_you_mean
+
+
+def read_frame(path: str | Path) -> pd.DataFrame:
+    """A table from a .csv, .tsv or .parquet file; DataError when it cannot be read."""
+    path = Path(path)
+    where = str(path)
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".parquet", ".pq"):
+            frame = pd.read_parquet(path)
+        else:
+            frame = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
+    except FileNotFoundError:
+        raise DataError(f"{where!r} not found") from None
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{where}: the data set is empty (the file has no header and no "
+                        "rows)") from None
+    except ImportError as e:
+        raise DataError(f"{where}: reading Parquet needs pyarrow ({e}); run `make setup`") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as e:
+        raise DataError(f"{where}: not a readable {suffix.lstrip('.') or 'table'} file: "
+                        f"{str(e).strip()}") from None
+    except Exception as e:  # pyarrow raises its own error types for corrupt files
+        if type(e).__module__.startswith("pyarrow"):
+            raise DataError(f"{where}: not a readable Parquet file: {e}") from None
+        raise
+    frame.columns = [str(c) for c in frame.columns]
+    dupes = sorted({c for c in frame.columns if list(frame.columns).count(c) > 1})
+    if dupes:
+        raise DataError(f"{where}: column names must be unique; repeated: {', '.join(dupes)}")
+    return frame
+
+
+def require_columns(frame: pd.DataFrame, names: list[str], where: str, what: str) -> None:
+    have = list(frame.columns)
+    for name in names:
+        if name not in frame.columns:
+            raise DataError(f"{where}: no {what} column {name!r}{did_you_mean(name, have)}; "
+                            f"the table has columns {', '.join(map(repr, have[:30]))}")
+
+
+def find_target(data, frame: pd.DataFrame, where: str) -> str:
+    if data.target is not None:
+        require_columns(frame, [data.target], where, "target")
+        return data.target
+    for name in ("target", "label"):
+        if name in frame.columns:
+            return name
+    raise DataError(f"{where}: which column is the target? Set data.target to one of "
+                    f"{', '.join(map(repr, list(frame.columns)[:30]))}")
+
+
+def drop_missing(data, frame: pd.DataFrame, used: list[str], target: str, where: str
+                 ) -> tuple[pd.DataFrame, np.ndarray | None]:
+    """Apply data.missing to empty cells; (frame, source rows kept or None)."""
+    na = frame[used].isna().to_numpy()
+    if not na.any():
+        return frame, None
+    if data.missing == "error" or (data.missing == "impute" and frame[target].isna().any()):
+        cols = [target] if data.missing == "impute" else used
+        r, c = np.argwhere(frame[cols].isna().to_numpy())[0]
+        hint = ("a missing target cannot be imputed: fill it, or set data.missing: drop"
+                if data.missing == "impute" else
+                "fill it, or set data.missing: drop (skip such rows) or impute")
+        raise DataError(f"{where}: row {r}, column {cols[c]!r}: missing value "
+                        f"({int(na.any(axis=1).sum())} rows have one); {hint}")
+    if data.missing == "impute":
+        return frame, None
+    keep = ~na.any(axis=1)
+    rows = np.flatnonzero(keep)
+    if len(rows) == 0:
+        raise DataError(f"{where}: every row has a missing value, so data.missing: drop "
+                        "leaves no data; use impute or fill the table")
+    return frame[keep].reset_index(drop=True), rows
+
+
+def _numbers(series: pd.Series) -> np.ndarray:
+    if pd.api.types.is_bool_dtype(series):
+        return series.astype(np.float64).to_numpy()
+    return pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _first_bad(series: pd.Series, nums: np.ndarray) -> np.ndarray:
+    return np.flatnonzero(series.notna().to_numpy() & np.isnan(nums))
+
+
+def plan_column(series: pd.Series, name: str, data, where: str, rows) -> dict:
+    """How one feature column is encoded: numeric, onehot or ordinal."""
+    kind = data.categorical.get(name)
+    if kind is None:
+        if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+            return {"name": name, "type": "numeric"}
+        nums = _numbers(series)
+        bad = _first_bad(series, nums)
+        present = int(series.notna().sum())
+        if len(bad) == 0:
+            return {"name": name, "type": "numeric"}
+        if len(bad) < present / 2:  # mostly numbers: a typo, not a category
+            i = int(bad[0])
+            raise DataError(
+                f"{where}: row {source_row(rows, i)}, column {name!r}: {series.iloc[i]!r} is "
+                f"not a number, but the column is numeric otherwise ({len(bad)} such values); "
+                f"fix the value, or list the column under data.categorical to treat it as "
+                "categories")
+    categories = sorted({label_key(v) for v in series[series.notna()]})
+    if kind is None:
+        kind = "onehot" if len(categories) <= data.onehot_max else "ordinal"
+    return {"name": name, "type": kind, "categories": categories}
+
+
+def fit_fills(columns: list[dict], frame: pd.DataFrame, train: np.ndarray) -> list[dict]:
+    """Columns with the values that replace missing ones, from the training rows."""
+    out = []
+    part = frame.iloc[train]
+    for col in columns:
+        s = part[col["name"]]
+        if col["type"] == "numeric":
+            nums = _numbers(s)
+            nums = nums[np.isfinite(nums)]
+            fill = float(np.median(nums)) if len(nums) else 0.0
+        else:
+            counts = s[s.notna()].map(label_key).value_counts()
+            fill = str(counts.index[0]) if len(counts) else col["categories"][0]
+        out.append({**col, "fill": fill})
+    return out
+
+
+def encode_frame(frame: pd.DataFrame, columns: list[dict], where: str,
+                 rows: np.ndarray | None = None) -> np.ndarray:
+    """The model's input features (N, width) of a table, as the run's encoding says."""
+    require_columns(frame, [c["name"] for c in columns], where, "feature")
+    parts = []
+    for col in columns:
+        name, s = col["name"], frame[col["name"]]
+        missing = s.isna().to_numpy()
+        if missing.any() and "fill" not in col:
+            i = int(np.flatnonzero(missing)[0])
+            raise DataError(f"{where}: row {source_row(rows, i)}, column {name!r}: missing "
+                            "value; fill it, or set data.missing: drop or impute")
+        if col["type"] == "numeric":
+            v = _numbers(s)
+            bad = _first_bad(s, v)
+            if len(bad):
+                i = int(bad[0])
+                raise DataError(f"{where}: row {source_row(rows, i)}, column {name!r}: "
+                                f"{s.iloc[i]!r} is not a number; the column is numeric")
+            inf = np.flatnonzero(np.isinf(v))
+            if len(inf):
+                i = int(inf[0])
+                raise DataError(f"{where}: row {source_row(rows, i)}, column {name!r}: value "
+                                f"{v[i]!r} is not a finite number; fix or remove the row")
+            v[missing] = col.get("fill", np.nan)
+            parts.append(v[:, None])
+            continue
+        keys = [col.get("fill") if m else label_key(val)
+                for m, val in zip(missing, s.to_numpy(), strict=True)]
+        index = {k: i for i, k in enumerate(col["categories"])}
+        codes = np.asarray([index.get(k, -1) for k in keys], dtype=np.int64)
+        if col["type"] == "ordinal":
+            parts.append(codes[:, None].astype(np.float64))
+        else:
+            onehot = np.zeros((len(codes), len(index)))
+            known = codes >= 0
+            onehot[np.flatnonzero(known), codes[known]] = 1.0
+            parts.append(onehot)
+    if not parts:
+        return np.zeros((len(frame), 0), np.float32)
+    return np.concatenate(parts, axis=1).astype(np.float32)
+
+
+def load_table(data, path: Path, task: str | None = None) -> Dataset:
+    """A table file as a Dataset: the encoded features and the target."""
+    where = str(path)
+    frame = read_frame(path)
+    check_not_empty(len(frame), where)
+    target = find_target(data, frame, where)
+    features = list(data.features) if data.features is not None else [
+        c for c in frame.columns if c != target]
+    require_columns(frame, features, where, "feature")
+    if target in features:
+        raise DataError(f"{where}: data.features lists the target column {target!r}; a "
+                        "model must not see its own target")
+    if not features:
+        raise DataError(f"{where}: no feature columns besides the target {target!r}")
+    for name in data.categorical:
+        if name not in features:
+            raise DataError(f"data.categorical: {name!r} is not a feature column of {where}"
+                            f"{did_you_mean(name, features)}")
+    frame, rows = drop_missing(data, frame, [*features, target], target, where)
+    columns = [plan_column(frame[c], c, data, where, rows) for c in features]
+    y, classes, task = encode_target(frame[target].to_numpy(), task, where, target, rows)
+
+    def build(train: np.ndarray) -> Dataset:
+        cols = fit_fills(columns, frame, train) if data.missing == "impute" else columns
+        x = encode_frame(frame, cols, where, rows)
+        encoding = {"kind": "table", "target": target, "columns": cols}
+        return Dataset(x, y, task, classes, where, rows, encoding,
+                       refit=build if data.missing == "impute" else None)
+
+    return build(np.arange(len(frame)))

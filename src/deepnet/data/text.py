@@ -1,0 +1,74 @@
+"""Text tables: a column of text and a label column, as padded word ids.
+
+Words are lowercased runs of letters, digits and apostrophes ("isn't" is one word). The
+vocabulary is fitted on the training split only: id 0 pads, id 1 stands for a word that
+is unknown or rarer than `min_freq`, then the words by falling frequency (ties by
+spelling) up to `vocab_size` ids in all. A text longer than `max_len` words keeps its
+first `max_len`; a shorter one is padded on the left, so that a recurrent layer's last
+step sees the last word.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from deepnet.data.checks import check_not_empty, encode_target
+from deepnet.data.sources import Dataset
+from deepnet.data.tables import drop_missing, find_target, read_frame, require_columns
+
+PAD, UNKNOWN = "<pad>", "<unk>"
+_WORD = re.compile(r"[\w']+")
+
+
+def tokenize(text: str) -> list[str]:
+    return _WORD.findall(str(text).lower())
+
+
+def fit_vocabulary(docs: list[list[str]], min_freq: int, vocab_size: int) -> list[str]:
+    """Words by id: padding, unknown, then the most frequent training words."""
+    counts = Counter(w for doc in docs for w in doc)
+    words = sorted((w for w, k in counts.items() if k >= min_freq),
+                   key=lambda w: (-counts[w], w))
+    return [PAD, UNKNOWN, *words[: vocab_size - 2]]
+
+
+def encode_texts(docs: list[list[str]], vocab: list[str], max_len: int) -> np.ndarray:
+    """(N, max_len) int64 word ids, left-padded with 0."""
+    index = {w: i for i, w in enumerate(vocab)}
+    out = np.zeros((len(docs), max_len), dtype=np.int64)
+    for r, doc in enumerate(docs):
+        ids = [index.get(w, 1) for w in doc[:max_len]]
+        if ids:
+            out[r, max_len - len(ids):] = ids
+    return out
+
+
+def text_encoding(column: str, vocab: list[str], max_len: int, target: str | None) -> dict:
+    return {"kind": "text", "column": column, "max_len": max_len, "vocab": vocab,
+            "target": target}
+
+
+def load_text(data, path: Path, task: str | None = None) -> Dataset:
+    where = str(path)
+    settings = data.text
+    frame = read_frame(path)
+    check_not_empty(len(frame), where)
+    require_columns(frame, [settings.column], where, "text")
+    target = find_target(data, frame, where)
+    if data.missing == "impute":  # an empty text is a text of no words
+        frame[settings.column] = frame[settings.column].fillna("")
+    frame, rows = drop_missing(data, frame, [settings.column, target], target, where)
+    y, classes, task = encode_target(frame[target].to_numpy(), task, where, target, rows)
+    docs = [tokenize(t) for t in frame[settings.column].to_numpy()]
+
+    def build(train: np.ndarray) -> Dataset:
+        vocab = fit_vocabulary([docs[i] for i in train], settings.min_freq, settings.vocab_size)
+        x = encode_texts(docs, vocab, settings.max_len)
+        encoding = text_encoding(settings.column, vocab, settings.max_len, target)
+        return Dataset(x, y, task, classes, where, rows, encoding, refit=build)
+
+    return build(np.arange(len(frame)))
