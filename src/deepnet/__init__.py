@@ -11,10 +11,12 @@
 from deepnet.errors import CheckpointError, DataError, DeepnetError, SpecError
 from deepnet.nn import Summary, build, summary
 from deepnet.resources import estimate_memory
+from deepnet.robust.evaluate import attack
 from deepnet.spec import Spec
 from deepnet.train.api import evaluate_run as evaluate
 from deepnet.train.api import train
 from deepnet.train.runs import Run, load
+from deepnet.tune import tune
 
 __version__ = "0.1.0"
 
@@ -26,10 +28,12 @@ __all__ = [
     "SpecError",
     "Run",
     "Summary",
+    "attack",
     "build",
     "estimate_memory",
     "evaluate",
     "load",
     "summary",
     "train",
+    "tune",
 ]

@@ -110,6 +110,10 @@ def _train(args) -> int:
                            "--set and --out")
     spec = None if args.resume else _load_spec(args)
     run = train(spec, out=args.out, resume=args.resume, quiet=args.quiet or args.json)
+    from deepnet.distributed import rank
+
+    if rank() != 0:  # under torchrun only rank 0 reports
+        return 0
     r = run.results
     if r["stop_message"] and (r["stop_reason"] == "diverged" or not args.quiet):
         print(r["stop_message"], file=sys.stderr)
@@ -167,6 +171,97 @@ def _predict(args) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------- attack
+@command("attack", "adversarial evaluation of a trained run (naive and adaptive attacks)")
+def _attack_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run", help="the run (or ensemble) directory")
+    p.add_argument("--method", required=True, help="fgsm | pgd | cw | deepfool")
+    p.add_argument("--eps", type=float, default=None,
+                   help="perturbation budget in raw input units (default 0.1 for fgsm and "
+                        "pgd; cw and deepfool: minimal perturbations, eps caps them)")
+    p.add_argument("--norm", choices=["linf", "l2"], default=None,
+                   help="default linf for fgsm/pgd, l2 for cw/deepfool")
+    p.add_argument("--steps", type=int, default=None, help="iterations (pgd 20, cw 100, "
+                   "deepfool 50)")
+    p.add_argument("--restarts", type=int, default=1, help="pgd random restarts")
+    p.add_argument("--targeted", action="store_true", help="aim for a target class")
+    p.add_argument("--target", default=None, metavar="T",
+                   help="a class (name or number), next, random or least_likely "
+                        "(default next; implies --targeted)")
+    p.add_argument("--seed", type=int, default=0, help="seed of random starts and targets")
+    p.add_argument("--limit", type=int, default=None,
+                   help="attack at most this many test examples (default robust.limit, 1000)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def _target(run, value: str | None):
+    if value is None or value in ("next", "random", "least_likely"):
+        return value or "next"
+    if value in run.classes:
+        return run.classes.index(value)
+    if value.isdigit():
+        return int(value)
+    raise DeepnetError(f"--target {value!r}: expected a class of this run "
+                       f"({', '.join(run.classes[:20])}), a class number, next, random or "
+                       "least_likely")
+
+
+@_attack_args.run
+def _attack(args) -> int:
+    from deepnet.robust.evaluate import evaluate_robustness, save
+    from deepnet.train.runs import load
+
+    if args.limit is not None and args.limit < 1:
+        raise DeepnetError(f"--limit must be a positive integer; got {args.limit}")
+    run = load(args.run)
+    options = {"targeted": args.targeted or args.target is not None,
+               "target": _target(run, args.target), "restarts": args.restarts}
+    if args.norm is not None:
+        options["norm"] = args.norm
+    if args.steps is not None:
+        options["steps"] = args.steps
+    results = evaluate_robustness(run, args.method, args.eps, seed=args.seed,
+                                  limit=args.limit, **options)
+    report = save(run, results)
+    first = results[0].to_dict()
+    if args.json:
+        _print_json({**first, "adaptive": [r.to_dict() for r in results[1:]],
+                     "results": str(report)})
+        return 0
+    for r in results:
+        eps = "minimal" if r.eps is None else f"{r.eps:g}"
+        print(f"{r.method} ({r.variant}), {r.norm}, eps {eps}"
+              + (f", targeted ({r.target})" if r.targeted else "") + f", {r.n} examples:")
+        print(f"  clean accuracy {r.clean_accuracy:.4f}  robust accuracy "
+              f"{r.robust_accuracy:.4f}  success rate {r.success_rate:.4f}")
+        print(f"  perturbation mean {r.mean_perturbation:.4g}  max {r.max_perturbation:.4g}")
+    print(f"report: {run.path / 'report.html'}")
+    return 0
+
+
+# ----------------------------------------------------------------------------- ensemble
+@command("ensemble", "combine trained runs into an ensemble that averages probabilities")
+def _ensemble_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("runs", nargs="+", metavar="RUN", help="run directories (2 or more)")
+    p.add_argument("--out", required=True, help="the ensemble folder to write")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+@_ensemble_args.run
+def _ensemble(args) -> int:
+    from deepnet.robust.ensemble import make_ensemble
+
+    run = make_ensemble(args.runs, args.out, quiet=args.json)
+    test = run.results.get("test", {})
+    if args.json:
+        _print_json({"ensemble_dir": str(run.path), "members": run.results["members"],
+                     "test": test, "warnings": run.results["warnings"]})
+    else:
+        print(f"ensemble: {run.path}\ntest: "
+              + "  ".join(f"{k} {v:.4f}" for k, v in test.items()))
+    return 0
+
+
 # ----------------------------------------------------------------------------- report
 @command("report", "(re)write a run's self-contained report.html")
 def _report_args(p: argparse.ArgumentParser) -> None:
@@ -180,6 +275,72 @@ def _report(args) -> int:
 
     print(write_report(load(args.run)))
     return 0
+
+
+# ----------------------------------------------------------------------------- tune
+@command("tune", "hyperparameter search over the spec's tune.space (Optuna)")
+def _tune_args(p: argparse.ArgumentParser) -> None:
+    _spec_args(p)
+    p.add_argument("--trials", type=int, metavar="N",
+                   help="finished trials wanted in the study, earlier runs included "
+                        "(default: tune.trials)")
+    p.add_argument("--timeout", type=float, metavar="S", help="start no trial after S seconds")
+    p.add_argument("--storage", metavar="URL",
+                   help="an SQLAlchemy URL (sqlite:///t.db, postgresql://...) or a journal "
+                        "file (default: <out>/study.journal)")
+    p.add_argument("--study", metavar="NAME", help="the study name (default: the spec's name)")
+    p.add_argument("--workers", type=int, default=1, metavar="K",
+                   help="worker processes on this machine, sharing the storage")
+    p.add_argument("--out", metavar="DIR", help="the tune directory (default tunes/<name>)")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+
+
+@_tune_args.run
+def _tune(args) -> int:
+    from deepnet.tune import tune
+
+    result = tune(_load_spec(args), trials=args.trials, timeout=args.timeout,
+                  storage=args.storage, study=args.study, workers=args.workers, out=args.out,
+                  quiet=args.quiet, worker=args.worker)
+    if result is None:  # a worker process
+        return 0
+    if args.json:
+        _print_json(result.to_json())
+    else:
+        _print_tune(result)
+    if result.best_value is None:
+        print("deepnet tune: no trial completed; see the reasons in "
+              f"{result.path / 'trials.csv'}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _print_tune(r) -> None:
+    from rich.table import Table
+
+    from deepnet.tune.output import fmt, short
+
+    c = r.trials
+    print(f"study {r.study}: {c['complete']} complete, {c['pruned']} pruned, "
+          f"{c['failed']} failed (storage {r.storage})")
+    if r.best_value is not None:
+        print(f"best val_{r.metric}: {r.best_value:.4f} (trial {r.best_trial})")
+        for k, v in r.best_params.items():
+            print(f"  {k}: {fmt(v)}")
+    if r.importances:
+        print("importances: " + ", ".join(f"{k} {v:.2f}" for k, v in r.importances.items()))
+    table = Table(title="trials")
+    for col in (r.rows[0] if r.rows else {}):
+        table.add_column(short(col), justify="left" if col in ("state", "reason") else "right",
+                         overflow="ellipsis", no_wrap=True, max_width=48)
+    for row in r.rows:
+        table.add_row(*("" if v is None else fmt(v) for v in row.values()))
+    Console(width=max(Console().width, 200)).print(table)
+    if r.best_spec is not None:
+        print(f"best spec: {r.best_spec}  (deepnet train {r.best_spec})")
+    print(f"report: {r.report}")
 
 
 # ----------------------------------------------------------------------------- main

@@ -110,9 +110,9 @@ def _state(model: nn.Module, optimizer: str, momentum: float) -> tuple[int, int,
     return 4 * sum(p.numel() for p in model.parameters()), 4 * trainable, 4 * trainable * factor
 
 
-def memory_plan(layers: Sequence, input_shape: Shape, rows: Sequence[Row], model: nn.Module,
-                optimizer: str = "adam", precision: str = "fp32",
-                momentum: float = 0.0) -> MemoryPlan:
+def plan_from_rows(layers: Sequence, input_shape: Shape, rows: Sequence[Row],
+                   model: nn.Module, optimizer: str = "adam", precision: str = "fp32",
+                   momentum: float = 0.0) -> MemoryPlan:
     """The MemoryPlan of validated spec `layers`, already built into `model` and `rows`."""
     acts = saved_activations(layers, input_shape, rows, _element_bytes(precision))
     return MemoryPlan(*_state(model, optimizer, momentum), acts)
@@ -128,8 +128,8 @@ def plan_memory(spec_or_model, input_shape: Shape, optimizer: str = "adam",
 
     spec = spec_or_model
     model, rows = build_model(spec.model.layers, input_shape, spec.seed)
-    return memory_plan(spec.model.layers, input_shape, rows, model, optimizer, precision,
-                       momentum)
+    return plan_from_rows(spec.model.layers, input_shape, rows, model, optimizer, precision,
+                          momentum)
 
 
 def estimate_memory(spec_or_model, input_shape: Shape, batch_size: int,

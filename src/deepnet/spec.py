@@ -200,14 +200,240 @@ class Train(Section):
 
 
 # ----------------------------------------------------------------------------- tune, robust
+DISTRIBUTIONS = ("loguniform", "uniform", "int", "choice")
+
+
+class Distribution(Section):
+    """One entry of `tune.space`: exactly one of `loguniform: [a, b]`, `uniform: [a, b]`,
+    `int: [a, b]` (with `log: true` for a log scale) or `choice: [...]`."""
+
+    loguniform: tuple[PositiveFloat, PositiveFloat] | None = None
+    uniform: tuple[float, float] | None = None
+    integer: tuple[int, int] | None = Field(None, alias="int")
+    choice: list[Any] | None = Field(None, min_length=1)
+    log: bool = False  # int only
+
+    @model_validator(mode="before")
+    @classmethod
+    def _a_mapping(cls, value: Any) -> Any:
+        example = "e.g. {loguniform: [1.0e-4, 1.0e-1]}, {int: [32, 256], log: true}"
+        if not isinstance(value, dict):
+            raise ValueError(f"a distribution is a mapping with one of "
+                             f"{', '.join(DISTRIBUTIONS)}, {example}; got {value!r}")
+        unknown = [k for k in value if k not in (*DISTRIBUTIONS, "log")]
+        if unknown:
+            raise ValueError(f"unknown distribution {unknown[0]!r}"
+                             f"{did_you_mean(str(unknown[0]), DISTRIBUTIONS)}; valid: "
+                             f"{', '.join(DISTRIBUTIONS)} ({example})")
+        return value
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Distribution:
+        kinds = [k for k in DISTRIBUTIONS if self.get(k) is not None]
+        if len(kinds) != 1:
+            raise ValueError(f"give exactly one of {', '.join(DISTRIBUTIONS)}; got "
+                             f"{kinds or 'none'}")
+        low_high = self.bounds
+        if low_high is not None and not low_high[0] < low_high[1]:
+            raise ValueError(f"{self.kind}: [low, high] needs low < high; got {list(low_high)}")
+        if self.log and self.kind != "int":
+            raise ValueError("log: true goes with int; for floats use loguniform")
+        if self.log and self.integer[0] < 1:
+            raise ValueError(f"int with log: true needs low >= 1; got {list(self.integer)}")
+        if self.choice is not None:
+            keys = [repr(c) for c in self.choice]
+            if len(set(keys)) != len(keys):
+                raise ValueError(f"choice: the options must differ; got {self.choice}")
+        return self
+
+    def get(self, kind: str) -> Any:
+        return self.integer if kind == "int" else getattr(self, kind)
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in DISTRIBUTIONS if self.get(k) is not None)
+
+    @property
+    def bounds(self) -> tuple[float, float] | None:
+        return None if self.kind == "choice" else tuple(self.get(self.kind))
+
+    @model_serializer
+    def _only_the_kind(self) -> dict[str, Any]:
+        out: dict[str, Any] = {self.kind: list(self.get(self.kind))}
+        return out | ({"log": True} if self.log else {})
+
+
+class Pruner(Section):
+    """Stops unpromising trials early from their per-epoch validation metric."""
+
+    main: ClassVar[str] = "name"
+    name: Literal["median", "hyperband", "none"] = "median"
+    startup_trials: Annotated[int, Field(ge=0)] = 5  # median: trials run in full first
+    warmup_epochs: Annotated[int, Field(ge=0)] = 1  # epochs before a trial can be pruned
+
+
 class Tune(Section):
+    """Hyperparameter search (`deepnet tune`): spec paths mapped to distributions."""
+
     trials: PositiveInt = 30
-    space: dict[str, dict[str, Any]] = {}
+    space: dict[str, Distribution] = {}
+    metric: str | None = None  # a val metric (accuracy, loss, ...); default: the first metric
+    direction: Literal["maximize", "minimize"] | None = None  # default: from the metric
+    pruner: Pruner = Pruner()
+    memory_budget: str | int | None = None  # e.g. 2GB: larger trials are pruned, not run
+
+    @field_validator("space")
+    @classmethod
+    def _paths(cls, space: dict[str, Distribution]) -> dict[str, Distribution]:
+        problems = [f"{path!r}: {p}" for path in space if (p := _space_path_problem(path))]
+        if problems:
+            raise ValueError("not a path of the spec: " + "; ".join(problems))
+        return space
+
+    @field_validator("memory_budget")
+    @classmethod
+    def _size(cls, v: str | int | None) -> str | int | None:
+        if v is not None:
+            from deepnet.errors import DeepnetError
+            from deepnet.resources import parse_size
+
+            try:
+                parse_size(str(v))
+            except DeepnetError as e:  # reported with the spec's other problems
+                raise ValueError(str(e)) from None
+        return v
+
+
+def _space_path_problem(path: str) -> str | None:
+    """Why `path` cannot be a key of the spec's schema, or None. (Whether it exists in a
+    given spec, e.g. a layer index, is checked against the spec by deepnet.tune.)"""
+    try:
+        parts = parse_path(path)
+    except SpecError as e:
+        return str(e)
+    if parts[0] == "tune":
+        return "the tune section itself cannot be tuned"
+    for i, part in enumerate(parts):
+        if isinstance(part, int):
+            continue
+        cls = model_at(parts[:i])
+        if cls is None:
+            return None  # past a leaf or into a free-form mapping: checked on the spec
+        valid = list(ITEM_MODELS) if cls in ITEM_MODELS.values() else list(cls.model_fields)
+        if part not in valid:
+            what = "layer type" if cls in ITEM_MODELS.values() else "key"
+            return (f"unknown {what} {part!r} at {format_path(parts[: i + 1])}"
+                    f"{did_you_mean(part, valid)}")
+    return None
+
+
+ATTACK_METHODS = ("fgsm", "pgd", "cw", "deepfool")
+Target = Annotated[int, Field(ge=0)] | Literal["next", "random", "least_likely"]
+
+
+class AttackArgs(Section):
+    """One attack's settings (`- pgd: {eps: 0.1, steps: 20}`); eps in raw input units.
+    cw and deepfool find a minimal perturbation: eps, when given, caps it."""
+
+    main: ClassVar[str] = "eps"
+    eps: NonNegative | None = None  # default 0.1 for fgsm and pgd, none for cw and deepfool
+    norm: Literal["linf", "l2"] | None = None  # default: linf for fgsm/pgd, l2 for cw/deepfool
+    steps: PositiveInt | None = None  # iterations (pgd 20, cw 100, deepfool 50)
+    restarts: PositiveInt = 1  # pgd: random restarts, the strongest kept per example
+    alpha: PositiveFloat | None = None  # pgd: step size (default 2.5 eps / steps)
+    random_start: bool = True  # pgd
+    loss: Literal["ce", "margin"] = "ce"  # fgsm, pgd: cross-entropy or the logit margin (CW)
+    targeted: bool = False
+    target: Target = "next"  # a class number, next ((y + 1) mod classes), random, least_likely
+    c: PositiveFloat = 1.0  # cw: weight of the classification term
+    kappa: NonNegative = 0.0  # cw: confidence margin
+    lr: PositiveFloat = 0.1  # cw: Adam step size (in tanh space)
+    overshoot: NonNegative = 0.02  # deepfool
+    curve: list[NonNegative] | None = None  # eps values of the accuracy-vs-eps curve
+
+
+class Attack(Section):
+    """One attack of `robust.attacks`: exactly one method mapped to its settings."""
+
+    fgsm: AttackArgs | None = None
+    pgd: AttackArgs | None = None
+    cw: AttackArgs | None = None
+    deepfool: AttackArgs | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_name(cls, value: Any) -> Any:
+        if isinstance(value, str):  # `- pgd` alone takes the defaults
+            return {value: {}}
+        if isinstance(value, dict):
+            return {k: ({} if v is None else v) for k, v in value.items()}
+        return value
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Attack:
+        given = [k for k in ATTACK_METHODS if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"each attack is one of {', '.join(ATTACK_METHODS)}, e.g. "
+                             f"`- pgd: {{eps: 0.1}}`; got {given or 'none'}")
+        return self
+
+    @model_serializer
+    def _only_the_one(self) -> dict[str, Any]:
+        return {k: getattr(self, k).model_dump(mode="json") for k in ATTACK_METHODS
+                if getattr(self, k) is not None}
+
+    @property
+    def method(self) -> str:
+        return next(k for k in ATTACK_METHODS if getattr(self, k) is not None)
+
+    @property
+    def args(self) -> AttackArgs:
+        return getattr(self, self.method)
+
+
+class AdversarialTraining(Section):
+    """Train on adversarial examples made on the fly from each batch (eps in raw units)."""
+
+    main: ClassVar[str] = "eps"
+    method: Literal["fgsm", "pgd"] = "fgsm"  # fgsm: fast FGSM with a random start
+    eps: PositiveFloat = 0.1
+    norm: Literal["linf", "l2"] = "linf"
+    steps: PositiveInt = 7  # pgd
+    alpha: PositiveFloat | None = None  # step size; default 1.25 eps (fgsm), 2.5 eps/steps (pgd)
+    ratio: Annotated[float, Field(ge=0, le=1)] = 1.0  # adversarial share of each batch
+
+
+class Distillation(Section):
+    """Defensive distillation: a teacher trained at temperature T, a student trained on
+    its softened probabilities at T, deployed at T = 1."""
+
+    main: ClassVar[str] = "temperature"
+    temperature: Annotated[float, Field(ge=1)] = 20.0
+
+
+class InputTransform(Section):
+    """Inputs squeezed before the model (raw space): bit-depth reduction, median smoothing."""
+
+    bit_depth: Annotated[int, Field(ge=1, le=16)] | None = None  # bits per value
+    smoothing: Annotated[int, Field(ge=2)] | None = None  # median filter window, pixels
+
+    @model_validator(mode="after")
+    def _something(self) -> InputTransform:
+        if self.bit_depth is None and self.smoothing is None:
+            raise ValueError("give bit_depth (e.g. 4) and/or smoothing (e.g. 2)")
+        return self
+
+
+class Defense(Section):
+    adversarial_training: AdversarialTraining | None = None
+    distillation: Distillation | None = None
+    input_transform: InputTransform | None = None
 
 
 class Robust(Section):
-    attacks: list[dict[str, Any]] = []
-    defense: dict[str, Any] | None = None
+    attacks: list[Attack] = []  # evaluated after training, into the report
+    defense: Defense | None = None
+    limit: PositiveInt | None = 1000  # attack at most this many test examples
 
 
 # ----------------------------------------------------------------------------- the spec

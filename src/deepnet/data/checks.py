@@ -46,7 +46,7 @@ def check_finite(x: np.ndarray, where: str, rows: np.ndarray | None = None,
         place = f"position {rest}"
     count = int(bad.sum())
     more = f" ({count} such values in all)" if count > 1 else ""
-    raise DataError(f"{where}: row {row}, {place}: value {x[tuple(pos)]!r} is not a finite "
+    raise DataError(f"{where}: row {row}, {place}: value {float(x[tuple(pos)])!r} is not a finite "
                     f"number{more}. Features must be finite: fix or remove those rows"
                     " (tables can use data.missing: drop or impute for empty cells).")
 

@@ -8,7 +8,7 @@ from deepnet.errors import DataError
 
 
 def split_indices(y: np.ndarray, task: str, val: float, test: float, seed: int,
-                  source: str = "data", classes: list[str] | None = None,
+                  source: str = "data", class_names: list[str] | None = None,
                   rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Row indices (sorted) of the train, val and test parts of `y`.
 
@@ -26,7 +26,7 @@ def split_indices(y: np.ndarray, task: str, val: float, test: float, seed: int,
         few = [(c, k) for c, k in zip(classes, counts, strict=True) if k < 2]
         if few and (val or test):
             def name(c):
-                return classes[int(c)] if classes and 0 <= int(c) < len(classes) else c
+                return class_names[int(c)] if class_names and 0 <= int(c) < len(class_names) else c
 
             def row(c):
                 i = int(np.flatnonzero(y == c)[0])

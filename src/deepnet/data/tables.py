@@ -97,8 +97,9 @@ def drop_missing(data, frame: pd.DataFrame, used: list[str], target: str, where:
 
 def _numbers(series: pd.Series) -> np.ndarray:
     if pd.api.types.is_bool_dtype(series):
-        return series.astype(np.float64).to_numpy()
-    return pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        return series.astype(np.float64).to_numpy(copy=True)
+    return pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan,
+                                                           copy=True)
 
 
 def _first_bad(series: pd.Series, nums: np.ndarray) -> np.ndarray:
@@ -120,7 +121,8 @@ def plan_column(series: pd.Series, name: str, data, where: str, rows) -> dict:
             i = int(bad[0])
             raise DataError(
                 f"{where}: row {source_row(rows, i)}, column {name!r}: {series.iloc[i]!r} is "
-                f"not a number, but the column is numeric otherwise ({len(bad)} such values); "
+                f"not a number, but the column is numeric otherwise ({len(bad)} such "
+                f"value{'s' if len(bad) > 1 else ''}); "
                 f"fix the value, or list the column under data.categorical to treat it as "
                 "categories")
     categories = sorted({label_key(v) for v in series[series.notna()]})
@@ -169,7 +171,7 @@ def encode_frame(frame: pd.DataFrame, columns: list[dict], where: str,
             if len(inf):
                 i = int(inf[0])
                 raise DataError(f"{where}: row {source_row(rows, i)}, column {name!r}: value "
-                                f"{v[i]!r} is not a finite number; fix or remove the row")
+                                f"{float(v[i])!r} is not a finite number; fix or remove the row")
             v[missing] = col.get("fill", np.nan)
             parts.append(v[:, None])
             continue

@@ -58,11 +58,15 @@ def _affine(a, s: Shape, out: Shape, e: int) -> Saved:
     the activation's result or its argument (the pre-activation)."""
     keep, pre = ACTIVATION_SAVES[a.activation], _n(out) * e
     return Saved(input=True, output=keep == "output", extra=pre if keep == "input" else 0,
-                 work=pre if keep else 0, needs_batch_major=True, casts_weights=True)
+                 work=pre if keep else 0, casts_weights=True)
 
 
-def _conv1d(a, s: Shape, out: Shape, e: int) -> Saved:
-    return replace(_affine(a, s, out, e), needs_batch_major=False, layout="channels")
+def _dense(a, s: Shape, out: Shape, e: int) -> Saved:  # a matmul copies a strided input
+    return replace(_affine(a, s, out, e), needs_batch_major=True)
+
+
+def _conv1d(a, s: Shape, out: Shape, e: int) -> Saved:  # runs channels-first
+    return replace(_affine(a, s, out, e), layout="channels")
 
 
 def _maxpool(layout: str):
@@ -138,7 +142,7 @@ def _activation(a, s: Shape, out: Shape, e: int) -> Saved:
 
 
 SAVES: dict[str, Callable[[Any, Shape, Shape, int], Saved]] = {
-    "dense": _affine,
+    "dense": _dense,
     "conv1d": _conv1d,
     "conv2d": _affine,
     "maxpool1d": _maxpool("channels"),

@@ -75,7 +75,8 @@ class Summary:
         if self.max_batch is not None:
             fits = (f"the largest batch that fits is {self.max_batch:,}" if self.max_batch
                     else "not even batch 1 fits")
-            lines.append(f"memory budget {human_bytes(self.memory_budget)}: {fits} "
+            lines.append(f"memory budget {self.memory_budget:,} bytes "
+                         f"({human_bytes(self.memory_budget)}): {fits} "
                          "(by the training-memory estimate)")
         if self.epoch_seconds is not None:
             per_sample = (self.flops + self.flops_backward) / (self.tflops * 1e12)
@@ -111,7 +112,7 @@ def summary(spec, batch_size: int | None = None, input_shape=None, *,
     the training split.
     """
     from deepnet.nn.build import build_model
-    from deepnet.resources import backward_flops, epoch_seconds, memory_plan
+    from deepnet.resources import backward_flops, epoch_seconds, plan_from_rows
 
     if input_shape is None:
         from deepnet.data import load_source
@@ -121,7 +122,7 @@ def summary(spec, batch_size: int | None = None, input_shape=None, *,
     batch_size = batch_size or spec.train.batch_size
     opt = spec.train.optimizer
     precision = spec.train.precision if spec.train.precision != "auto" else "fp32"
-    plan = memory_plan(spec.model.layers, input_shape, rows, model, opt.name, precision,
+    plan = plan_from_rows(spec.model.layers, input_shape, rows, model, opt.name, precision,
                        opt.momentum)
     total = sum(p.numel() for p in model.parameters())
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)

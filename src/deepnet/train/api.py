@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from deepnet import distributed
 from deepnet.data.batches import InMemory
 from deepnet.data.checks import check_model_input, encode_target, label_key
 from deepnet.data.inputs import read_raw
@@ -23,11 +24,18 @@ from deepnet.nn.build import build_model
 from deepnet.nn.layers import item_parts
 from deepnet.spec import Loss, Spec
 from deepnet.train import checkpoint
-from deepnet.train.callbacks import BestWeights, Checkpoint, DivergenceGuard, MetricsLog, Progress
+from deepnet.train.callbacks import (
+    BestWeights,
+    Checkpoint,
+    DivergenceGuard,
+    EpochSeeds,
+    MetricsLog,
+    Progress,
+)
 from deepnet.train.losses import CLASSIFICATION_LOSSES, default_loss, make_loss
 from deepnet.train.metrics import DEFAULT_METRICS, METRICS
 from deepnet.train.optim import make_optimizer, make_schedule
-from deepnet.train.runs import Run, new_run_dir, save_model
+from deepnet.train.runs import Run, load, new_run_dir, save_model
 from deepnet.train.trainer import Trainer, checkpoint_state, evaluate, fit, load_checkpoint
 
 EVAL_BATCH = 1024
@@ -97,9 +105,11 @@ def _precision(name: str, device: torch.device):
 
 
 def train(spec: Spec, out: str | Path | None = None, resume: str | Path | None = None,
-          quiet: bool = False, runs_root: str | Path = "runs") -> Run:
+          quiet: bool = False, runs_root: str | Path = "runs",
+          callbacks: list | None = None) -> Run:
     """Train `spec`; write and return the run. With `resume`, continue that run exactly
-    from its last checkpoint (its own spec.yaml is used).
+    from its last checkpoint (its own spec.yaml is used). `callbacks`: extra Callback
+    objects, called after the built-in ones and not checkpointed (they keep no state).
 
     >>> run = deepnet.train(deepnet.Spec.from_yaml("examples/digits.yaml"))
     """
@@ -114,10 +124,15 @@ def train(spec: Spec, out: str | Path | None = None, resume: str | Path | None =
     n_outputs = rows[-1].output_shape
     spec = resolve(spec, prepared, n_outputs[-1] if n_outputs else 1)
     _check_outputs(prepared.task, n_outputs, prepared, spec.train.loss.name)
-    path = path if resume is not None else new_run_dir(spec, out, runs_root)
+    dist = distributed.init(spec.train.device)
     if resume is None:
-        spec.to_yaml(path / "spec.yaml")
-    return _train(spec, prepared, model, path, resume is not None, quiet)
+        lead = dist is None or dist.rank == 0  # only rank 0 writes the run directory
+        path = new_run_dir(spec, out, runs_root) if lead else None
+        if lead:
+            spec.to_yaml(path / "spec.yaml")
+        if dist is not None:
+            path = Path(dist.broadcast_text(str(path) if lead else None))
+    return _train(spec, prepared, model, path, resume is not None, quiet, dist, callbacks)
 
 
 _FIRST_LAYER = re.compile(r"model\.layers\[0\](\.\w+\.layers\[0\])*:")
@@ -142,11 +157,15 @@ def build_for_data(spec: Spec, prepared: Prepared):
     return model, rows
 
 
-def _train(spec: Spec, prepared: Prepared, model, path: Path, resuming: bool, quiet: bool):
+def _train(spec: Spec, prepared: Prepared, model, path: Path, resuming: bool, quiet: bool,
+           dist: distributed.Dist | None = None, extra: list | None = None):
     tc = spec.train
-    device = _device(tc.device)
+    device = dist.device if dist is not None else _device(tc.device)
+    lead = dist is None or dist.rank == 0
     torch.manual_seed(spec.seed)
     model.to(device)
+    if device.type == "cuda" and any(isinstance(m, torch.nn.Conv2d) for m in model.modules()):
+        model.to(memory_format=torch.channels_last)  # faster convolutions on tensor cores
     if len(prepared.splits["val"]) == 0:
         raise DataError("data.split.val: the validation split is empty; set val > 0")
     train_data = prepared.batches("train", tc.batch_size, device)
@@ -157,34 +176,53 @@ def _train(spec: Spec, prepared: Prepared, model, path: Path, resuming: bool, qu
                                     len(train_data))
     autocast, scaler = _precision(tc.precision, device)
     loss_fn = make_loss(tc.loss, y_tr, prepared.dataset.n_classes, device)
-    t = Trainer(model, torch.compile(model) if tc.compile else model, optimizer, scheduler,
+    net = distributed.wrap(model, dist) if dist is not None else model
+    t = Trainer(model, torch.compile(net) if tc.compile else net, optimizer, scheduler,
                 when, loss_fn, train_data, val_data, tc.metrics, tc.epochs, tc.l1,
                 tc.clip_grad_norm, autocast, scaler,
                 batches=torch.Generator().manual_seed(spec.seed),
-                augment_rng=torch.Generator(device).manual_seed(spec.seed + 1))
+                augment_rng=torch.Generator(device).manual_seed(spec.seed + 1), dist=dist)
     if spec.data.augment:
         from deepnet.data.augment import make_augment
 
         t.augment = make_augment(spec.data.augment, prepared.dataset.input_shape,
                                  prepared.preprocess)
+    if spec.robust is not None:  # defenses: adversarial training, distillation, transforms
+        from deepnet.robust.defenses import apply_defense
+
+        apply_defense(spec, prepared, t, path, quiet)
     es = tc.early_stopping
-    callbacks = [DivergenceGuard(tc.divergence.factor)]
+    stateful: list = [DivergenceGuard(tc.divergence.factor)]  # their state is checkpointed
     if es is not None:
-        callbacks.append(BestWeights(es.monitor, es.mode, es.patience, es.min_delta))
+        stateful.append(BestWeights(es.monitor, es.mode, es.patience, es.min_delta))
+    callbacks = list(stateful)
+    if dist is not None:
+        callbacks.append(EpochSeeds(spec.seed, dist.rank))
     ckpt_dir = path / "checkpoint"
-    callbacks += [Checkpoint(ckpt_dir, lambda tr: checkpoint_state(tr, callbacks)),
-                  MetricsLog(path / "metrics.jsonl")]
-    if not quiet:
+    if lead:
+        callbacks += [Checkpoint(ckpt_dir, lambda tr: checkpoint_state(tr, stateful)),
+                      MetricsLog(path / "metrics.jsonl")]
+    if lead and not quiet:
         callbacks.append(Progress(tc.epochs, len(train_data), tc.metrics[0]))
     if resuming:
-        load_checkpoint(t, ckpt_dir, callbacks)
+        load_checkpoint(t, ckpt_dir, stateful)
     started = time.perf_counter()
-    fit(t, callbacks)
+    fit(t, callbacks + list(extra or ()))
     seconds = time.perf_counter() - started
+    if dist is not None:
+        dist.barrier()  # rank 0's last checkpoint is on disk
     if t.stop_reason == "diverged" and es is None:  # back to the last good weights
         tensors, _ = checkpoint.load(ckpt_dir)
         model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
-    return finish(spec, prepared, t, path, seconds, device)
+    if not lead:
+        dist.barrier()  # wait for rank 0 to write the run, then read it back
+        dist.close()
+        return load(path)
+    run = finish(spec, prepared, t, path, seconds, device)
+    if dist is not None:
+        dist.barrier()
+        dist.close()
+    return run
 
 
 def finish(spec: Spec, prepared: Prepared, t: Trainer, path: Path, seconds: float,
@@ -194,7 +232,7 @@ def finish(spec: Spec, prepared: Prepared, t: Trainer, path: Path, seconds: floa
     ds = prepared.dataset
     meta = {"task": prepared.task, "classes": ds.classes, "input_shape": list(ds.input_shape),
             "preprocess": prepared.preprocess.to_json(), "source": ds.source,
-            "encoding": prepared.encoding}
+            "encoding": prepared.encoding, "x_range": raw_range(prepared)}
     save_model(path / "model.safetensors", model, meta)
     test = {}
     if len(prepared.splits["test"]):
@@ -219,7 +257,24 @@ def finish(spec: Spec, prepared: Prepared, t: Trainer, path: Path, seconds: floa
     from deepnet.report.html import write_report
 
     write_report(run)
+    if spec.robust is not None:  # robust.attacks, naive and adaptive, into the report
+        from deepnet.robust.evaluate import evaluate_spec
+
+        evaluate_spec(run)
     return run
+
+
+def raw_range(prepared: Prepared, chunk: int = 4096) -> list[float] | None:
+    """[min, max] of the raw training inputs (the valid range for attacks), or None
+    for token ids."""
+    x, rows = prepared.dataset.x, prepared.splits["train"]
+    if not np.issubdtype(x.dtype, np.floating) or len(rows) == 0:
+        return None
+    lo, hi = np.inf, -np.inf
+    for s in range(0, len(rows), chunk):
+        part = np.asarray(x[np.sort(rows[s:s + chunk])])
+        lo, hi = min(lo, float(part.min())), max(hi, float(part.max()))
+    return [lo, hi]
 
 
 def _versions() -> dict[str, str]:

@@ -110,6 +110,19 @@ class DivergenceGuard(Callback):
         self.reference = state["reference"]
 
 
+class EpochSeeds(Callback):
+    """Under data parallelism each rank draws its own dropout and augmentation noise,
+    seeded from (seed, epoch, rank) at every epoch, so a resumed run draws the same."""
+
+    def __init__(self, seed: int, rank: int):
+        self.seed, self.rank = seed, rank
+
+    def on_epoch_begin(self, trainer) -> None:
+        s = (self.seed * 1_000_003 + trainer.epoch) * 1_009 + self.rank
+        torch.manual_seed(s)
+        trainer.augment_rng.manual_seed(s + 1)
+
+
 class Checkpoint(Callback):
     """Writes the whole training state at the start and after every epoch, in the
     background; the run waits for the last write at the end."""

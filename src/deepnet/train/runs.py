@@ -131,6 +131,10 @@ def load(path: str | Path) -> Run:
     path = Path(path)
     if not path.is_dir():
         raise CheckpointError(f"run directory {str(path)!r} not found")
+    if (path / "ensemble.json").is_file():  # `deepnet ensemble`: a run-like folder
+        from deepnet.robust.ensemble import load_ensemble
+
+        return load_ensemble(path)
     spec = Spec.from_yaml(path / "spec.yaml")
     tensors, meta = read_model(path / "model.safetensors")
     try:
@@ -141,6 +145,10 @@ def load(path: str | Path) -> Run:
     except (KeyError, RuntimeError, TypeError, ValueError) as e:
         raise CheckpointError(f"{str(path / 'model.safetensors')!r} does not match the run's "
                               f"spec.yaml: {e}") from None
+    if spec.robust is not None and spec.robust.defense is not None:  # input transformation
+        from deepnet.robust.defenses import defended_preprocess
+
+        pre = defended_preprocess(spec, pre, meta.get("x_range"))
     model.eval()
     history = read_history(path)
     results_path = path / "results.json"

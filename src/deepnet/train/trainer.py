@@ -39,6 +39,10 @@ class Trainer:
     batches: torch.Generator = field(default_factory=torch.Generator)
     augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None
     augment_rng: torch.Generator = field(default_factory=torch.Generator)  # on the device
+    # fn(trainer, xb, yb) -> (xb, yb) on each training batch after augment (adversarial
+    # training, distillation targets): it may use the model and the labels
+    batch_transform: Callable[..., tuple[torch.Tensor, torch.Tensor]] | None = None
+    dist: object | None = None  # a distributed.Dist under torchrun, else None
     epoch: int = 0  # epochs completed
     step: int = 0  # optimizer steps taken
     history: list[dict] = field(default_factory=list)
@@ -88,50 +92,72 @@ def train_epoch(t: Trainer, callbacks: list[Callback]) -> dict:
     """One pass over the training batches; the epoch's logs so far."""
     t.net.train()
     params = [p for p in t.model.parameters() if p.requires_grad]
-    l1_params = [p for p in params if p.dim() > 1]
     grad_sums = torch.zeros(len(params), device=t.train_data.device)
-    loss_sum, outputs, targets = 0.0, [], []
+    loss_sum, n_seen, outputs, targets = 0.0, 0, [], []
     steps = 0
     for xb, yb in t.train_data.batches(t.batches):
+        n_global = len(yb)
+        if t.dist is not None:  # this rank's share of the global batch
+            xb, yb = t.dist.shard(xb), t.dist.shard(yb)
         if t.augment is not None:
             xb = t.augment(xb, t.augment_rng)
-        with t.autocast():
-            out = t.net(xb)
-            loss = t.loss_fn(out, yb)
-        total = loss + t.l1 * sum(p.abs().sum() for p in l1_params) if t.l1 else loss
-        t.optimizer.zero_grad(set_to_none=True)
-        if t.scaler is not None:
-            t.scaler.scale(total).backward()
-            t.scaler.unscale_(t.optimizer)
-        else:
-            total.backward()
-        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
-        norms = torch.stack(torch._foreach_norm(grads))
-        grad_sums += norms
-        if t.clip_grad_norm is not None:
-            torch.nn.utils.clip_grads_with_norm_(params, t.clip_grad_norm, norms.norm())
-        if t.scaler is not None:
-            t.scaler.step(t.optimizer)
-            t.scaler.update()
-        else:
-            t.optimizer.step()
-        if t.schedule_when == "batch":
-            t.scheduler.step()
+        if t.batch_transform is not None:
+            xb, yb = t.batch_transform(t, xb, yb)
+        out, loss = _step(t, xb, yb, params, grad_sums, len(yb) / n_global)
         t.step += 1
         steps += 1
-        value = loss.item()
+        value = (loss if t.dist is None else t.dist.sum(loss)).item()
         _call(callbacks, "on_batch_end", t, value)
         if t.stop_training:
             return {}
-        loss_sum += value * len(yb)
+        loss_sum += value * n_global
+        n_seen += n_global
         outputs.append(out.detach())
         targets.append(yb)
     out, y = torch.cat(outputs), torch.cat(targets)
-    names = [n for n, _ in t.model.named_parameters() if _.requires_grad]
+    if t.dist is not None:
+        out, y = t.dist.gather(out), t.dist.gather(y)
+    names = [n for n, p in t.model.named_parameters() if p.requires_grad]
     norms = (grad_sums / max(steps, 1)).tolist()
-    return {"train_loss": loss_sum / len(y),
+    return {"train_loss": loss_sum / max(n_seen, 1),
             **{f"train_{k}": v for k, v in compute(t.metrics, out.float(), y).items()},
             "grad_norms": dict(zip(names, norms, strict=True))}
+
+
+def _step(t: Trainer, xb, yb, params, grad_sums, share: float):
+    """Forward, backward and one optimizer step; returns (outputs, batch loss).
+
+    `share` is this process's part of the global batch: under data parallelism the loss
+    is weighted by it (times the world size, which the gradient averaging divides out),
+    so the gradient equals that of the whole global batch in one process.
+    """
+    with t.autocast():
+        out = t.net(xb)
+        loss = t.loss_fn(out, yb)
+    if t.dist is not None:
+        loss = loss * share
+    total = loss * (t.dist.world if t.dist is not None else 1)
+    if t.l1:
+        total = total + t.l1 * sum(p.abs().sum() for p in params if p.dim() > 1)
+    t.optimizer.zero_grad(set_to_none=True)
+    if t.scaler is not None:
+        t.scaler.scale(total).backward()
+        t.scaler.unscale_(t.optimizer)
+    else:
+        total.backward()
+    grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
+    norms = torch.stack(torch._foreach_norm(grads))
+    grad_sums += norms
+    if t.clip_grad_norm is not None:
+        torch.nn.utils.clip_grads_with_norm_(params, t.clip_grad_norm, norms.norm())
+    if t.scaler is not None:
+        t.scaler.step(t.optimizer)
+        t.scaler.update()
+    else:
+        t.optimizer.step()
+    if t.schedule_when == "batch":
+        t.scheduler.step()
+    return out, loss
 
 
 @torch.no_grad()

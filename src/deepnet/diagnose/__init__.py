@@ -1,0 +1,77 @@
+"""`deepnet.diagnose(run)`: what went wrong in training and what to change;
+`deepnet.audit(spec)`: what is wrong with the data.
+
+    findings = deepnet.diagnose(deepnet.load("runs/digits-cnn-..."))
+    for f in findings: print(f.kind, f.severity, f.evidence, f.remedy.changes)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+# the function audit() replaces the submodule's name on the package: import it explicitly
+from deepnet.diagnose.audit import AuditReport, audit
+from deepnet.diagnose.findings import KINDS, Facts, Finding, Remedy, apply_changes
+from deepnet.diagnose.fit import (
+    detect_diverged,
+    detect_overfitting,
+    detect_underfitting,
+    detect_unstable,
+    healthy,
+)
+from deepnet.diagnose.gradients import detect_dead_units, detect_gradients
+from deepnet.errors import DeepnetError
+
+# One registry of detectors: pure functions Facts -> list[Finding] (ARCHITECTURE.md §3.1).
+DETECTORS: dict[str, Callable[[Facts], list[Finding]]] = {
+    "diverged": detect_diverged,
+    "unstable_training": detect_unstable,
+    "overfitting": detect_overfitting,
+    "underfitting": detect_underfitting,
+    "gradients": detect_gradients,  # vanishing_gradients, exploding_gradients
+    "dead_units": detect_dead_units,
+}
+
+__all__ = ["DETECTORS", "AuditReport", "KINDS", "Facts", "Finding", "Remedy", "apply_changes", "audit",
+           "diagnose", "diagnose_facts", "facts"]
+
+
+def diagnose_facts(f: Facts) -> list[Finding]:
+    """Every detector's findings, most severe first; [healthy] when there are none."""
+    found = [finding for detect in DETECTORS.values() for finding in detect(f)]
+    return sorted(found, key=lambda x: x.rank) or [healthy(f)]
+
+
+def facts(run) -> Facts:
+    """The Facts of a Run: its history, results, model and a validation batch."""
+    return Facts(run.spec, run.history, run.results, run.task, len(run.classes), run.model,
+                 val_batch(run))
+
+
+def diagnose(run) -> list[Finding]:
+    """Findings about a trained run (a Run or its directory), most severe first.
+
+    >>> [f.kind for f in deepnet.diagnose(deepnet.load("runs/mlp"))]
+    ['overfitting']
+    """
+    if isinstance(run, str | Path):
+        from deepnet.train.runs import load
+
+        run = load(run)
+    return diagnose_facts(facts(run))
+
+
+def val_batch(run, rows: int = 512) -> np.ndarray | None:
+    """Up to `rows` preprocessed validation inputs of a run; None when its data cannot be
+    read any more (moved or deleted): the detectors that need them are then skipped."""
+    from deepnet.data.prepare import prepare
+
+    try:
+        prepared = prepare(run.spec)
+    except DeepnetError:
+        return None
+    idx = prepared.splits["val"][:rows]
+    return run.preprocess(prepared.dataset.x[idx]) if len(idx) else None

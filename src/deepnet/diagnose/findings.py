@@ -1,0 +1,127 @@
+"""What a diagnosis says: findings with evidence and a remedy, and the facts of a run that
+the detectors read. Remedies are spec changes `{path: value}`, applied with `apply_changes`."""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+KINDS = ("diverged", "exploding_gradients", "vanishing_gradients", "unstable_training",
+         "dead_units", "underfitting", "overfitting", "healthy")  # also the order of priority
+SEVERITIES = ("info", "warning", "critical")
+
+
+@dataclass
+class Remedy:
+    """Concrete spec changes (`{"train.optimizer.lr": 0.0003}`) and a sentence on why."""
+
+    changes: dict[str, Any]
+    text: str
+
+
+@dataclass
+class Finding:
+    kind: str  # one of KINDS
+    severity: str  # info | warning | critical
+    evidence: dict[str, Any]  # the numbers from the run that show it
+    explanation: str  # one or two sentences a newcomer understands
+    remedy: Remedy
+
+    def __post_init__(self):
+        if self.kind not in KINDS or self.severity not in SEVERITIES:
+            raise ValueError(f"finding kind {self.kind!r} / severity {self.severity!r}: "
+                             f"expected one of {KINDS} / {SEVERITIES}")
+
+    def to_dict(self) -> dict:
+        return _jsonable(asdict(self))
+
+    @property
+    def rank(self) -> tuple[int, int]:
+        """Sort key: most severe first, then by KINDS order."""
+        return (-SEVERITIES.index(self.severity), KINDS.index(self.kind))
+
+
+@dataclass
+class Facts:
+    """What the detectors may read about a run: all plain data, plus the model and a
+    batch of validation inputs for the detectors that look inside the network."""
+
+    spec: Any  # the run's resolved Spec
+    history: list[dict]
+    results: dict = field(default_factory=dict)
+    task: str = "classification"
+    n_classes: int = 0
+    model: Any = None  # torch.nn.Module, or None
+    val_x: np.ndarray | None = None  # preprocessed validation inputs, or None
+
+    @property
+    def metric(self) -> str:
+        metrics = self.spec.train.metrics or []
+        return metrics[0] if metrics else ("accuracy" if self.task == "classification" else "r2")
+
+    def series(self, key: str) -> np.ndarray:
+        """One logged value per epoch (NaN where missing or not a number)."""
+        out = []
+        for h in self.history:
+            v = h.get(key)
+            out.append(float(v) if isinstance(v, int | float) else math.nan)
+        return np.asarray(out, dtype=np.float64)
+
+
+def rounded(x: float, digits: int = 4) -> float:
+    """A number for evidence: a few significant digits, JSON-safe."""
+    x = float(x)
+    if not math.isfinite(x) or x == 0:
+        return x if math.isfinite(x) else str(x)  # type: ignore[return-value]
+    return float(f"{x:.{digits}g}")
+
+
+def _jsonable(x):
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, np.generic):
+        return _jsonable(x.item())
+    if isinstance(x, float) and not math.isfinite(x):
+        return str(x)
+    return x
+
+
+# ----------------------------------------------------------------------------- changes
+def apply_changes(spec, changes: dict[str, Any]):
+    """A new Spec with each `path: value` set (paths as in `--set`; missing mapping keys
+    are created). The given spec is not changed."""
+    from deepnet.spec import Spec, parse_path
+
+    raw = copy.deepcopy(spec.to_dict())
+    for path, value in changes.items():
+        parts = parse_path(path)
+        node = raw
+        for part in parts[:-1]:
+            if isinstance(part, str) and isinstance(node, dict) and node.get(part) is None:
+                node[part] = {}
+            node = node[part]
+        node[parts[-1]] = copy.deepcopy(value)
+    return Spec.from_dict(raw, source="the remedy's spec")
+
+
+def layer_items(spec) -> list[tuple[str, str, dict]]:
+    """(spec path, layer type, arguments) of every layer item in the spec, nested ones
+    included: `model.layers[2].repeat.layers[0]` is shared by all the repeats."""
+    out: list[tuple[str, str, dict]] = []
+
+    def walk(items: list, prefix: str) -> None:
+        for i, item in enumerate(items):
+            (name, args), = item.items()
+            path = f"{prefix}[{i}]"
+            out.append((path, name, args or {}))
+            if name in ("residual", "repeat"):
+                walk(args["layers"], f"{path}.{name}.layers")
+
+    walk(spec.to_dict()["model"]["layers"], "model.layers")
+    return out

@@ -1,0 +1,319 @@
+"""Adversarial attacks as pure functions: `attack(model, x, y, eps, ...) -> x_adv`.
+
+`model` takes raw inputs (a run's `network()`: its saved normalisation, then the model)
+and returns logits (one output unit means a binary classifier). Every attack keeps each
+example inside `bounds`, the data's valid raw range, and within `eps` of its original in
+the attack's norm (eps in raw units; cw and deepfool minimise the perturbation and treat
+`eps`, when given, as a cap). Targeted attacks take `y` as the target classes. Randomness
+comes only from an explicit `generator`.
+
+    x_adv = pgd(run.network(), x, y, eps=0.1, steps=20, bounds=(0.0, 1.0))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+
+from deepnet.errors import choose
+
+Bounds = tuple[float, float]
+NORMS = ("linf", "l2")
+
+
+# ----------------------------------------------------------------------------- helpers
+def logits(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """(N, classes) float logits; a one-unit binary output z becomes [0, z]."""
+    out = model(x).float()
+    out = out.reshape(len(out), -1)
+    if out.shape[1] == 1:
+        out = torch.cat([torch.zeros_like(out), out], dim=1)
+    return out
+
+
+def attack_loss(z: torch.Tensor, y: torch.Tensor, targeted: bool, loss: str = "ce"
+                ) -> torch.Tensor:
+    """Per-example loss that the attack increases: cross-entropy ("ce") or the logit
+    margin of Carlini and Wagner ("margin"), which does not saturate with the softmax;
+    negated when targeted (the target's loss goes down)."""
+    if loss == "ce":
+        value = F.cross_entropy(z, y, reduction="none")
+        return -value if targeted else value
+    if loss == "margin":
+        return -_margin(z, y, targeted)
+    raise ValueError(f"unknown attack loss {loss!r}; valid: ce, margin")
+
+
+def _loss_grad(model, x_adv: torch.Tensor, y: torch.Tensor, targeted: bool,
+               loss: str = "ce") -> torch.Tensor:
+    """The gradient of the summed per-example attack loss with respect to the inputs."""
+    x_adv = x_adv.detach().requires_grad_(True)
+    total = attack_loss(logits(model, x_adv), y, targeted, loss).sum()
+    (grad,) = torch.autograd.grad(total, x_adv)
+    return grad
+
+
+def norms(delta: torch.Tensor, norm: str) -> torch.Tensor:
+    """Per-example perturbation norms (linf or l2) of a batch."""
+    flat = delta.reshape(len(delta), -1).float()
+    return flat.abs().amax(dim=1) if norm == "linf" else flat.norm(dim=1)
+
+
+def _per_example(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    return v.reshape(-1, *([1] * (like.dim() - 1)))
+
+
+def project(x_adv: torch.Tensor, x: torch.Tensor, eps: float | None, norm: str,
+            bounds: Bounds) -> torch.Tensor:
+    """x_adv moved into the eps-ball around x (in `norm`), then into `bounds`. Clamping
+    after the ball only shrinks each coordinate of the perturbation, so both hold."""
+    delta = x_adv - x
+    if eps is not None:
+        if norm == "linf":
+            delta = delta.clamp(-eps, eps)
+        else:
+            n = norms(delta, "l2")
+            factor = torch.where(n > eps, eps / n.clamp_min(1e-12), torch.ones_like(n))
+            delta = delta * _per_example(factor, delta)
+    return (x + delta).clamp(bounds[0], bounds[1]).detach()
+
+
+def _random_start(x: torch.Tensor, eps: float, norm: str,
+                  generator: torch.Generator | None) -> torch.Tensor:
+    """A uniform draw from the eps-ball (linf: the cube; l2: the ball)."""
+    dev = generator.device if generator is not None else x.device
+    if norm == "linf":
+        u = torch.rand(x.shape, generator=generator, device=dev)
+        return ((u * 2 - 1) * eps).to(x.device, x.dtype)
+    d = x[0].numel()
+    g = torch.randn(x.shape, generator=generator, device=dev).to(x.device, x.dtype)
+    r = torch.rand(len(x), generator=generator, device=dev).to(x.device, x.dtype) ** (1 / d)
+    return g / _per_example(norms(g, "l2").clamp_min(1e-12), g) * _per_example(r * eps, g)
+
+
+def _step_direction(grad: torch.Tensor, norm: str) -> torch.Tensor:
+    if norm == "linf":
+        return grad.sign()
+    return grad / _per_example(norms(grad, "l2").clamp_min(1e-12), grad)
+
+
+def _check(eps: float | None, norm: str, bounds: Bounds) -> None:
+    if norm not in NORMS:
+        raise ValueError(f"unknown norm {norm!r}; valid: {', '.join(NORMS)}")
+    if eps is not None and not eps >= 0:
+        raise ValueError(f"eps must be >= 0 (raw input units); got {eps}")
+    if not bounds[0] < bounds[1]:
+        raise ValueError(f"bounds must be (low, high) with low < high; got {bounds}")
+
+
+# ----------------------------------------------------------------------------- attacks
+def fgsm(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, *,
+         norm: str = "linf", targeted: bool = False, bounds: Bounds = (0.0, 1.0),
+         random_start: bool = False, alpha: float | None = None, loss: str = "ce",
+         generator: torch.Generator | None = None) -> torch.Tensor:
+    """Fast gradient sign method: one step of size eps along the sign of the loss gradient
+    (l2: along the normalised gradient). With `random_start` it is "fast FGSM" (Wong et
+    al., 2020): a uniform start in the ball, then a step of `alpha` (default 1.25 eps)."""
+    _check(eps, norm, bounds)
+    x = x.detach()
+    start = x
+    if random_start:
+        start = project(x + _random_start(x, eps, norm, generator), x, eps, norm, bounds)
+        alpha = 1.25 * eps if alpha is None else alpha
+    else:
+        alpha = eps if alpha is None else alpha
+    grad = _loss_grad(model, start, y, targeted, loss)
+    return project(start + alpha * _step_direction(grad, norm), x, eps, norm, bounds)
+
+
+def pgd(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, *,
+        norm: str = "linf", steps: int = 20, alpha: float | None = None,
+        random_start: bool = True, restarts: int = 1, targeted: bool = False,
+        bounds: Bounds = (0.0, 1.0), loss: str = "ce",
+        generator: torch.Generator | None = None) -> torch.Tensor:
+    """Projected gradient descent (Madry et al., 2018) in linf or l2: `steps` steps of
+    `alpha` (default 2.5 eps / steps), each projected back into the eps-ball and the
+    bounds. With `restarts` > 1 (and a random start) the strongest result per example is
+    kept: a successful one first, then the highest loss."""
+    _check(eps, norm, bounds)
+    x = x.detach()
+    alpha = 2.5 * eps / steps if alpha is None else alpha
+    best, best_ok, best_loss = x, None, None
+    for _ in range(restarts if random_start else 1):
+        x_adv = x
+        if random_start:
+            x_adv = project(x + _random_start(x, eps, norm, generator), x, eps, norm, bounds)
+        for _ in range(steps):
+            grad = _loss_grad(model, x_adv, y, targeted, loss)
+            x_adv = project(x_adv + alpha * _step_direction(grad, norm), x, eps, norm, bounds)
+        if restarts == 1 or not random_start:
+            return x_adv
+        with torch.no_grad():
+            out = logits(model, x_adv)
+            value = attack_loss(out, y, targeted, loss)
+            ok = out.argmax(1) == y if targeted else out.argmax(1) != y
+        if best_ok is None:
+            best, best_ok, best_loss = x_adv, ok, value
+            continue
+        better = (ok & ~best_ok) | ((ok == best_ok) & (value > best_loss))
+        best = torch.where(_per_example(better, x_adv), x_adv, best)
+        best_ok, best_loss = best_ok | ok, torch.where(better, value, best_loss)
+    return best
+
+
+def _margin(z: torch.Tensor, y: torch.Tensor, targeted: bool) -> torch.Tensor:
+    """How far each example is from the attack's goal in logits (<= 0: reached)."""
+    own = z.gather(1, y[:, None])[:, 0]
+    other = z.masked_fill(F.one_hot(y, z.shape[1]).bool(), float("-inf")).amax(1)
+    return other - own if targeted else own - other
+
+
+def cw(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float | None = None,
+       *, norm: str = "l2", c: float = 1.0, kappa: float = 0.0, steps: int = 100,
+       lr: float = 0.1, search_steps: int = 5, targeted: bool = False,
+       bounds: Bounds = (0.0, 1.0), generator: torch.Generator | None = None) -> torch.Tensor:
+    """Carlini-Wagner L2 (2017): minimise ||delta||^2 + c * max(margin, -kappa) on the
+    logits, in tanh space (so the bounds hold), with Adam (stopping early when the loss
+    stalls); a binary search over c per example (`search_steps`). Returns the smallest successful example found, or the
+    original where none succeeds. `eps`, when given, caps the perturbation."""
+    if norm != "l2":
+        raise ValueError(f"cw is an l2 attack; got norm {norm!r} (use norm='l2')")
+    _check(eps, norm, bounds)
+    x = x.detach()
+    lo, hi = bounds
+    n = len(x)
+    w0 = torch.atanh(((x - lo) / (hi - lo) * 2 - 1).clamp(-1 + 1e-6, 1 - 1e-6))
+    c_now = torch.full((n,), float(c), device=x.device)
+    c_lo = torch.zeros(n, device=x.device)
+    c_hi = torch.full((n,), float("inf"), device=x.device)
+    best = x.clone()
+    best_norm = torch.full((n,), float("inf"), device=x.device)
+    closest = x.clone()  # the smallest success regardless of eps, for the cap
+    closest_norm = torch.full((n,), float("inf"), device=x.device)
+    for _ in range(search_steps):
+        w = w0.clone().requires_grad_(True)
+        opt = torch.optim.Adam([w], lr=lr)
+        found = torch.zeros(n, dtype=torch.bool, device=x.device)
+        previous = float("inf")
+        for step in range(steps):
+            x_adv = lo + (hi - lo) * (torch.tanh(w) + 1) / 2
+            z = logits(model, x_adv)
+            margin = _margin(z, y, targeted)
+            dist = ((x_adv - x) ** 2).reshape(n, -1).sum(1)
+            loss = (dist + c_now * (margin + kappa).clamp_min(0)).sum()
+            (w.grad,) = torch.autograd.grad(loss, w)  # not into the model's parameters
+            opt.step()
+            if step % max(steps // 10, 1) == 0:  # abort early when the loss stalls
+                if loss.item() > previous * 0.9999:
+                    break
+                previous = loss.item()
+            with torch.no_grad():
+                ok = margin <= -kappa if kappa > 0 else margin < 0
+                l2 = dist.sqrt()
+                found |= ok
+                closer = ok & (l2 < closest_norm)
+                closest_norm = torch.where(closer, l2, closest_norm)
+                closest = torch.where(_per_example(closer, x), x_adv.detach(), closest)
+                within = closer if eps is None else ok & (l2 <= eps) & (l2 < best_norm)
+                best_norm = torch.where(within, l2, best_norm)
+                best = torch.where(_per_example(within, x), x_adv.detach(), best)
+        c_hi = torch.where(found, torch.minimum(c_hi, c_now), c_hi)
+        c_lo = torch.where(found, c_lo, torch.maximum(c_lo, c_now))
+        c_now = torch.where(torch.isinf(c_hi), c_now * 10, (c_lo + c_hi) / 2)
+    if eps is not None:  # no success within eps: the closest success, scaled down to eps
+        missing = torch.isinf(best_norm) & ~torch.isinf(closest_norm)
+        capped = project(closest, x, eps, "l2", bounds)
+        best = torch.where(_per_example(missing, x), capped, best)
+    return project(best, x, eps, "l2", bounds)
+
+
+def deepfool(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
+             eps: float | None = None, *, norm: str = "l2", steps: int = 50,
+             overshoot: float = 0.02, targeted: bool = False, bounds: Bounds = (0.0, 1.0),
+             generator: torch.Generator | None = None) -> torch.Tensor:
+    """DeepFool (Moosavi-Dezfooli et al., 2016): repeatedly step to the nearest linearised
+    decision boundary (l2, or linf with the dual l1 norm) until the class changes (or,
+    targeted, becomes y); the total step is scaled by 1 + overshoot. Examples already
+    misclassified (or already the target) are left as they are."""
+    _check(eps, norm, bounds)
+    x = x.detach()
+    n = len(x)
+    r_tot = torch.zeros_like(x)
+    x_adv = x
+    for _ in range(steps):
+        xa = x_adv.detach().requires_grad_(True)
+        z = logits(model, xa)
+        pred = z.argmax(1)
+        active = pred != y if targeted else pred == y
+        if not active.any():
+            break
+        k = z.shape[1]
+        grads = torch.stack([torch.autograd.grad(z[:, j].sum(), xa, retain_graph=j < k - 1)[0]
+                             for j in range(k)], dim=1)  # (N, K, ...)
+        z = z.detach()
+        if targeted:  # move from the current class towards the target only
+            src, dst = pred, y[:, None]
+        else:
+            src, dst = y, None
+        g_src = grads[torch.arange(n), src][:, None]
+        w = (grads - g_src).reshape(n, k, -1)  # (N, K, D)
+        f = (z - z.gather(1, src[:, None])).abs()  # (N, K)
+        wn = w.abs().sum(2) if norm == "linf" else w.norm(dim=2)
+        ratio = f / wn.clamp_min(1e-12)
+        if dst is not None:
+            choice = dst[:, 0]
+        else:
+            ratio = ratio.masked_fill(F.one_hot(src, k).bool(), float("inf"))
+            choice = ratio.argmin(1)
+        wk = w[torch.arange(n), choice]  # (N, D)
+        fk = f[torch.arange(n), choice]
+        if norm == "linf":
+            step = ((fk + 1e-4) / wk.abs().sum(1).clamp_min(1e-12))[:, None] * wk.sign()
+        else:
+            step = ((fk + 1e-4) / (wk.norm(dim=1) ** 2).clamp_min(1e-12))[:, None] * wk
+        step = step.reshape(x.shape) * _per_example(active.to(x.dtype), x)
+        r_tot = r_tot + step
+        x_adv = project(x + (1 + overshoot) * r_tot, x, eps, norm, bounds)
+    return x_adv.detach()
+
+
+# ----------------------------------------------------------------------------- registry
+ATTACKS: dict[str, Callable[..., torch.Tensor]] = {
+    "fgsm": fgsm,
+    "pgd": pgd,
+    "cw": cw,
+    "deepfool": deepfool,
+}
+DEFAULT_NORM = {"fgsm": "linf", "pgd": "linf", "cw": "l2", "deepfool": "l2"}
+MINIMAL = ("cw", "deepfool")  # find the smallest perturbation; eps only caps it
+TARGETS = ("next", "random", "least_likely")
+
+
+def get(name: str) -> Callable[..., torch.Tensor]:
+    """The attack function of that name; ValueError listing the valid names."""
+    return choose("attack", name, ATTACKS)
+
+
+def pick_targets(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
+                 target: int | str, n_classes: int,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
+    """Target classes: a class number for every example, `next` ((y + 1) mod classes),
+    `random` (a class other than y) or `least_likely` (the model's lowest logit)."""
+    if isinstance(target, int) and not isinstance(target, bool):
+        if not 0 <= target < n_classes:
+            raise ValueError(f"target class {target} is out of range; the model has "
+                             f"{n_classes} classes (0..{n_classes - 1})")
+        return torch.full_like(y, target)
+    if target == "next":
+        return (y + 1) % n_classes
+    if target == "random":
+        dev = generator.device if generator is not None else y.device
+        shift = torch.randint(1, n_classes, y.shape, generator=generator, device=dev)
+        return (y + shift.to(y.device)) % n_classes
+    if target == "least_likely":
+        with torch.no_grad():
+            return logits(model, x).argmin(1)
+    raise ValueError(f"unknown target {target!r}; valid: a class number, "
+                     f"{', '.join(TARGETS)}")

@@ -1,0 +1,270 @@
+"""Defenses of `robust.defense`, set up around the training loop by `apply_defense`.
+
+- adversarial_training: each training batch is (partly, by `ratio`) replaced by
+  adversarial examples of the model being trained: PGD, or fast FGSM with a random start
+  (Wong et al., 2020), made in raw input units through the saved normalisation.
+- distillation: a teacher is trained at temperature T (`teacher.safetensors` in the run),
+  then the run's model (the student) on the teacher's probabilities softened at T; it is
+  deployed at T = 1, its raw logits.
+- input_transform: bit-depth reduction and median smoothing of the raw inputs before the
+  normalisation, in training and in every use of the run (predict, evaluate, attacks).
+  Both have zero or sparse gradients: attacks through them are naive, and BPDA (the
+  straight-through gradient) is the adaptive attack that the evaluation adds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from deepnet.data.transforms import Normalize, Preprocess
+from deepnet.errors import SpecError
+from deepnet.robust import attacks
+
+Bounds = tuple[float, float]
+
+
+# ----------------------------------------------------------------------------- input transforms
+def squeeze(x: torch.Tensor, bit_depth: int | None, smoothing: int | None,
+            bounds: Bounds) -> torch.Tensor:
+    """Median smoothing (a `smoothing` x `smoothing` window on images), then bit-depth
+    reduction to 2^bit_depth levels across `bounds`."""
+    lo, hi = bounds
+    if smoothing:
+        k = smoothing
+        pad = ((k - 1) // 2, k // 2, (k - 1) // 2, k // 2)
+        n, c, h, w = x.shape
+        windows = F.pad(x, pad, mode="replicate").unfold(2, k, 1).unfold(3, k, 1)
+        x = windows.reshape(n, c, h, w, k * k).median(dim=-1).values
+    if bit_depth:
+        levels = 2 ** bit_depth - 1
+        x = torch.round((x.clamp(lo, hi) - lo) / (hi - lo) * levels) / levels * (hi - lo) + lo
+    return x
+
+
+class Squeeze(nn.Module):
+    """The input transformation as a module. With `bpda` its backward pass is the
+    identity (Athalye et al., 2018): the adaptive attack on a non-differentiable
+    transform. The transforms here are deterministic, so one EOT sample is exact."""
+
+    def __init__(self, bit_depth: int | None, smoothing: int | None, bounds: Bounds,
+                 bpda: bool = False):
+        super().__init__()
+        self.bit_depth, self.smoothing, self.bounds, self.bpda = bit_depth, smoothing, \
+            tuple(bounds), bpda
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = squeeze(x, self.bit_depth, self.smoothing, self.bounds)
+        return x + (out - x).detach() if self.bpda else out
+
+
+@dataclass
+class SqueezedPreprocess(Preprocess):
+    """The run's preprocessing with the input transformation first: raw -> squeezed ->
+    normalised. `module()` (what attacks go through) has the transform's own gradient."""
+
+    bit_depth: int | None = None
+    smoothing: int | None = None
+    bounds: Bounds = (0.0, 1.0)
+
+    @classmethod
+    def wrap(cls, pre: Preprocess, cfg, bounds: Bounds) -> SqueezedPreprocess:
+        return cls(pre.mode, pre.shift, pre.scale, cfg.bit_depth, cfg.smoothing,
+                   (float(bounds[0]), float(bounds[1])))
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        t = squeeze(torch.as_tensor(np.asarray(x, np.float32)), self.bit_depth,
+                    self.smoothing, self.bounds)
+        return super().__call__(t.numpy())
+
+    def squeeze_module(self, bpda: bool = False) -> Squeeze:
+        return Squeeze(self.bit_depth, self.smoothing, self.bounds, bpda)
+
+    def module(self, bpda: bool = False) -> nn.Module:
+        return nn.Sequential(self.squeeze_module(bpda), Normalize(self.shift, self.scale))
+
+    def to_json(self) -> dict:
+        return {**super().to_json(), "input_transform": {
+            "bit_depth": self.bit_depth, "smoothing": self.smoothing,
+            "bounds": list(self.bounds)}}
+
+
+def defended_preprocess(spec, pre: Preprocess, x_range) -> Preprocess:
+    """A loaded run's preprocessing with its input transformation, if its spec has one."""
+    cfg = _defense(spec)
+    if cfg is None or cfg.input_transform is None:
+        return pre
+    bounds = tuple(x_range) if x_range else (0.0, 1.0)
+    return SqueezedPreprocess.wrap(pre, cfg.input_transform, bounds)
+
+
+# ----------------------------------------------------------------------------- adversarial training
+class AdversarialBatches:
+    """Trainer.batch_transform: the first `ratio` of each (shuffled) batch becomes
+    adversarial examples of the current model, made in raw units."""
+
+    def __init__(self, cfg, preprocess: Preprocess, bounds: Bounds):
+        self.cfg, self.bounds = cfg, bounds
+        self.shift = torch.as_tensor(preprocess.shift)
+        self.scale = torch.as_tensor(preprocess.scale)
+
+    def __call__(self, t, xb: torch.Tensor, yb: torch.Tensor):
+        m = round(self.cfg.ratio * len(xb))
+        if m == 0:
+            return xb, yb
+        shift, scale = self.shift.to(xb.device), self.scale.to(xb.device)
+        net = nn.Sequential(Normalize(shift, scale), t.model)
+        raw = xb[:m].float() * scale + shift
+        c = self.cfg
+        if c.method == "fgsm":
+            adv = attacks.fgsm(net, raw, yb[:m], c.eps, norm=c.norm, random_start=True,
+                               alpha=c.alpha, bounds=self.bounds, generator=t.augment_rng)
+        else:
+            adv = attacks.pgd(net, raw, yb[:m], c.eps, norm=c.norm, steps=c.steps,
+                              alpha=c.alpha, bounds=self.bounds, generator=t.augment_rng)
+        return torch.cat([((adv - shift) / scale).to(xb.dtype), xb[m:]]), yb
+
+
+# ----------------------------------------------------------------------------- distillation
+class DistillLoss:
+    """The student's loss: cross-entropy at temperature T against the teacher's softened
+    probabilities of the batch (times T^2, which keeps gradient sizes as at T = 1). On
+    validation and test outputs (no gradient) it is the hard-label cross-entropy at T."""
+
+    def __init__(self, base: Callable, temperature: float):
+        self.base, self.t = base, temperature
+        self.soft: torch.Tensor | None = None  # set by TeacherTargets for the next batch
+
+    def __call__(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if self.soft is not None and out.requires_grad:
+            soft, self.soft = self.soft, None
+            logp = F.log_softmax(out.float() / self.t, dim=-1)
+            return -(soft * logp).sum(-1).mean() * self.t ** 2
+        return self.base(out / self.t, y)
+
+
+class TeacherTargets:
+    """Trainer.batch_transform: the teacher's probabilities at T for the batch."""
+
+    def __init__(self, teacher: nn.Module, loss: DistillLoss):
+        self.teacher, self.loss = teacher, loss
+
+    def __call__(self, t, xb: torch.Tensor, yb: torch.Tensor):
+        with torch.no_grad():
+            self.loss.soft = F.softmax(self.teacher(xb).float() / self.loss.t, dim=-1)
+        return xb, yb
+
+
+def train_teacher(spec, t, input_shape: tuple[int, ...], path: Path, quiet: bool,
+                  temperature: float) -> nn.Module:
+    """The distillation teacher: the spec's model trained like the run, on the loss at
+    temperature T; kept in `teacher.safetensors` (a resumed run reuses it)."""
+    import sys
+
+    from deepnet.nn.build import build_model
+    from deepnet.train.callbacks import BestWeights, DivergenceGuard, Progress
+    from deepnet.train.optim import make_optimizer, make_schedule
+    from deepnet.train.runs import read_model, save_model
+    from deepnet.train.trainer import Trainer, fit
+
+    tc = spec.train
+    device = t.train_data.device
+    teacher, _ = build_model(spec.model.layers, input_shape, spec.seed)
+    teacher.to(device)
+    file = Path(path) / "teacher.safetensors"
+    if file.is_file():
+        tensors, _ = read_model(file)
+        teacher.load_state_dict(tensors)
+        return teacher.eval()
+    opt = make_optimizer(teacher.parameters(), tc.optimizer)
+    sched, when = make_schedule(opt, tc.schedule, tc.optimizer.lr, tc.epochs, len(t.train_data))
+    base = t.loss_fn
+    scaler = torch.amp.GradScaler("cuda") if t.scaler is not None else None
+    tt = Trainer(model=teacher, net=teacher, optimizer=opt, scheduler=sched, schedule_when=when,
+                 loss_fn=lambda out, y: base(out / temperature, y), train_data=t.train_data,
+                 val_data=t.val_data, metrics=t.metrics, epochs=tc.epochs, l1=tc.l1,
+                 clip_grad_norm=tc.clip_grad_norm, autocast=t.autocast, scaler=scaler,
+                 batches=torch.Generator().manual_seed(spec.seed + 7), augment=t.augment,
+                 augment_rng=torch.Generator(device).manual_seed(spec.seed + 8))
+    callbacks = [DivergenceGuard(tc.divergence.factor)]
+    es = tc.early_stopping
+    if es is not None:
+        callbacks.append(BestWeights(es.monitor, es.mode, es.patience, es.min_delta))
+    if not quiet:
+        print(f"distillation: training the teacher at temperature {temperature:g}",
+              file=sys.stderr)
+        callbacks.append(Progress(tc.epochs, len(t.train_data), tc.metrics[0]))
+    fit(tt, callbacks)
+    teacher.eval()
+    save_model(file, teacher, {"role": "distillation teacher", "temperature": temperature,
+                               "epochs": tt.epoch, "stop_reason": tt.stop_reason})
+    if not quiet:
+        print("distillation: training the student on the teacher's soft labels",
+              file=sys.stderr)
+    return teacher
+
+
+# ----------------------------------------------------------------------------- the hook
+def _defense(spec):
+    return spec.robust.defense if spec.robust is not None else None
+
+
+def _chain(hooks: list[Callable]) -> Callable:
+    def transform(t, xb, yb):
+        for hook in hooks:
+            xb, yb = hook(t, xb, yb)
+        return xb, yb
+
+    return transform
+
+
+def apply_defense(spec, prepared, t, path: Path, quiet: bool = False) -> None:
+    """Set up the spec's defenses on a Trainer before `fit`: the input transformation on
+    the preprocessing (and the batches), the distillation teacher and loss, and the
+    adversarial-training batch transform."""
+    from deepnet.train.api import raw_range
+
+    if spec.robust is None:
+        return
+    if prepared.dataset.encoding.get("kind") == "text" or \
+            not np.issubdtype(prepared.dataset.x.dtype, np.floating):
+        raise SpecError("robust: attacks on token inputs are not supported: the data are "
+                        "word ids (a text model), which cannot be perturbed; drop the "
+                        "robust section")
+    if prepared.task != "classification":
+        raise SpecError(f"robust: attacks and defenses need a classification task; this "
+                        f"one is {prepared.task}; drop the robust section")
+    d = _defense(spec)
+    if d is None:
+        return
+    where = "robust.defense"
+    shape = tuple(prepared.dataset.input_shape)
+    bounds = tuple(raw_range(prepared))
+    hooks: list[Callable] = []
+    if d.input_transform is not None:
+        cfg = d.input_transform
+        if cfg.smoothing and len(shape) != 3:
+            raise SpecError(f"{where}.input_transform.smoothing: median smoothing needs "
+                            f"images (channels, height, width); the samples have shape {shape}")
+        prepared.preprocess = SqueezedPreprocess.wrap(prepared.preprocess, cfg, bounds)
+        t.train_data = prepared.batches("train", t.train_data.batch_size, t.train_data.device)
+        t.val_data = prepared.batches("val", t.val_data.batch_size, t.val_data.device)
+    if d.adversarial_training is not None:
+        hooks.append(AdversarialBatches(d.adversarial_training, prepared.preprocess, bounds))
+    if d.distillation is not None:
+        if spec.train.loss is None or spec.train.loss.name != "cross_entropy":
+            raise SpecError(f"{where}.distillation: needs a softmax classifier trained with "
+                            "train.loss: cross_entropy (several output units)")
+        temperature = d.distillation.temperature
+        teacher = train_teacher(spec, t, shape, path, quiet, temperature)
+        loss = DistillLoss(t.loss_fn, temperature)
+        t.loss_fn = loss
+        hooks.append(TeacherTargets(teacher, loss))
+    if hooks:
+        t.batch_transform = _chain(hooks)

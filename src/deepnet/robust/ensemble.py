@@ -1,0 +1,149 @@
+"""Ensembles of trained runs: `deepnet ensemble RUN RUN ... --out DIR`.
+
+The folder is run-like: `ensemble.json` lists the members (paths relative to it), with
+`results.json` and `report.html`. `deepnet.load(DIR)` returns a Run whose model takes raw
+inputs (its preprocessing is the identity), runs every member behind its own saved
+preprocessing and returns the log of the members' averaged probabilities, so evaluate,
+predict and attack treat it like any run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from deepnet.data.transforms import Preprocess
+from deepnet.errors import CheckpointError, DeepnetError
+from deepnet.files import write_json_atomic
+
+FILE = "ensemble.json"
+
+
+class Ensemble(nn.Module):
+    """Raw inputs -> log of the members' mean class probabilities."""
+
+    def __init__(self, networks: list[nn.Module]):
+        super().__init__()
+        self.members = nn.ModuleList(networks)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        from deepnet.train.metrics import probabilities
+
+        p = torch.stack([probabilities(m(x)) for m in self.members]).mean(0)
+        return torch.log(p.clamp_min(1e-30))
+
+
+def is_ensemble(path: str | Path) -> bool:
+    return (Path(path) / FILE).is_file()
+
+
+def _check_members(runs: list, names: list[str]) -> list[str]:
+    """Problems that stop these runs from forming an ensemble; warnings are returned."""
+    first = runs[0]
+    for run, name in zip(runs, names, strict=True):
+        if run.task != "classification":
+            raise DeepnetError(f"{name}: an ensemble averages class probabilities; this run "
+                               f"is a {run.task} run")
+        if run.classes != first.classes or run.input_shape != first.input_shape:
+            raise DeepnetError(f"{name}: its classes {run.classes} and input shape "
+                               f"{run.input_shape} differ from {names[0]}'s ({first.classes}, "
+                               f"{first.input_shape}); members must share both")
+        if run.encoding.get("kind") != first.encoding.get("kind"):
+            raise DeepnetError(f"{name}: it reads {run.encoding.get('kind')} inputs and "
+                               f"{names[0]} {first.encoding.get('kind')}; members must agree")
+    warnings = []
+    splits = {(json.dumps(r.spec.data.model_dump(mode="json"), sort_keys=True), r.spec.seed)
+              for r in runs}
+    if len(splits) > 1:
+        warnings.append("the members were split with different data settings or seeds: "
+                        f"the ensemble is tested on {names[0]}'s test split, which may hold "
+                        "other members' training rows, so its test metrics may be optimistic")
+    return warnings
+
+
+def make_ensemble(members: list[str | Path], out: str | Path, quiet: bool = False):
+    """Write an ensemble folder of `members` (run directories) to `out` and return it
+    loaded, with its test metrics in results.json and its report.
+
+    >>> run = make_ensemble(["runs/a", "runs/b"], "runs/ensemble")
+    """
+    from deepnet.train.runs import load
+
+    if len(members) < 2:
+        raise DeepnetError(f"an ensemble needs at least 2 runs; got {len(members)}")
+    names = [str(m) for m in members]
+    runs = [load(m) for m in members]
+    warnings = _check_members(runs, names)
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise CheckpointError(f"--out {str(out)!r} already exists and is not empty; choose "
+                              "another folder")
+    out.mkdir(parents=True, exist_ok=True)
+    rel = [os.path.relpath(Path(m).resolve(), out.resolve()) for m in members]
+    write_json_atomic(out / FILE, {"kind": "ensemble", "combine": "mean_probability",
+                                   "members": rel})
+    run = load_ensemble(out)
+    from deepnet.train.api import evaluate_run
+
+    test = {}
+    if run.spec.data.split.test > 0:
+        test = evaluate_run(run)
+    results = {"test": test, "members": rel, "warnings": warnings,
+               "member_test": {n: r.results.get("test", {}) for n, r in zip(names, runs,
+                                                                            strict=True)}}
+    write_json_atomic(out / "results.json", results)
+    run.results = results
+    for w in warnings:
+        if not quiet:
+            print(f"warning: {w}", file=sys.stderr)
+    from deepnet.report.html import write_report
+
+    write_report(run, extra=[{"title": "Ensemble members", "table": [
+        (n, ", ".join(f"{k} {v:.4f}" for k, v in r.results.get("test", {}).items()))
+        for n, r in zip(names, runs, strict=True)]}])
+    return run
+
+
+def load_ensemble(path: str | Path):
+    """The Run of an ensemble folder (see the module's docstring)."""
+    from deepnet.train.runs import Run, load
+
+    path = Path(path)
+    try:
+        info = json.loads((path / FILE).read_text())
+        members = [path / m for m in info["members"]]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise CheckpointError(f"{str(path / FILE)!r} is not a valid ensemble file: {e}") \
+            from None
+    runs = [load(m) for m in members]
+    _check_members(runs, [str(m) for m in members])
+    first = runs[0]
+    spec = first.spec.model_copy(update={
+        "name": f"ensemble-{path.name}",
+        "train": first.spec.train.model_copy(update={
+            "loss": first.spec.train.loss.model_copy(update={"name": "cross_entropy"})
+            if first.spec.train.loss is not None else None})})
+    model = Ensemble([r.network() for r in runs]).eval()
+    shape = (1,) * len(first.input_shape)
+    identity = Preprocess("none", np.zeros(shape, np.float32), np.ones(shape, np.float32))
+    results_path = path / "results.json"
+    results = json.loads(results_path.read_text()) if results_path.is_file() else {}
+    run = Run(path, spec, model, identity, "classification", list(first.classes),
+              tuple(first.input_shape), [], results, dict(first.encoding))
+    return run
+
+
+def member_runs(run) -> list:
+    """The loaded member runs of an ensemble Run (empty for a plain run)."""
+    from deepnet.train.runs import load
+
+    if not is_ensemble(run.path):
+        return []
+    info = json.loads((Path(run.path) / FILE).read_text())
+    return [load(Path(run.path) / m) for m in info["members"]]

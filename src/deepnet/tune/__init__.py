@@ -1,0 +1,224 @@
+"""`deepnet tune`: hyperparameter search over the spec's `tune.space` with Optuna.
+
+    result = deepnet.tune(deepnet.Spec.from_yaml("examples/digits_tune.yaml"), trials=20)
+    result.best_value, result.best_params, result.best_spec   # best_spec.yaml: deepnet train
+
+A study lives in a storage (by default the journal file <tune dir>/study.journal, the tune
+dir being tunes/<name>/): running the same command again continues it towards `trials`
+finished trials. `workers` > 1 runs that many worker processes on the same storage.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from deepnet.errors import DeepnetError
+from deepnet.spec import Spec
+
+__all__ = ["TuneResult", "tune"]
+
+
+@dataclass
+class TuneResult:
+    path: Path  # the tune directory
+    storage: str
+    study: str
+    metric: str  # optimised: val_<metric>
+    direction: str
+    best_value: float | None
+    best_params: dict[str, Any]
+    best_trial: int | None
+    best_spec: Path | None  # best_spec.yaml, ready for `deepnet train`
+    trials: dict[str, int]  # complete, pruned, failed
+    importances: dict[str, float] = field(default_factory=dict)
+    rows: list[dict] = field(default_factory=list)  # the trials table
+    report: Path | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The `deepnet tune --json` object."""
+        return {"best_value": self.best_value, "best_params": self.best_params,
+                "best_spec": str(self.best_spec) if self.best_spec else None,
+                "trials": {k: self.trials[k] for k in ("complete", "pruned", "failed")},
+                "storage": self.storage}
+
+
+def tune(spec: Spec, trials: int | None = None, timeout: float | None = None,
+         storage: str | None = None, study: str | None = None, workers: int = 1,
+         out: str | Path | None = None, quiet: bool = False, *,
+         worker: bool = False) -> TuneResult | None:
+    """Search `spec.tune.space` with Optuna's seeded TPE sampler, pruning from per-epoch
+    validation reports, until the study has `trials` (default tune.trials) finished trials
+    (complete or pruned; failed ones are retried) or `timeout` seconds have passed.
+
+    `worker=True` only runs trials (what each of the `workers` processes does) and
+    returns None; otherwise the outputs are written and a TuneResult returned.
+    """
+    from deepnet.tune.space import check_space
+
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise DeepnetError(f"--workers must be a positive integer; got {workers!r}")
+    check_space(spec)  # every problem of the space, before any work
+    job = _job(spec, trials, timeout, storage, study, out)
+    from deepnet.tune import worker as w
+
+    st = w.open_study(job)
+    if worker:
+        w.work(job, st, parent=os.getppid())
+        return None
+    spec.to_yaml(job.folder / "spec.yaml")  # what worker processes load
+    progress = Progress(job, quiet)
+    if workers > 1:
+        _run_workers(job, st, workers, progress)
+    if job.deadline is None or time.time() < job.deadline:  # also: the workers all died
+        w.work(job, st, on_trial=progress.trial)
+    progress.done(st)
+    return _outputs(job, st)
+
+
+def _job(spec: Spec, trials, timeout, storage, study, out):
+    from deepnet.data import load_source
+    from deepnet.resources import parse_size
+    from deepnet.train.metrics import DEFAULT_METRICS, HIGHER_IS_BETTER
+    from deepnet.tune.worker import Job
+
+    t = spec.tune
+    trials = t.trials if trials is None else trials
+    if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
+        raise DeepnetError(f"--trials must be a positive integer; got {trials!r}")
+    if timeout is not None and not 0 < timeout < float("inf"):
+        raise DeepnetError(f"--timeout must be a positive number of seconds; got {timeout!r}")
+    ds = load_source(spec.data, spec.task)  # bad data fails here, before any trial
+    task = spec.task or ds.task
+    metrics = spec.train.metrics or DEFAULT_METRICS[task]
+    metric = (t.metric or metrics[0]).removeprefix("val_")
+    if metric != "loss" and metric not in metrics:
+        raise DeepnetError(f"tune.metric: {metric!r} is not logged for this spec; choose loss "
+                           f"or one of train.metrics: {', '.join(metrics)}")
+    direction = t.direction or ("maximize" if metric in HIGHER_IS_BETTER else "minimize")
+    folder = Path(out) if out is not None else Path("tunes") / spec.name
+    if folder.exists() and not folder.is_dir():
+        raise DeepnetError(f"--out {str(folder)!r} is a file; the tune directory is a folder")
+    folder.mkdir(parents=True, exist_ok=True)
+    return Job(base=spec.to_dict(), space=dict(t.space), metric=metric, direction=direction,
+               pruner=t.pruner, folder=folder,
+               storage=str(storage) if storage else str(folder / "study.journal"),
+               study=study or spec.name, trials=trials, seed=spec.seed,
+               deadline=time.time() + timeout if timeout is not None else None,
+               memory_budget=parse_size(str(t.memory_budget)) if t.memory_budget else None,
+               input_shape=tuple(ds.input_shape))
+
+
+class Progress:
+    """One line on stderr per finished trial: trials done, best so far, pruned/failed."""
+
+    def __init__(self, job, quiet: bool):
+        self.job, self.quiet, self.last = job, quiet, None
+        self.started = time.perf_counter()
+
+    def line(self, study) -> str:
+        from deepnet.tune.worker import counts
+
+        trials = study.get_trials(deepcopy=False)
+        c = counts(trials)
+        done = c["complete"] + c["pruned"]
+        best = _best(study)
+        best_text = (f"best val_{self.job.metric} {best.value:.4f} (trial {best.number})"
+                     if best else "no complete trial yet")
+        running = f", {c['running']} running" if c["running"] else ""
+        return (f"tune: {done}/{self.job.trials} done ({c['complete']} complete, "
+                f"{c['pruned']} pruned, {c['failed']} failed{running})  {best_text}  "
+                f"{time.perf_counter() - self.started:.0f}s")
+
+    def show(self, study) -> None:
+        if self.quiet:
+            return
+        text = self.line(study)
+        if text.split("  ")[:2] != (self.last or "").split("  ")[:2]:
+            print(text, file=sys.stderr, flush=True)
+        self.last = text
+
+    def trial(self, study, number: int, state: str) -> None:
+        if not self.quiet:
+            t = study.get_trials(deepcopy=False)
+            reason = next((x.user_attrs.get("reason", "") for x in t if x.number == number), "")
+            if state != "complete" and reason:
+                print(f"tune: trial {number} {state}: {reason}", file=sys.stderr, flush=True)
+        self.show(study)
+
+    def done(self, study) -> None:
+        self.show(study)
+
+
+def _best(study):
+    from optuna.trial import TrialState
+
+    done = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+            if t.value is not None]
+    if not done:
+        return None
+    key = (lambda t: -t.value) if study.direction.name == "MAXIMIZE" else (lambda t: t.value)
+    return min(done, key=lambda t: (key(t), t.number))
+
+
+def _run_workers(job, study, k: int, progress: Progress) -> None:
+    """K worker processes of `deepnet tune --worker` on the study's storage; progress from
+    the storage until they all exit."""
+    cmd = [sys.executable, "-m", "deepnet", "tune", str(job.folder / "spec.yaml"), "--worker",
+           "--out", str(job.folder), "--storage", job.storage, "--study", job.study,
+           "--trials", str(job.trials)]
+    if job.deadline is not None:
+        cmd += ["--timeout", str(max(job.deadline - time.time(), 0.001))]
+    env = dict(os.environ)
+    env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // k)))
+    procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL,  # noqa: S603
+                              stderr=subprocess.PIPE, text=True) for _ in range(k)]
+    try:
+        while any(p.poll() is None for p in procs):
+            progress.show(study)
+            time.sleep(1.0)
+    except BaseException:
+        for p in procs:
+            p.terminate()
+        raise
+    for p in procs:
+        err = p.stderr.read() if p.stderr else ""
+        if p.returncode != 0 and not progress.quiet:
+            print(f"tune: worker pid {p.pid} exited with code {p.returncode}: "
+                  f"{err.strip()[-500:]}", file=sys.stderr, flush=True)
+
+
+def _outputs(job, study) -> TuneResult:
+    from deepnet.files import write_json_atomic
+    from deepnet.tune import output
+    from deepnet.tune.space import apply_values, decode
+    from deepnet.tune.worker import counts
+
+    trials = study.get_trials(deepcopy=False)
+    c = counts(trials)
+    rows = output.trial_rows(trials, job.space)
+    output.write_csv(job.folder / "trials.csv", rows)
+    best = _best(study)
+    params, best_spec = {}, None
+    if best is not None:
+        params = decode(best.params, job.space)
+        best_spec = job.folder / "best_spec.yaml"
+        apply_values(job.base, {k: v for k, v in params.items() if k in job.space}
+                     ).to_yaml(best_spec)
+    imp = output.importances(study, job.seed)
+    result = TuneResult(job.folder, job.storage, job.study, job.metric, job.direction,
+                        best.value if best else None, params, best.number if best else None,
+                        best_spec, c, imp, rows)
+    summary = result.to_json() | {"study": job.study, "best_trial": result.best_trial,
+                                  "metric": f"val_{job.metric}", "direction": job.direction,
+                                  "finished": c["complete"] + c["pruned"] + c["failed"],
+                                  "importances": imp}
+    write_json_atomic(job.folder / "tune.json", summary)
+    result.report = output.write_report(job.folder / "tune_report.html", summary, rows, imp,
+                                        job.space, job.metric, job.direction == "maximize")
+    return result
