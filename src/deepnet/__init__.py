@@ -8,6 +8,7 @@
     run = deepnet.load(run.path)         # run.predict(raw_inputs)
 """
 
+from deepnet.diagnose import audit, diagnose
 from deepnet.errors import CheckpointError, DataError, DeepnetError, SpecError
 from deepnet.nn import Summary, build, summary
 from deepnet.resources import estimate_memory
@@ -29,7 +30,9 @@ __all__ = [
     "Run",
     "Summary",
     "attack",
+    "audit",
     "build",
+    "diagnose",
     "estimate_memory",
     "evaluate",
     "load",

@@ -97,11 +97,17 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resume", metavar="RUN", help="continue RUN exactly from its checkpoint")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    p.add_argument("--auto", action="store_true", help="train, diagnose, apply the top remedy, "
+                   "retrain (up to --rounds runs); keep the best by validation metric")
+    p.add_argument("--rounds", type=int, default=3, help="with --auto: most runs (default 3)")
 
 
 @_train_args.run
 def _train(args) -> int:
     from deepnet.train.api import train
+
+    if args.auto:
+        return _auto(args)
 
     if args.resume is None and args.spec is None:
         raise DeepnetError("train needs a SPEC (or --resume RUN)")
@@ -125,6 +131,88 @@ def _train(args) -> int:
         print(f"run: {run.path}\ntest: {test}\nepochs: {r['epochs']} ({r['stop_reason']}), "
               f"{r['seconds']:.1f} s")
     return 3 if r["stop_reason"] == "diverged" else 0
+
+
+def _auto(args) -> int:
+    from deepnet.diagnose.auto import auto_train
+
+    if args.resume is not None or args.spec is None:
+        raise DeepnetError("--auto needs a SPEC and cannot --resume")
+    log = (lambda line: print(line, file=sys.stderr)) if args.json else print
+    result = auto_train(_load_spec(args), args.rounds, out=args.out,
+                        quiet=args.quiet or args.json, log=log)
+    if args.json:
+        _print_json(result.to_dict())
+    return 0
+
+
+# ----------------------------------------------------------------------------- diagnose
+@command("diagnose", "over/underfitting, instability, vanishing/exploding gradients, dead "
+         "units: each with evidence and a remedy")
+def _diagnose_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run", help="the run directory")
+    p.add_argument("--json", action="store_true", help="print a JSON list of findings")
+
+
+@_diagnose_args.run
+def _diagnose(args) -> int:
+    from deepnet.diagnose import diagnose
+    from deepnet.train.runs import load
+
+    findings = diagnose(load(args.run))
+    if args.json:
+        _print_json([f.to_dict() for f in findings])
+        return 0
+    for f in findings:
+        print(f"{f.kind} ({f.severity}): {f.explanation}")
+        for k, v in f.to_dict()["evidence"].items():
+            print(f"    {k}: {json.dumps(v)}")
+        print(f"  remedy: {f.remedy.text}")
+        for k, v in f.remedy.changes.items():
+            print(f"    --set {k}={json.dumps(v)}")
+    return 0
+
+
+# ----------------------------------------------------------------------------- audit
+@command("audit", "data quality: label issues, outliers, duplicates and leakage, imbalance, "
+         "train/test shift, constant features")
+def _audit_args(p: argparse.ArgumentParser) -> None:
+    _spec_args(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--fix", metavar="OUT", help="write a cleaned copy of the data to OUT "
+                   "(.npz; .csv/.parquet for a table source); the source is never edited")
+    p.add_argument("--run", metavar="RUN", help="store the audit in RUN (audit.json) and "
+                   "rewrite its report.html with it")
+
+
+@_audit_args.run
+def _audit(args) -> int:
+    from deepnet.diagnose.audit import audit, save_audit, write_clean
+
+    spec = _load_spec(args)
+    report = audit(spec)
+    if args.run:
+        from deepnet.report.html import write_report
+        from deepnet.train.runs import load
+
+        run = load(args.run)  # checked before anything is written
+        save_audit(run.path, report)
+        write_report(run)
+    fixed = write_clean(spec, report, args.fix) if args.fix else None
+    if args.json:
+        _print_json(report.to_dict())
+    else:
+        for name, line in report.summary():
+            print(f"{name}: {line}")
+        for r in report.label_issues[:10]:
+            print(f"  label issue: row {r['row']} labelled {r['label']!r}, looks like "
+                  f"{r['suggested']!r}")
+        for r in report.leakage[:10]:
+            print(f"  leakage: {r['split']} row {r['row']} is train row {r['train_row']}")
+    if fixed is not None:
+        print(f"cleaned copy: {fixed['path']} ({fixed['rows']} rows, {fixed['dropped']} "
+              "dropped)", file=sys.stderr)
+    return 0
 
 
 # ----------------------------------------------------------------------------- evaluate

@@ -10,7 +10,10 @@ from pathlib import Path
 from typing import Any
 
 
-def write_bytes_atomic(path: str | Path, data: bytes, label: str = "") -> None:
+def write_bytes_atomic(path: str | Path, data: bytes, label: str = "",
+                       durable: bool = True) -> None:
+    """Write `data` to `path` atomically. `durable=False` skips the fsync: the file is
+    still whole or absent after a crash of the process, but not after a power cut."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -20,7 +23,8 @@ def write_bytes_atomic(path: str | Path, data: bytes, label: str = "") -> None:
             _kill_point(label, f)
             f.write(data[len(data) // 2 :])
             f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                os.fsync(f.fileno())
         os.chmod(tmp, 0o644)  # mkstemp makes it private; results are ordinary files
         os.replace(tmp, path)
     except BaseException:
@@ -28,8 +32,8 @@ def write_bytes_atomic(path: str | Path, data: bytes, label: str = "") -> None:
         raise
 
 
-def write_text_atomic(path: str | Path, text: str) -> None:
-    write_bytes_atomic(path, text.encode())
+def write_text_atomic(path: str | Path, text: str, durable: bool = True) -> None:
+    write_bytes_atomic(path, text.encode(), durable=durable)
 
 
 def write_json_atomic(path: str | Path, obj: Any) -> None:

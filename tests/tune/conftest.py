@@ -1,7 +1,4 @@
 import copy
-import os
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -39,18 +36,3 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
-
-
-def deepnet_cli(*args, timeout=600, **kwargs):
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    return subprocess.run([sys.executable, "-m", "deepnet", *args], capture_output=True,
-                          text=True, timeout=timeout, env=env, **kwargs)
-
-
-def load_trials(storage: str, study: str):
-    import optuna
-    from optuna.storages.journal import JournalFileBackend, JournalStorage
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    st = optuna.load_study(study_name=study, storage=JournalStorage(JournalFileBackend(storage)))
-    return st.get_trials(deepcopy=True)

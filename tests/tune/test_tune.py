@@ -25,9 +25,9 @@ def test_small_search_beats_the_spec_prunes_and_continues(tmp_path, tune_spec_di
     spec = Spec.from_dict(tune_spec_dict)
     as_written = _val(deepnet.train(spec, out=tmp_path / "as-written", quiet=True))
     out = tmp_path / "tune"
-    r = deepnet.tune(spec, trials=8, out=out, quiet=True)
+    r = deepnet.tune(spec, trials=6, out=out, quiet=True)
     assert capsys.readouterr().err == ""  # trials train quietly
-    assert r.trials["complete"] + r.trials["pruned"] == 8 and r.trials["failed"] == 0
+    assert r.trials["complete"] + r.trials["pruned"] == 6 and r.trials["failed"] == 0
     assert r.trials["pruned"] >= 1
     complete = [row for row in r.rows if row["state"] == "complete"]
     assert r.best_value == max(row["value"] for row in complete)
@@ -47,19 +47,19 @@ def test_small_search_beats_the_spec_prunes_and_continues(tmp_path, tune_spec_di
         assert results["stop_reason"] == ("pruned" if row["state"] == "pruned" else "completed")
         if row["state"] == "pruned":
             assert row["reason"].startswith("pruned at epoch")
-    assert len((out / "trials.csv").read_text().splitlines()) == 1 + 8
+    assert len((out / "trials.csv").read_text().splitlines()) == 1 + 6
     page = (out / "tune_report.html").read_text()
     assert page.count('src="data:image/png;base64,') == 3  # history, importances, parallel
     assert "http://" not in page and "https://" not in page
     assert set(r.importances) == set(spec.tune.space)
     assert set(json.loads((out / "tune.json").read_text())) >= JSON_KEYS
 
-    # the same command again continues the study: nothing left to do, then 2 more
-    again = deepnet.tune(spec, trials=8, out=out, quiet=True)
+    # the same command again continues the study: nothing left to do, then one more
+    again = deepnet.tune(spec, trials=6, out=out, quiet=True)
     assert again.rows == r.rows
-    more = deepnet.tune(spec, trials=10, out=out, quiet=True)
-    assert more.trials["complete"] + more.trials["pruned"] == 10
-    assert more.rows[:8] == r.rows
+    more = deepnet.tune(spec, trials=7, out=out, quiet=True)
+    assert more.trials["complete"] + more.trials["pruned"] == 7
+    assert more.rows[:6] == r.rows
 
 
 def test_cli_json_is_exactly_the_contract(tmp_path, tune_spec_dict, one_thread, capsys):
@@ -94,7 +94,7 @@ def test_memory_budget_prunes_without_running(tmp_path, tune_spec_dict, one_thre
     budget = (small + memory_bytes(big, (1, 8, 8))) // 2
     tune_spec_dict["tune"] = {"pruner": "none", "memory_budget": budget, "space": {
         "model.layers[1].dense.units": {"choice": [32, 2048]}}}
-    r = deepnet.tune(Spec.from_dict(tune_spec_dict), trials=5, out=tmp_path / "t", quiet=True)
+    r = deepnet.tune(Spec.from_dict(tune_spec_dict), trials=4, out=tmp_path / "t", quiet=True)
     states = {row["state"] for row in r.rows}
     assert states == {"complete", "pruned"}
     for row in r.rows:

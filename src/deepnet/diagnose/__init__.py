@@ -45,10 +45,11 @@ def diagnose_facts(f: Facts) -> list[Finding]:
     return sorted(found, key=lambda x: x.rank) or [healthy(f)]
 
 
-def facts(run) -> Facts:
-    """The Facts of a Run: its history, results, model and a validation batch."""
+def facts(run, prepared=None) -> Facts:
+    """The Facts of a Run: its history, results, model and a validation batch (from
+    `prepared`, the run's prepared data, when given)."""
     return Facts(run.spec, run.history, run.results, run.task, len(run.classes), run.model,
-                 val_batch(run))
+                 val_batch(run, prepared=prepared))
 
 
 def diagnose(run) -> list[Finding]:
@@ -64,14 +65,15 @@ def diagnose(run) -> list[Finding]:
     return diagnose_facts(facts(run))
 
 
-def val_batch(run, rows: int = 512) -> np.ndarray | None:
+def val_batch(run, rows: int = 512, prepared=None) -> np.ndarray | None:
     """Up to `rows` preprocessed validation inputs of a run; None when its data cannot be
     read any more (moved or deleted): the detectors that need them are then skipped."""
     from deepnet.data.prepare import prepare
 
-    try:
-        prepared = prepare(run.spec)
-    except DeepnetError:
-        return None
+    if prepared is None:
+        try:
+            prepared = prepare(run.spec)
+        except DeepnetError:
+            return None
     idx = prepared.splits["val"][:rows]
     return run.preprocess(prepared.dataset.x[idx]) if len(idx) else None

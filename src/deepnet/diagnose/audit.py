@@ -128,9 +128,12 @@ def _reduce(z: np.ndarray, seed: int) -> np.ndarray:
 # ----------------------------------------------------------------------------- checks
 def out_of_fold_probabilities(z: np.ndarray, y: np.ndarray, n_classes: int, seed: int,
                               folds: int = FOLDS) -> np.ndarray | None:
-    """(N, classes) probabilities, each row predicted by a model that never saw it."""
+    """(N, classes) probabilities, each row predicted by models that never saw it: the
+    mean of a regularised logistic regression and a distance-weighted k-NN (quick, and
+    better calibrated together than either alone)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold
+    from sklearn.neighbors import KNeighborsClassifier
 
     counts = np.bincount(y, minlength=n_classes)
     present = counts[counts > 0]
@@ -139,9 +142,10 @@ def out_of_fold_probabilities(z: np.ndarray, y: np.ndarray, n_classes: int, seed
         return None
     probs = np.zeros((len(y), n_classes))
     for train, test in StratifiedKFold(k, shuffle=True, random_state=seed).split(z, y):
-        model = LogisticRegression(max_iter=500, C=1.0)
-        model.fit(z[train], y[train])
-        probs[np.ix_(test, model.classes_)] = model.predict_proba(z[test])
+        for model in (LogisticRegression(C=0.1, max_iter=500),
+                      KNeighborsClassifier(min(NEIGHBOURS, len(train)), weights="distance")):
+            model.fit(z[train], y[train])
+            probs[np.ix_(test, model.classes_)] += model.predict_proba(z[test]) / 2
     return probs
 
 

@@ -70,9 +70,10 @@ def weight_layers(spec, model) -> list[tuple[str, list[tuple[str, int]]]]:
     return list(groups.items())
 
 
-def layer_grad_rms(history: list[dict], layers) -> tuple[list[str], np.ndarray]:
-    """(spec paths, array (epochs, layers)) of each layer's gradient RMS per element:
-    sqrt(sum of squared parameter norms / number of weights), comparable across sizes."""
+def layer_grad_rms(history: list[dict], layers, rms: bool = True) -> tuple[list[str], np.ndarray]:
+    """(spec paths, array (epochs, layers)) of each layer's weight-gradient L2 norm, or with
+    `rms` its RMS per weight, sqrt(sum of squared norms / number of weights), which is
+    comparable across layers of different sizes."""
     names = [path for path, _ in layers]
     rows = []
     for h in history:
@@ -81,7 +82,7 @@ def layer_grad_rms(history: list[dict], layers) -> tuple[list[str], np.ndarray]:
         for _, params in layers:
             sq = [float(norms[n]) ** 2 for n, _ in params if n in norms]
             size = sum(k for n, k in params if n in norms)
-            row.append(math.sqrt(sum(sq) / size) if size else math.nan)
+            row.append(math.sqrt(sum(sq) / (size if rms else 1)) if size else math.nan)
         rows.append(row)
     return names, np.asarray(rows, dtype=np.float64).reshape(len(rows), len(names))
 

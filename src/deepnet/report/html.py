@@ -1,62 +1,198 @@
-"""report.html: one self-contained page (images inlined as PNG data, no network)."""
+"""report.html: one self-contained page (images inlined as PNG data, no network).
+
+Sections: test metrics, the diagnosis (findings and remedies), learning curves, confusion
+matrix or residuals, per-layer gradient norms, the data audit (when `RUN/audit.json`
+exists: `deepnet audit SPEC --run RUN`), the model summary, the run and its spec.
+
+Each section is drawn on its own: one that fails becomes a short note in the page and a
+ReportWarning, so the run and the other sections are never lost. The test suite turns
+ReportWarning into an error (pyproject.toml), so a broken section fails the tests.
+"""
 
 from __future__ import annotations
 
-import base64
-import io
+import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import jinja2
+import numpy as np
+import yaml
 
 from deepnet.files import write_text_atomic
+from deepnet.report.plots import curves, figure_png  # noqa: F401 (figure_png re-exported)
 
 TEMPLATE = Path(__file__).with_name("template.html")
 
 
-def figure_png(fig) -> str:
-    """A matplotlib figure as a data: URI."""
-    import matplotlib.pyplot as plt
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-    plt.close(fig)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+class ReportWarning(UserWarning):
+    """A section of report.html could not be drawn."""
 
 
-def curves(history: list[dict], metric: str, best_epoch: int | None) -> str:
-    import matplotlib
+class _Sources:
+    """What several sections need, computed once: the prepared data, the findings."""
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    def __init__(self, run):
+        self.run = run
+        self._prepared = None
+        self._findings = None
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
-    epochs = [h["epoch"] for h in history]
-    for ax, key in zip(axes, ("loss", metric), strict=True):
-        for part in ("train", "val"):
-            ax.plot(epochs, [h.get(f"{part}_{key}") for h in history], label=part)
-        if best_epoch:
-            ax.axvline(best_epoch, color="grey", linestyle="--", label="kept weights")
-        ax.set_xlabel("epoch")
-        ax.set_title(key)
-        ax.legend()
-    return figure_png(fig)
+    @property
+    def prepared(self):
+        if self._prepared is None:
+            from deepnet.data.prepare import prepare
+
+            self._prepared = prepare(self.run.spec)
+            self._prepared.preprocess = self.run.preprocess
+        return self._prepared
+
+    @property
+    def findings(self):
+        if self._findings is None:
+            from deepnet.diagnose import diagnose_facts, facts
+
+            self._findings = diagnose_facts(facts(self.run, self.prepared))
+        return self._findings
+
+
+# ----------------------------------------------------------------------------- sections
+def _test_metrics(src: _Sources) -> dict | None:
+    test = src.run.results.get("test")
+    if not test:
+        return None
+    return {"title": "Test metrics", "table": [(k, f"{v:.4f}") for k, v in test.items()]}
+
+
+def _diagnosis(src: _Sources) -> dict:
+    return {"title": "Diagnosis", "findings": [_finding_view(f) for f in src.findings]}
+
+
+def _finding_view(f) -> dict:
+    changes = yaml.safe_dump(f.remedy.changes, sort_keys=False, default_flow_style=None,
+                             width=100).strip() if f.remedy.changes else ""
+    evidence = [(k, v if isinstance(v, str | int | float) or v is None else
+                 yaml.safe_dump(v, default_flow_style=True, width=1000).strip())
+                for k, v in f.to_dict()["evidence"].items()]
+    return {"kind": f.kind, "severity": f.severity, "explanation": f.explanation,
+            "evidence": evidence, "changes": changes, "remedy": f.remedy.text}
+
+
+def _curves(src: _Sources) -> dict | None:
+    run = src.run
+    if not run.history:
+        return None
+    r = run.results
+    return {"title": "Learning curves", "image": curves(
+        run.history, run.spec.train.metrics[0], r.get("best_epoch"), r.get("stop_reason"))}
+
+
+def _predictions(src: _Sources) -> dict | None:
+    from deepnet.report import plots
+
+    run, prepared = src.run, src.prepared
+    part = "test" if len(prepared.splits["test"]) else "val"
+    idx = prepared.splits[part]
+    if not len(idx):
+        return None
+    out = _outputs(run, prepared.arrays(part)[0])  # prepared.preprocess is the run's
+    y = prepared.targets(prepared.dataset.y[idx])
+    if run.task == "classification":
+        from deepnet.train.metrics import predicted_classes
+
+        pred = predicted_classes(out).numpy()
+        return {"title": f"Confusion matrix ({part} split, {len(idx)} samples)",
+                "image": plots.confusion(np.asarray(y), pred, run.classes)}
+    pred = out.reshape(len(out), -1)[:, 0].numpy()
+    return {"title": f"Residuals ({part} split, {len(idx)} samples)",
+            "image": plots.residuals(np.asarray(y, dtype=np.float64).reshape(len(y), -1)[:, 0],
+                                     pred)}
+
+
+def _outputs(run, x: np.ndarray):
+    import torch
+
+    run.model.eval()
+    with torch.no_grad():
+        return torch.cat([run.model(torch.as_tensor(x[i:i + 1024])).float()
+                          for i in range(0, len(x), 1024)])
+
+
+def _gradients(src: _Sources) -> dict | None:
+    from deepnet.diagnose.gradients import layer_grad_rms, weight_layers
+    from deepnet.report import plots
+
+    run = src.run
+    if not run.history or not any(h.get("grad_norms") for h in run.history):
+        return None
+    names, norms = layer_grad_rms(run.history, weight_layers(run.spec, run.model), rms=False)
+    if not names:
+        return None
+    return {"title": "Gradient norms per layer", "image": plots.gradient_norms(names, norms)}
+
+
+def _audit(src: _Sources) -> dict | None:
+    from deepnet.diagnose.audit import read_audit
+
+    report = read_audit(src.run.path)
+    if report is None:
+        return None
+    top = [("label issues (first 10)", ", ".join(
+        f"row {r['row']}: {r['label']} -> {r['suggested']}" for r in report.label_issues[:10])
+        or "-"),
+        ("leakage (first 10)", ", ".join(
+            f"{r['split']} row {r['row']} = train row {r['train_row']}"
+            for r in report.leakage[:10]) or "-")]
+    return {"title": "Data audit", "table": report.summary() + top,
+            "text": "From `deepnet audit SPEC --run RUN`; rows are 0-based indices in the "
+                    "source."}
+
+
+def _summary(src: _Sources) -> dict:
+    from deepnet.nn.summary import human, summary
+
+    run = src.run
+    s = summary(run.spec, input_shape=run.input_shape)
+    rows = [("layer", "type", "output shape", "params", "FLOPs")]
+    rows += [(r.path.removeprefix("model."), r.type, str(tuple(r.output_shape)),
+              f"{r.params:,}", human(r.flops)) for r in s.layers]
+    rows.append(("total", "", "", f"{s.total_params:,}", human(s.flops)))
+    return {"title": "Model summary", "table": rows, "header": True}
+
+
+def _run(src: _Sources) -> dict:
+    r = src.run.results
+    return {"title": "Run", "table": [
+        ("epochs", r.get("epochs")), ("kept epoch", r.get("best_epoch")),
+        ("stop reason", r.get("stop_reason")), ("message", r.get("stop_message") or "-"),
+        ("seconds", r.get("seconds")), ("device", r.get("device"))]}
+
+
+SECTIONS: dict[str, Callable[[_Sources], dict | None]] = {
+    "Test metrics": _test_metrics,
+    "Diagnosis": _diagnosis,
+    "Learning curves": _curves,
+    "Predictions": _predictions,
+    "Gradient norms per layer": _gradients,
+    "Data audit": _audit,
+    "Model summary": _summary,
+    "Run": _run,
+}
 
 
 def sections(run) -> list[dict]:
-    """The report's sections, in order: each {title, html or image or table}."""
+    """The report's sections, in order: each {title, text/html/image/table/findings}."""
+    src = _Sources(run)
     out = []
-    results = run.results
-    if results.get("test"):
-        out.append({"title": "Test metrics", "table": [
-            (k, f"{v:.4f}") for k, v in results["test"].items()]})
-    if run.history:
-        metric = run.spec.train.metrics[0]
-        out.append({"title": "Learning curves",
-                    "image": curves(run.history, metric, results.get("best_epoch"))})
-    out.append({"title": "Run", "table": [
-        ("epochs", results.get("epochs")), ("stop reason", results.get("stop_reason")),
-        ("message", results.get("stop_message") or "-"),
-        ("seconds", results.get("seconds")), ("device", results.get("device"))]})
+    for title, make in SECTIONS.items():
+        try:
+            section = make(src)
+        except Exception as e:  # one bad section must not lose the report
+            warnings.warn(f"report.html: the section {title!r} could not be drawn: "
+                          f"{type(e).__name__}: {e}", ReportWarning, stacklevel=2)
+            section = {"title": title, "text": f"This section could not be drawn "
+                                               f"({type(e).__name__}: {e})."}
+        if section is not None:
+            out.append(section)
     return out
 
 

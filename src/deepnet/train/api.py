@@ -94,14 +94,18 @@ def _device(name: str) -> torch.device:
 
 
 def _precision(name: str, device: torch.device):
-    """(autocast context factory, grad scaler or None) for a precision on a device."""
-    if device.type != "cuda" or name == "fp32":
-        return contextlib.nullcontext, None
+    """(autocast context factory, grad scaler or None) for a precision on a device.
+    `auto` is bf16 on GPUs that have it (else fp16) and fp32 on the CPU; bf16 and fp16
+    also run on the CPU when asked for."""
     if name == "auto":
+        if device.type != "cuda":
+            return contextlib.nullcontext, None
         name = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    if name == "fp32":
+        return contextlib.nullcontext, None
     dtype = torch.bfloat16 if name == "bf16" else torch.float16
-    scaler = torch.amp.GradScaler("cuda") if name == "fp16" else None
-    return functools.partial(torch.autocast, "cuda", dtype=dtype), scaler
+    scaler = torch.amp.GradScaler(device.type) if name == "fp16" else None
+    return functools.partial(torch.autocast, device.type, dtype=dtype), scaler
 
 
 def train(spec: Spec, out: str | Path | None = None, resume: str | Path | None = None,

@@ -160,7 +160,9 @@ class MetricsLog(Callback):
 
         from deepnet.files import write_text_atomic
 
-        write_text_atomic(self.path, "".join(json.dumps(h) + "\n" for h in trainer.history))
+        # Rewritten every epoch, so no fsync; the checkpoint holds the history durably.
+        text = "".join(json.dumps(h) + "\n" for h in trainer.history)
+        write_text_atomic(self.path, text, durable=False)
 
     def on_train_begin(self, trainer) -> None:
         self._write(trainer)

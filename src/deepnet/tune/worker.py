@@ -182,10 +182,12 @@ def fail(study, trial_id: int, reason: str) -> None:
         storage.set_trial_state_values(trial_id, state=TrialState.FAIL)
 
 
-def fail_orphans(study, database: bool) -> None:
-    """FAIL the RUNNING trials whose worker died. Called under the study lock."""
+def fail_orphans(study, database: bool) -> list[int]:
+    """FAIL the RUNNING trials whose worker died; their numbers. Called under the study
+    lock, which every worker holds while it claims a trial and says who it is."""
     from optuna.trial import TrialState
 
+    before = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))}
     if database:
         import optuna
 
@@ -201,6 +203,8 @@ def fail_orphans(study, database: bool) -> None:
         elif a.get("host") == host and not alive(a["pid"], a.get("pid_start")):
             fail(study, t._trial_id, f"its worker process (pid {a['pid']}) died during the "
                                      "trial, e.g. killed or out of memory")
+    return sorted({t.number for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))}
+                  - before)
 
 
 @contextlib.contextmanager
@@ -247,7 +251,7 @@ def work(job: Job, study, on_trial=None, parent: int | None = None) -> int:
         if parent is not None and os.getppid() != parent:
             break  # the tune command that started this worker is gone
         with study_lock(job.folder):
-            fail_orphans(study, database)
+            orphans = fail_orphans(study, database)
             c = counts(study.get_trials(deepcopy=False))
             if c["complete"] + c["pruned"] >= job.trials:
                 break
@@ -257,10 +261,14 @@ def work(job: Job, study, on_trial=None, parent: int | None = None) -> int:
                 # replays another's random draws, and one process alone is reproducible.
                 n = len(study.get_trials(deepcopy=False))
                 study.sampler = optuna.samplers.TPESampler(seed=job.seed * 7919 + n)
-                trial = study.ask()
+                with warnings.catch_warnings():  # heartbeats work with ask/tell too
+                    warnings.filterwarnings("ignore", "Heartbeat of storage")
+                    trial = study.ask()
                 for k, v in owner().items():
                     trial.set_user_attr(k, v)
                 values = {p: suggest(trial, p, d) for p, d in job.space.items()}
+        for number in orphans if on_trial is not None else ():
+            on_trial(study, number, "failed")
         if not claim:
             time.sleep(POLL_S)  # the remaining trials are running in other workers
             continue

@@ -1,0 +1,110 @@
+"""`deepnet train SPEC --auto [--rounds N]`: train, diagnose, apply the top remedy to a copy
+of the spec, retrain; up to N rounds; keep the best run by validation metric.
+
+Each round's change is printed as a unified diff of the spec, with the finding that
+motivated it. A remedy already applied is not applied again; the loop stops early when a
+run is healthy or no finding has a change left to try.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from deepnet.diagnose.findings import Finding, apply_changes
+from deepnet.errors import DeepnetError
+from deepnet.train.metrics import HIGHER_IS_BETTER
+
+
+@dataclass
+class Round:
+    number: int
+    run: object  # deepnet.Run
+    findings: list[Finding]
+    metric: str
+    score: float  # the validation metric of the kept weights
+    applied: Finding | None = None  # the finding whose remedy made the next round's spec
+    diff: str = ""  # that change, as a unified diff of the spec
+
+    def to_dict(self) -> dict:
+        return {"round": self.number, "run_dir": str(self.run.path),
+                f"val_{self.metric}": self.score,
+                "findings": [f.kind for f in self.findings],
+                "applied": None if self.applied is None else {
+                    "kind": self.applied.kind, "changes": self.applied.remedy.changes}}
+
+
+@dataclass
+class AutoResult:
+    rounds: list[Round] = field(default_factory=list)
+
+    @property
+    def best(self) -> Round:
+        higher = self.rounds[0].metric in HIGHER_IS_BETTER
+        return sorted(self.rounds, key=lambda r: (-r.score if higher else r.score, r.number))[0]
+
+    def to_dict(self) -> dict:
+        return {"rounds": [r.to_dict() for r in self.rounds], "best": self.best.to_dict()}
+
+
+def validation_score(run) -> tuple[str, float]:
+    """(main metric, its validation value at the kept epoch) of a run."""
+    metric = run.spec.train.metrics[0]
+    epoch = run.results.get("best_epoch") or len(run.history)
+    if not run.history:
+        return metric, float("nan")
+    logs = run.history[min(max(epoch, 1), len(run.history)) - 1]
+    value = logs.get(f"val_{metric}")
+    return metric, float(value) if value is not None else float("nan")
+
+
+def spec_diff(old, new, label_old: str, label_new: str) -> str:
+    return "\n".join(difflib.unified_diff(old.to_yaml().splitlines(), new.to_yaml().splitlines(),
+                                          label_old, label_new, lineterm="", n=1))
+
+
+def _key(changes: dict) -> str:
+    return json.dumps(changes, sort_keys=True, default=str)
+
+
+def auto_train(spec, rounds: int = 3, out: str | Path | None = None, quiet: bool = False,
+               runs_root: str | Path = "runs", log: Callable[[str], None] = print) -> AutoResult:
+    """Up to `rounds` runs, each from the previous spec with the top remedy applied."""
+    from deepnet.diagnose import diagnose
+    from deepnet.train.api import train
+
+    if rounds < 1:
+        raise DeepnetError(f"--rounds must be at least 1; got {rounds}")
+    result = AutoResult()
+    tried: set[str] = set()
+    current = spec
+    for n in range(1, rounds + 1):
+        run = train(current, out=None if out is None else Path(out) / f"round-{n}", quiet=quiet,
+                    runs_root=runs_root)
+        findings = diagnose(run)
+        metric, score = validation_score(run)
+        r = Round(n, run, findings, metric, score)
+        result.rounds.append(r)
+        log(f"round {n}: {run.path}  val_{metric} {score:.4f}  findings: "
+            + ", ".join(f"{f.kind} ({f.severity})" for f in findings))
+        if n == rounds:
+            break
+        pick = next((f for f in findings
+                     if f.remedy.changes and _key(f.remedy.changes) not in tried), None)
+        if pick is None:
+            log("nothing left to change: " + ("the run is healthy" if findings[0].kind ==
+                                               "healthy" else "every remedy was tried"))
+            break
+        tried.add(_key(pick.remedy.changes))
+        new = apply_changes(current, pick.remedy.changes)
+        r.applied, r.diff = pick, spec_diff(current, new, f"round {n} spec", f"round {n + 1} spec")
+        evidence = ", ".join(f"{k} {v}" for k, v in list(pick.to_dict()["evidence"].items())[:4])
+        log(f"round {n + 1} applies the remedy for {pick.kind} ({evidence}): {pick.remedy.text}")
+        log(r.diff)
+        current = new
+    best = result.best
+    log(f"best: round {best.number}, {best.run.path}  val_{best.metric} {best.score:.4f}")
+    return result

@@ -1,0 +1,107 @@
+"""The report's figures, each a matplotlib figure turned into a PNG data: URI."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import numpy as np
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def figure_png(fig) -> str:
+    """A matplotlib figure as a data: URI."""
+    plt = _plt()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def curves(history: list[dict], metric: str, best_epoch: int | None,
+           stop_reason: str | None = None) -> str:
+    """Loss and the main metric per epoch, train vs val; the kept epoch marked."""
+    plt = _plt()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
+    epochs = [h["epoch"] for h in history]
+    for ax, key in zip(axes, ("loss", metric), strict=True):
+        for part in ("train", "val"):
+            values = [h.get(f"{part}_{key}") for h in history]
+            ax.plot(epochs, [np.nan if v is None else v for v in values], label=part)
+        if best_epoch:
+            label = ("early stopping: kept epoch" if stop_reason == "early_stopping"
+                     else "kept weights")
+            ax.axvline(best_epoch, color="grey", linestyle="--", label=f"{label} {best_epoch}")
+        ax.set_xlabel("epoch")
+        ax.set_title(key)
+        ax.legend()
+    return figure_png(fig)
+
+
+def confusion(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str]) -> str:
+    """Counts of (true class, predicted class), darker for a larger share of the row."""
+    plt = _plt()
+    k = len(classes)
+    counts = np.zeros((k, k), dtype=np.int64)
+    np.add.at(counts, (y_true, y_pred), 1)
+    share = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    size = min(2 + 0.45 * k, 12)
+    fig, ax = plt.subplots(figsize=(size, size * 0.85))
+    im = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+    if k <= 30:
+        for i in range(k):
+            for j in range(k):
+                if counts[i, j]:
+                    ax.text(j, i, str(counts[i, j]), ha="center", va="center", fontsize=8,
+                            color="white" if share[i, j] > 0.5 else "black")
+    ticks = range(k) if k <= 30 else range(0, k, max(k // 15, 1))
+    ax.set_xticks(list(ticks), [classes[i] for i in ticks], rotation=90 if k > 10 else 0)
+    ax.set_yticks(list(ticks), [classes[i] for i in ticks])
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    fig.colorbar(im, ax=ax, fraction=0.046, label="share of the true class")
+    return figure_png(fig)
+
+
+def residuals(y_true: np.ndarray, y_pred: np.ndarray) -> str:
+    """Residual (true - predicted) against the prediction, and their histogram."""
+    plt = _plt()
+    r = y_true - y_pred
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
+    axes[0].scatter(y_pred, r, s=8, alpha=0.6)
+    axes[0].axhline(0, color="grey", linestyle="--")
+    axes[0].set_xlabel("predicted")
+    axes[0].set_ylabel("residual (true - predicted)")
+    axes[1].hist(r, bins=30)
+    axes[1].set_xlabel("residual")
+    axes[1].set_ylabel("samples")
+    return figure_png(fig)
+
+
+def gradient_norms(names: list[str], norms: np.ndarray) -> str:
+    """One line per weight layer (epochs x layers), log scale, first layers dark."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(10, 3.8))
+    epochs = np.arange(1, norms.shape[0] + 1)
+    cmap = plt.get_cmap("viridis")
+    n = len(names)
+    for j, name in enumerate(names):
+        values = np.where(norms[:, j] > 0, norms[:, j], np.nan)
+        ax.plot(epochs, values, color=cmap(j / max(n - 1, 1)), marker="." if len(epochs) < 3
+                else None, label=name.removeprefix("model.") if n <= 12 or j in (0, n - 1)
+                else None)
+    if np.isfinite(np.where(norms > 0, norms, np.nan)).any():
+        ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("gradient norm (mean over steps)")
+    ax.set_title("weight-gradient L2 norm per layer (dark: first layers, light: last)")
+    ax.legend(fontsize=7, ncol=2 if n > 6 else 1, loc="best")
+    return figure_png(fig)
