@@ -44,7 +44,7 @@ def test_overrides_dotted_paths_with_indices():
     assert spec.model.layers[5].dense.units == 64
     assert spec.train.optimizer.lr == 0.01
     assert spec.train.early_stopping is None
-    assert spec.robust.defense == {"adversarial_training": {"eps": 0.1}}
+    assert spec.robust.defense.adversarial_training.eps == 0.1
     assert spec.model.layers[6].dropout.rate == 0.5
     assert spec.seed == 7
 

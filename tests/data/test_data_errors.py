@@ -152,3 +152,23 @@ def test_corrupt_npz_and_csv(tmp_path, train_cli):
     expect(train_cli({"source": str(tmp_path / "bad.npz")}), "bad.npz", "not a readable")
     (tmp_path / "bad.parquet").write_bytes(b"not parquet")
     expect(train_cli({"source": str(tmp_path / "bad.parquet")}), "bad.parquet")
+
+
+def test_predict_inputs_are_checked(tmp_path, train_cli, capsys):
+    from deepnet.cli import main
+
+    assert train_cli({"source": "iris"}, [{"dense": 3}])[0] == 0
+    run = str(tmp_path / "run")
+    (tmp_path / "imgs").mkdir()
+    assert main(["predict", run, str(tmp_path / "imgs")]) == 2
+    assert "trained on tables" in capsys.readouterr().err
+    header = "sepal length (cm),sepal width (cm),petal length (cm),petal width (cm)\n"
+    (tmp_path / "rows.csv").write_text(header + "5.1,3.5,1.4,0.2\n6.0,wide,4.5,1.5\n")
+    assert main(["predict", run, str(tmp_path / "rows.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "rows.csv" in err and "row 1" in err and "'sepal width (cm)'" in err
+    (tmp_path / "cols.csv").write_text("a,b\n1,2\n")
+    assert main(["predict", run, str(tmp_path / "cols.csv")]) == 2
+    assert "no feature column 'sepal length (cm)'" in capsys.readouterr().err
+    assert main(["evaluate", run, "--data", str(tmp_path / "rows.csv")]) == 2
+    assert "no target column 'target'" in capsys.readouterr().err

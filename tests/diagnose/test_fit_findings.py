@@ -43,7 +43,7 @@ def test_underfitting_two_hidden_units(tmp_path):
 
 def test_vanishing_gradients_sigmoid_stack_and_not_with_relu_batchnorm(tmp_path):
     sigmoid = [{"dense": {"units": 32, "activation": "sigmoid"}}] * 20 + [{"dense": 10}]
-    run = train(digits_spec(sigmoid, epochs=3), tmp_path, "sigmoid")
+    run = train(digits_spec(sigmoid, epochs=2), tmp_path, "sigmoid")
     findings = deepnet.diagnose(run)
     check_shape(findings)
     assert findings[0].kind == "vanishing_gradients"
@@ -56,7 +56,7 @@ def test_vanishing_gradients_sigmoid_stack_and_not_with_relu_batchnorm(tmp_path)
     assert f.remedy.changes["model.layers[1].dense.activation"] == "relu"
 
     relu_bn = [{"dense": {"units": 32, "activation": "relu"}}, {"batchnorm": {}}] * 20
-    run = train(digits_spec(relu_bn + [{"dense": 10}], epochs=3), tmp_path, "relu_bn")
+    run = train(digits_spec(relu_bn + [{"dense": 10}], epochs=2), tmp_path, "relu_bn")
     found = kinds(deepnet.diagnose(run))
     assert not GRADIENT_KINDS & set(found), found
 

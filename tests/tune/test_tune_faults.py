@@ -10,9 +10,9 @@ import sys
 import time
 
 import yaml
-from tune_helpers import deepnet_cli, load_trials
 
 import deepnet
+from deepnet.cli import main
 from deepnet.spec import Spec
 from deepnet.tune import _job
 from deepnet.tune.worker import (
@@ -24,6 +24,15 @@ from deepnet.tune.worker import (
     run_trial,
     work,
 )
+
+
+def load_trials(storage: str, study: str):
+    import optuna
+    from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    st = optuna.load_study(study_name=study, storage=JournalStorage(JournalFileBackend(storage)))
+    return st.get_trials(deepcopy=True)
 
 
 def _complete(trials):
@@ -100,46 +109,53 @@ def _write_spec(tmp_path, tune_spec_dict, epochs):
     return path
 
 
-def test_sigkill_during_a_trial_then_the_same_command_finishes_the_study(tmp_path,
-                                                                         tune_spec_dict):
-    path = _write_spec(tmp_path, tune_spec_dict, epochs=6)
+def test_sigkill_during_a_trial_then_the_same_command_finishes_the_study(
+        tmp_path, tune_spec_dict, one_thread, capsys):
+    path = _write_spec(tmp_path, tune_spec_dict, epochs=3)
     out = tmp_path / "t"
     cmd = [sys.executable, "-m", "deepnet", "tune", str(path), "--trials", "6", "--out",
            str(out), "--json"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             env=dict(os.environ, OMP_NUM_THREADS="1"))
-    victim = out / "trial-2"
+
+    def training():  # a trial past the first two, with a checkpoint and no results yet
+        for n in range(2, 6):
+            run = out / f"trial-{n}"
+            if (run / "checkpoint").exists() and not (run / "results.json").exists():
+                return n
+        return None
+
     deadline = time.time() + 300
-    while not ((victim / "checkpoint").exists() and not (victim / "results.json").exists()):
-        assert proc.poll() is None and time.time() < deadline, "trial 2 never ran"
-        time.sleep(0.02)
+    while (victim := training()) is None:
+        assert proc.poll() is None and time.time() < deadline, "no trial was caught running"
+        time.sleep(0.01)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     before = load_trials(str(out / "study.journal"), "tune-mlp")
     kept = _complete(before)
-    assert sorted(kept) == [0, 1] and before[2].state.name == "RUNNING"
+    assert sorted(kept) == list(range(victim)) and before[victim].state.name == "RUNNING"
 
-    r = deepnet_cli(*cmd[3:])
-    assert r.returncode == 0, r.stderr
-    result = json.loads(r.stdout)
-    assert result["trials"] == {"complete": 6, "pruned": 0, "failed": 1}
+    assert main(cmd[3:]) == 0  # the same command again (here, in this process)
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["trials"] == {"complete": 6, "pruned": 0, "failed": 1}
     after = load_trials(str(out / "study.journal"), "tune-mlp")
-    assert [t.number for t in after] == list(range(len(after)))
+    assert [t.number for t in after] == list(range(7))
     done = _complete(after)
     assert len(done) == 6
     assert all(done[n] == v for n, v in kept.items())  # nothing completed was lost
-    assert after[2].state.name == "FAIL" and "died during the trial" in after[2].user_attrs[
-        "reason"]
-    assert "trial 2 failed: its worker process" in r.stderr
+    reason = after[victim].user_attrs["reason"]
+    assert after[victim].state.name == "FAIL" and "died during the trial" in reason
+    assert f"trial {victim} failed: its worker process (pid {proc.pid})" in captured.err
 
 
-def test_two_workers_share_one_storage(tmp_path, tune_spec_dict):
-    path = _write_spec(tmp_path, tune_spec_dict, epochs=2)
+def test_two_workers_share_one_storage(tmp_path, tune_spec_dict, capsys, monkeypatch):
+    path = _write_spec(tmp_path, tune_spec_dict, epochs=1)
     out = tmp_path / "t"
-    r = deepnet_cli("tune", str(path), "--trials", "4", "--workers", "2", "--out", str(out),
-                    "--json")
-    assert r.returncode == 0, r.stderr
-    assert json.loads(r.stdout)["trials"] == {"complete": 4, "pruned": 0, "failed": 0}
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # for the worker processes
+    assert main(["tune", str(path), "--trials", "4", "--workers", "2", "--out", str(out),
+                 "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["trials"] == {"complete": 4, "pruned": 0,
+                                                            "failed": 0}
     trials = load_trials(str(out / "study.journal"), "tune-mlp")
     assert [t.number for t in trials] == list(range(4))  # each number once, none lost
     assert len({t.user_attrs["pid"] for t in trials}) == 2  # both workers ran trials

@@ -221,5 +221,9 @@ def load_npz_dataset(path: Path, task: str | None = None) -> Dataset:
     check_finite(x, where)
     if y.dtype == object:
         raise DataError(f"{where}: y must hold numbers or strings; got objects")
+    if np.issubdtype(y.dtype, np.floating) and not np.isfinite(y).all():
+        i = int(np.flatnonzero(~np.isfinite(y.reshape(len(y), -1)).any(axis=1))[0])
+        raise DataError(f"{where}: row {i}: the label y is {y[i].tolist()!r}, not a finite "
+                        "number; fix or remove the row")
     y, classes, task = encode_target(y, task, where, "y")
     return Dataset(x, y, task, classes, where)

@@ -48,8 +48,8 @@ def diagnose_facts(f: Facts) -> list[Finding]:
 def facts(run, prepared=None) -> Facts:
     """The Facts of a Run: its history, results, model and a validation batch (from
     `prepared`, the run's prepared data, when given)."""
-    return Facts(run.spec, run.history, run.results, run.task, len(run.classes), run.model,
-                 val_batch(run, prepared=prepared))
+    return Facts(run.spec, run.history, run.results, run.task, len(run.classes),
+                 tuple(run.input_shape), run.model, val_batch(run, prepared=prepared))
 
 
 def diagnose(run) -> list[Finding]:

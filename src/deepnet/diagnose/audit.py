@@ -30,7 +30,9 @@ OUTLIER_Z = 6.0  # robust z-score of the mean k-NN distance
 NEAR = 0.05  # near duplicate: nearest neighbour closer than this x the median distance
 SHIFT_P = 0.01  # Bonferroni-corrected p-value of the KS test
 IMBALANCE_RATIO = 3.0  # largest class / smallest class
-LIST_LIMIT = 1000  # at most this many rows listed per check
+LIST_LIMIT = 1000
+TEXT_WORDS = 2000  # text: word ids counted (the most frequent are the lowest)
+TEXT_PAIRS = 4096  # text: buckets of hashed word pairs  # at most this many rows listed per check
 KEYS = ("label_issues", "outliers", "duplicates", "leakage", "imbalance", "shift",
         "constant_features")
 
@@ -60,12 +62,14 @@ class AuditReport:
     def rows_to_drop(self) -> list[int]:
         """Source rows a cleaned copy leaves out: likely label errors, the extra copies of
         duplicates, and the training-side copy of every leaked sample."""
-        drop = {r["row"] for r in self.label_issues}
-        leaked = {r["train_row"] for r in self.leakage}
-        drop |= leaked
+        drop = {r["row"] for r in self.label_issues} | {r["train_row"] for r in self.leakage}
+        held_out = {r["row"] for r in self.leakage}  # val/test rows with a training copy
         for g in self.duplicates:
-            rows = [r for r in g["rows"] if r not in leaked]
-            drop |= set(rows[1:]) if len(rows) == len(g["rows"]) else set()
+            rows = g["rows"]
+            if held_out & set(rows):  # keep the held-out copies, drop every training one
+                drop |= {r for r in rows if r not in held_out}
+            else:
+                drop |= set(rows[1:])
         return sorted(drop)
 
     def summary(self) -> list[tuple[str, str]]:
@@ -87,18 +91,23 @@ class AuditReport:
 
 # ----------------------------------------------------------------------------- features
 def _features(x: np.ndarray, encoding: dict) -> np.ndarray:
-    """(N, F) float64 features: flattened inputs; token ids become bag-of-words counts."""
+    """(N, F) float64 features: flattened inputs; token ids become counts of words and
+    of (hashed) word pairs, so that word order such as "not good" counts too."""
     n = len(x)
-    if encoding.get("kind") == "text":
-        ids = np.asarray(x, dtype=np.int64).reshape(n, -1)
-        vocab = min(int(ids.max()) + 1 if ids.size else 1, 2000)
-        bow = np.zeros((n, vocab), dtype=np.float64)
-        rows = np.repeat(np.arange(n), ids.shape[1])
-        flat = ids.reshape(-1)
-        keep = (flat > 1) & (flat < vocab)  # 0 pads, 1 is the unknown word
-        np.add.at(bow, (rows[keep], flat[keep]), 1.0)
-        return bow
-    return np.asarray(x, dtype=np.float64).reshape(n, -1)
+    if encoding.get("kind") != "text":
+        return np.asarray(x, dtype=np.float64).reshape(n, -1)
+    ids = np.asarray(x, dtype=np.int64).reshape(n, -1)
+    vocab = min(int(ids.max()) + 1 if ids.size else 1, TEXT_WORDS)
+    pairs = ids[:, :-1] * 1_000_003 + ids[:, 1:]
+    real = (ids[:, :-1] > 1) & (ids[:, 1:] > 1)  # 0 pads, 1 is the unknown word
+    bow = np.zeros((n, vocab + TEXT_PAIRS), dtype=np.float64)
+    rows = np.repeat(np.arange(n), ids.shape[1])
+    flat = ids.reshape(-1)
+    keep = (flat > 1) & (flat < vocab)
+    np.add.at(bow, (rows[keep], flat[keep]), 1.0)
+    prow = np.repeat(np.arange(n), pairs.shape[1])[real.reshape(-1)]
+    np.add.at(bow, (prow, vocab + pairs.reshape(-1)[real.reshape(-1)] % TEXT_PAIRS), 1.0)
+    return bow[:, bow.any(axis=0)]
 
 
 def feature_names(input_shape: tuple[int, ...], encoding: dict) -> list[str]:
@@ -158,7 +167,7 @@ def label_issues(z, y, classes, rows, seed) -> list[dict]:
         return []
     # cleanlab wants every class present; pad absent ones with a tiny probability
     probs = (probs + 1e-6) / (probs + 1e-6).sum(axis=1, keepdims=True)
-    idx = find_label_issues(y, probs, return_indices_ranked_by="self_confidence")
+    idx = find_label_issues(y, probs, return_indices_ranked_by="self_confidence", n_jobs=1)
     name = (lambda c: classes[c]) if classes else str
     return [{"row": int(rows[i]), "label": name(int(y[i])),
              "suggested": name(int(np.argmax(probs[i]))),
@@ -284,7 +293,15 @@ def audit_arrays(x: np.ndarray, y: np.ndarray, task: str, classes: list[str],
                  encoding: dict | None = None, seed: int = 0) -> AuditReport:
     """Audit raw inputs `x` (N, ...) and targets `y` split as `splits` (row positions);
     `rows` maps positions to source rows (default: the identity)."""
-    encoding = encoding or {}
+    from threadpoolctl import threadpool_limits
+
+    # small models on small data: one BLAS thread is as fast, and many threads competing
+    # with the rest of the machine are many times slower
+    with threadpool_limits(limits=1):
+        return _audit_arrays(x, y, task, classes, splits, rows, encoding or {}, seed)
+
+
+def _audit_arrays(x, y, task, classes, splits, rows, encoding, seed) -> AuditReport:
     x = np.asarray(x)
     n = len(x)
     if n < 3:
@@ -292,7 +309,7 @@ def audit_arrays(x: np.ndarray, y: np.ndarray, task: str, classes: list[str],
     rows = np.arange(n) if rows is None else np.asarray(rows)
     f = _features(x, encoding)
     names = feature_names(tuple(x.shape[1:]), encoding) if encoding.get("kind") != "text" \
-        else [f"token {i}" for i in range(f.shape[1])]
+        else [f"text feature {i}" for i in range(f.shape[1])]
     z = _reduce(_standardise(f), seed)
     dist, idx = _neighbours(z, NEIGHBOURS)
     groups = duplicates(x, dist, idx)

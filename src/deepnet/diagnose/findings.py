@@ -55,6 +55,7 @@ class Facts:
     results: dict = field(default_factory=dict)
     task: str = "classification"
     n_classes: int = 0
+    input_shape: tuple[int, ...] = ()  # per sample
     model: Any = None  # torch.nn.Module, or None
     val_x: np.ndarray | None = None  # preprocessed validation inputs, or None
 

@@ -19,6 +19,7 @@ OVERFIT_GAP = 0.03  # ... and a train-val gap of the main metric at least this b
 UNDERFIT_LOSS = 0.5  # classification: final train loss above this fraction of chance
 UNDERFIT_ACCURACY = 0.8  # ... or final train accuracy below this
 UNDERFIT_R2 = 0.5  # regression: final train r2 below this
+STUCK = 0.05  # relative improvement of the train loss from the first epoch to the last
 PLATEAU = 0.02  # relative improvement of the train loss over the last third of epochs
 CHANCE_FACTOR = 2.0  # an epoch's train loss above this x chance: the steps overshoot
 JUMP = 0.25  # an epoch that undoes this fraction of the progress made so far is a spike
@@ -142,24 +143,32 @@ def detect_overfitting(f: Facts) -> list[Finding]:
         f"The model keeps getting better on the training data while the validation loss has "
         f"risen {rise:.0%} since epoch {i_min + 1}: it memorises the training examples "
         "instead of learning what generalises.",
-        Remedy(_regularise(f), "Regularise: dropout after the hidden layers, L2 weight decay "
-                               "and early stopping on val_loss (which keeps the best epoch); "
-                               "augmentation (data.augment) or more data help most when the "
-                               "training split is small."))]
+        Remedy(_regularise(f), "Regularise: L2 weight decay, early stopping (it keeps the "
+                               "best epoch's weights) and augmentation for images or dropout "
+                               "after the hidden layers otherwise; more training data helps "
+                               "most when the training split is small."))]
 
 
 def _regularise(f: Facts) -> dict:
+    """L2, early stopping (it keeps the best epoch's weights; a patience of a fifth of the
+    epochs lets a noisy small-data run go on), and augmentation (images) or dropout after
+    the hidden layers (anything else)."""
     spec = f.spec
     changes: dict = {}
     opt = spec.train.optimizer
     changes["train.optimizer.weight_decay"] = rounded(max(1e-4, 10 * opt.weight_decay), 3)
     if spec.train.early_stopping is None:
-        changes["train.early_stopping"] = {"monitor": "val_loss", "patience": 20}
-    layers = spec.to_dict()["model"]["layers"]
-    has_dropout = any(name == "dropout" for _, name, _ in layer_items(spec))
-    if not has_dropout:
-        new, hidden = [], [i for i, item in enumerate(layers)
-                           if next(iter(item)) in ("dense", "conv1d", "conv2d")][:-1]
+        changes["train.early_stopping"] = {"monitor": "val_loss",
+                                           "patience": max(20, spec.train.epochs // 5)}
+    if len(f.input_shape) == 3 and not spec.data.augment and f.task == "classification":
+        crop = max(1, round(min(f.input_shape[1:]) / 8))
+        changes["data.augment"] = [{"rotate": 10}, {"crop": crop}]
+        return changes
+    if not any(name == "dropout" for _, name, _ in layer_items(spec)):
+        layers = spec.to_dict()["model"]["layers"]
+        hidden = [i for i, item in enumerate(layers)
+                  if next(iter(item)) in ("dense", "conv1d", "conv2d")][:-1]
+        new = []
         for i, item in enumerate(layers):
             new.append(item)
             if i in hidden:
@@ -199,18 +208,43 @@ def detect_underfitting(f: Facts) -> list[Finding]:
     improving = (start - train[-1]) / max(abs(start), 1e-12)
     plateau = improving < PLATEAU
     evidence["train_loss_improvement_last_third"] = rounded(improving, 3)
-    changes = _widen(f)
+    bottleneck = _bottleneck(f)
+    overall = (train[0] - train[-1]) / max(abs(train[0]), 1e-12)
+    evidence["train_loss_improvement_overall"] = rounded(overall, 3)
+    if overall < STUCK and not bottleneck:  # it hardly moved at all: the steps are too small
+        return [Finding(
+            "underfitting", "warning", evidence,
+            "The model cannot fit even its training data: its training loss has hardly moved "
+            "from where it started, so the optimizer is taking steps too small to learn.",
+            Remedy({"train.optimizer.lr": rounded(_lr(f) * 10, 3)},
+                   "Raise the learning rate tenfold; check the inputs (and regression "
+                   "targets) are on a reasonable scale, and that the activations suit the "
+                   "depth (ReLU family)."))]
+    changes = _widen(f) if plateau or bottleneck else {}
     if not plateau:
         changes["train.epochs"] = 2 * f.spec.train.epochs
-    text = ("Give the model more capacity (wider or more layers)"
-            + (" and train longer: the loss was still falling." if not plateau else
-               "; the loss has plateaued, so more epochs alone will not help.")
-            + " If it still cannot fit, try a higher learning rate or ReLU-family activations.")
+    if bottleneck:
+        evidence["bottleneck"] = bottleneck
+    text = ("Train longer: the loss was still falling" if not plateau else
+            "The loss has plateaued, so more epochs alone will not help")
+    if changes.keys() - {"train.epochs"}:
+        text += ("; give the model more capacity (a wider layer"
+                 + (f": {bottleneck} is narrower than the {f.n_classes} classes" if bottleneck
+                    else "") + ")")
+    text += ". If it still cannot fit, try a higher learning rate or ReLU-family activations."
     return [Finding(
         "underfitting", "warning", evidence,
         "The model cannot fit even its training data: its training loss stays high, so it "
         "is too small, too constrained or not trained long enough to learn the task.",
         Remedy(changes, text))]
+
+
+def _bottleneck(f: Facts) -> str | None:
+    """A hidden dense layer narrower than the classes it must tell apart, or None."""
+    for path, name, args in layer_items(f.spec)[:-1]:
+        if name == "dense" and f.n_classes and args["units"] < f.n_classes:
+            return f"{path} ({args['units']} units)"
+    return None
 
 
 def _widen(f: Facts) -> dict:

@@ -23,6 +23,7 @@ from deepnet.files import write_text_atomic
 from deepnet.report.plots import curves, figure_png  # noqa: F401 (figure_png re-exported)
 
 TEMPLATE = Path(__file__).with_name("template.html")
+PREDICTION_ROWS = 20_000  # at most this many test rows in the confusion matrix/residuals
 
 
 class ReportWarning(UserWarning):
@@ -91,10 +92,10 @@ def _predictions(src: _Sources) -> dict | None:
 
     run, prepared = src.run, src.prepared
     part = "test" if len(prepared.splits["test"]) else "val"
-    idx = prepared.splits[part]
+    idx = prepared.splits[part][:PREDICTION_ROWS]
     if not len(idx):
         return None
-    out = _outputs(run, prepared.arrays(part)[0])  # prepared.preprocess is the run's
+    out = _outputs(run, run.preprocess(prepared.dataset.x[idx]))
     y = prepared.targets(prepared.dataset.y[idx])
     if run.task == "classification":
         from deepnet.train.metrics import predicted_classes

@@ -172,12 +172,13 @@ def _margin(z: torch.Tensor, y: torch.Tensor, targeted: bool) -> torch.Tensor:
 
 def cw(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float | None = None,
        *, norm: str = "l2", c: float = 1.0, kappa: float = 0.0, steps: int = 100,
-       lr: float = 0.1, search_steps: int = 5, targeted: bool = False,
+       lr: float = 0.1, search_steps: int = 3, targeted: bool = False,
        bounds: Bounds = (0.0, 1.0), generator: torch.Generator | None = None) -> torch.Tensor:
     """Carlini-Wagner L2 (2017): minimise ||delta||^2 + c * max(margin, -kappa) on the
     logits, in tanh space (so the bounds hold), with Adam (stopping early when the loss
-    stalls); a binary search over c per example (`search_steps`). Returns the smallest successful example found, or the
-    original where none succeeds. `eps`, when given, caps the perturbation."""
+    stalls); a binary search over c per example (`search_steps`). Returns the smallest
+    successful example found, or the original where none succeeds. `eps`, when given,
+    caps the perturbation."""
     if norm != "l2":
         raise ValueError(f"cw is an l2 attack; got norm {norm!r} (use norm='l2')")
     _check(eps, norm, bounds)

@@ -129,7 +129,7 @@ def load_ensemble(path: str | Path):
         "train": first.spec.train.model_copy(update={
             "loss": first.spec.train.loss.model_copy(update={"name": "cross_entropy"})
             if first.spec.train.loss is not None else None})})
-    model = Ensemble([r.network() for r in runs]).eval()
+    model = Ensemble([_raw_network(r) for r in runs]).eval()
     shape = (1,) * len(first.input_shape)
     identity = Preprocess("none", np.zeros(shape, np.float32), np.ones(shape, np.float32))
     results_path = path / "results.json"
@@ -137,6 +137,13 @@ def load_ensemble(path: str | Path):
     run = Run(path, spec, model, identity, "classification", list(first.classes),
               tuple(first.input_shape), [], results, dict(first.encoding))
     return run
+
+
+def _raw_network(run) -> nn.Module:
+    """The member behind its preprocessing; token ids (no preprocessing) go straight in."""
+    if run.encoding.get("kind") == "text":
+        return run.model
+    return run.network()
 
 
 def member_runs(run) -> list:

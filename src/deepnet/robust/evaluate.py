@@ -31,9 +31,14 @@ from deepnet.spec import Attack, AttackArgs, format_errors
 
 FOLDER = "robustness"
 BATCH = 512
-CURVE_FACTORS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
+CURVE_FACTORS = (0.0, 0.5, 1.0, 1.5, 2.0)
 DEFAULT_EPS = 0.1
 DEFAULT_STEPS = {"fgsm": 1, "pgd": 20, "cw": 100, "deepfool": 50}
+DEFAULT_LIMIT = 1000
+OPTIONS = {"fgsm": ("alpha", "loss", "targeted"),
+           "pgd": ("steps", "restarts", "alpha", "random_start", "loss", "targeted"),
+           "cw": ("steps", "c", "kappa", "lr", "targeted"),
+           "deepfool": ("steps", "overshoot", "targeted")}
 
 
 @dataclass
@@ -174,7 +179,8 @@ def _run_attack(net, method: str, a: AttackArgs, eps: float | None, norm: str,
 def attack(run, method: str = "pgd", eps: float | None = None, *, seed: int = 0,
            limit: int | None = None, variant: str = "naive", bpda: bool = False,
            curve: bool | list[float] = False, examples=None, **options) -> AttackResult:
-    """Attack the run's test split (at most `limit` examples) and measure it.
+    """Attack the run's test split (at most `limit` examples: default robust.limit, else
+    1000) and measure it; `examples` = (raw x, y) attacks those instead.
 
     `options` are those of `robust.attacks` in the spec: norm, steps, restarts, alpha,
     random_start, loss, targeted, target, c, kappa, lr, overshoot. eps is in raw input
@@ -194,7 +200,7 @@ def attack(run, method: str = "pgd", eps: float | None = None, *, seed: int = 0,
                            "with --norm linf)")
     net = network(run, bpda)
     bounds = valid_range(run)
-    x, y = examples if examples is not None else test_examples(run, limit)
+    x, y = examples if examples is not None else test_examples(run, _limit(run, limit))
     g = torch.Generator().manual_seed(seed)
     goal = y
     if a.targeted:
@@ -215,6 +221,12 @@ def attack(run, method: str = "pgd", eps: float | None = None, *, seed: int = 0,
     return result
 
 
+def _limit(run, limit: int | None) -> int | None:
+    if limit is not None:
+        return limit
+    return run.spec.robust.limit if run.spec.robust is not None else DEFAULT_LIMIT
+
+
 def _measure(method, variant, norm, a: AttackArgs, x, x_adv, y, clean, adv, goal,
              seconds) -> AttackResult:
     d = A.norms(x_adv - x, norm)
@@ -224,7 +236,8 @@ def _measure(method, variant, norm, a: AttackArgs, x, x_adv, y, clean, adv, goal
     else:
         ok = clean == y
         success = (adv != y)[ok].float().mean().item() if ok.any() else 0.0
-    options = a.model_dump(exclude={"eps", "norm", "curve"})
+    keys = set(OPTIONS[method]) | ({"target"} if a.targeted else set())
+    options = a.model_dump(include=keys)
     return AttackResult(
         method=method, variant=variant, norm=norm, eps=a.eps, targeted=a.targeted,
         target=a.target if a.targeted else None, n=len(y),
@@ -258,6 +271,9 @@ def accuracy_curve(net, method, a: AttackArgs, norm, x, y, goal, clean, x_adv, a
         if e == 0:
             out.append((0.0, (clean == y).float().mean().item()))
             continue
+        if e == a.eps:  # the attack itself
+            out.append((float(e), (adv == y).float().mean().item()))
+            continue
         g = torch.Generator().manual_seed(seed)
         xa = _run_attack(net, method, a, float(e), norm, x, goal, bounds, g)
         out.append((float(e), (_predict(net, xa) == y).float().mean().item()))
@@ -277,8 +293,9 @@ def adaptive_attacks(run, method: str, eps: float | None, options: dict
     if d.distillation is not None:
         keep = {k: v for k, v in options.items() if k in ("targeted", "target")}
         cw_eps = eps if norm == "l2" else None
-        out.append(("CW on logits", "cw", cw_eps, {**keep, "norm": "l2"}, False))
-        if method in ("fgsm", "pgd"):
+        if method != "cw":
+            out.append(("CW on logits", "cw", cw_eps, {**keep, "norm": "l2"}, False))
+        if method in ("fgsm", "pgd") and options.get("loss", "ce") == "ce":
             out.append((f"{method} on the logit margin", method, eps,
                         {**options, "loss": "margin"}, False))
     if d.input_transform is not None:
@@ -292,9 +309,7 @@ def evaluate_robustness(run, method: str = "pgd", eps: float | None = None, *,
     """The naive attack and, when the run's defense obfuscates gradients, the adaptive
     ones beside it; all on the same examples."""
     check_attackable(run)
-    if limit is None and run.spec.robust is not None:
-        limit = run.spec.robust.limit
-    examples = test_examples(run, limit)
+    examples = test_examples(run, _limit(run, limit))
     results = [attack(run, method, eps, seed=seed, curve=curve, examples=examples,
                       **options)]
     if adaptive:
@@ -378,10 +393,15 @@ def report_sections(run) -> list[dict]:
                       fmt(d["clean_accuracy"]), fmt(d["robust_accuracy"]),
                       fmt(d["success_rate"]),
                       f"{fmt(d['mean_perturbation'])} / {fmt(d['max_perturbation'])}"))
-    sections = [{"title": "Robustness: attacks", "table": table}]
-    notes = _honesty_notes(run, rows)
+    sections = [{"title": "Robustness: attacks", "header": True, "table": table,
+                 "text": "Attacks on the test split in raw input units (eps), through the "
+                         "saved preprocessing. Robust accuracy: the share still classified "
+                         "correctly; success: of the examples the model got right (targeted: "
+                         "all whose target differs from the label), the share the attack "
+                         "fooled."}]
+    notes, why = _honesty_notes(run, rows)
     if notes:
-        sections.append({"title": "Robustness: naive and adaptive attacks",
+        sections.append({"title": "Robustness: naive and adaptive attacks", "text": why,
                          "table": notes})
     for name, title in (("curve.png", "Robustness: accuracy vs eps"),
                         ("examples.png", "Robustness: adversarial examples")):
@@ -391,10 +411,10 @@ def report_sections(run) -> list[dict]:
     return sections
 
 
-def _honesty_notes(run, rows: list[dict]) -> list[tuple[str, str]]:
+def _honesty_notes(run, rows: list[dict]) -> tuple[list[tuple[str, str]], str]:
     d = run.spec.robust.defense if run.spec.robust is not None else None
     if d is None or (d.distillation is None and d.input_transform is None):
-        return []
+        return [], ""
     out = []
     naive = [r for r in rows if r["variant"] == "naive"]
     adaptive = [r for r in rows if r["variant"] != "naive"]
@@ -415,5 +435,6 @@ def _honesty_notes(run, rows: list[dict]) -> list[tuple[str, str]]:
     if d.input_transform is not None:
         why.append("the input transformation has zero or sparse gradients; BPDA passes "
                    "them straight through")
-    out.append(("why both", "; ".join(why) + ". The adaptive figure is the one to trust."))
-    return out
+    why = ("This run's defense obfuscates gradients: " + "; ".join(why) + ". The naive "
+           "figures overstate its robustness; the adaptive ones are the ones to trust.")
+    return out, why

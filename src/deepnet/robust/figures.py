@@ -48,7 +48,8 @@ def curve_png(rows: list[dict]) -> bytes:
     return _png(fig)
 
 
-def _show(ax, v: np.ndarray, diverging: bool = False) -> None:
+def _show(ax, v: np.ndarray, diverging: bool = False, lo: float = 0.0, hi: float = 1.0
+          ) -> None:
     """One sample: an image (channels, height, width) or a row of values."""
     if v.ndim == 3 and v.shape[0] in (1, 3):
         img = v[0] if v.shape[0] == 1 else np.transpose(v, (1, 2, 0))
@@ -59,10 +60,9 @@ def _show(ax, v: np.ndarray, diverging: bool = False) -> None:
         ax.imshow(img if img.ndim == 2 else img.mean(-1), cmap="seismic", vmin=-m, vmax=m,
                   aspect="auto" if v.ndim != 3 else None)
     elif img.ndim == 3:
-        lo, hi = float(img.min()), float(img.max())
-        ax.imshow((img - lo) / ((hi - lo) or 1.0))
+        ax.imshow(np.clip((img - lo) / ((hi - lo) or 1.0), 0, 1))
     else:
-        ax.imshow(img, cmap="gray", aspect="auto" if v.ndim != 3 else None)
+        ax.imshow(img, cmap="gray", vmin=lo, vmax=hi, aspect="auto" if v.ndim != 3 else None)
     ax.set_xticks([])
     ax.set_yticks([])
 
@@ -76,13 +76,14 @@ def grid_png(result, classes: list[str], n: int = 8) -> bytes:
     broken = (adv == goal) if result.targeted else (clean == y) & (adv != y)
     order = np.concatenate([np.flatnonzero(broken), np.flatnonzero(~broken)])[:n]
     x, xa = result.x.numpy(), result.x_adv.numpy()
+    lo, hi = float(min(x.min(), xa.min())), float(max(x.max(), xa.max()))
     cols = max(len(order), 1)
     fig, axes = plt.subplots(3, cols, figsize=(1.6 * cols, 5.2), squeeze=False)
     for j, i in enumerate(order):
-        _show(axes[0, j], x[i])
+        _show(axes[0, j], x[i], lo=lo, hi=hi)
         axes[0, j].set_title(f"y={classes[y[i]]}\npred {classes[clean[i]]}", fontsize=8)
         _show(axes[1, j], xa[i] - x[i], diverging=True)
-        _show(axes[2, j], xa[i])
+        _show(axes[2, j], xa[i], lo=lo, hi=hi)
         axes[2, j].set_title(f"adv pred {classes[adv[i]]}", fontsize=8,
                              color="red" if broken[i] else "black")
     for r, name in enumerate(("original", "perturbation", "adversarial")):

@@ -110,10 +110,11 @@ def _precision(name: str, device: torch.device):
 
 def train(spec: Spec, out: str | Path | None = None, resume: str | Path | None = None,
           quiet: bool = False, runs_root: str | Path = "runs",
-          callbacks: list | None = None) -> Run:
+          callbacks: list | None = None, report: bool = True) -> Run:
     """Train `spec`; write and return the run. With `resume`, continue that run exactly
     from its last checkpoint (its own spec.yaml is used). `callbacks`: extra Callback
     objects, called after the built-in ones and not checkpointed (they keep no state).
+    `report=False` skips report.html (tuning trials, where it would cost most of the time).
 
     >>> run = deepnet.train(deepnet.Spec.from_yaml("examples/digits.yaml"))
     """
@@ -136,7 +137,8 @@ def train(spec: Spec, out: str | Path | None = None, resume: str | Path | None =
             spec.to_yaml(path / "spec.yaml")
         if dist is not None:
             path = Path(dist.broadcast_text(str(path) if lead else None))
-    return _train(spec, prepared, model, path, resume is not None, quiet, dist, callbacks)
+    return _train(spec, prepared, model, path, resume is not None, quiet, dist, callbacks,
+                  report)
 
 
 _FIRST_LAYER = re.compile(r"model\.layers\[0\](\.\w+\.layers\[0\])*:")
@@ -162,7 +164,8 @@ def build_for_data(spec: Spec, prepared: Prepared):
 
 
 def _train(spec: Spec, prepared: Prepared, model, path: Path, resuming: bool, quiet: bool,
-           dist: distributed.Dist | None = None, extra: list | None = None):
+           dist: distributed.Dist | None = None, extra: list | None = None,
+           report: bool = True):
     tc = spec.train
     device = dist.device if dist is not None else _device(tc.device)
     lead = dist is None or dist.rank == 0
@@ -222,7 +225,7 @@ def _train(spec: Spec, prepared: Prepared, model, path: Path, resuming: bool, qu
         dist.barrier()  # wait for rank 0 to write the run, then read it back
         dist.close()
         return load(path)
-    run = finish(spec, prepared, t, path, seconds, device)
+    run = finish(spec, prepared, t, path, seconds, device, report)
     if dist is not None:
         dist.barrier()
         dist.close()
@@ -230,7 +233,7 @@ def _train(spec: Spec, prepared: Prepared, model, path: Path, resuming: bool, qu
 
 
 def finish(spec: Spec, prepared: Prepared, t: Trainer, path: Path, seconds: float,
-           device: torch.device) -> Run:
+           device: torch.device, report: bool = True) -> Run:
     """Evaluate on the test split and write model.safetensors, results.json, report.html."""
     model = t.model
     ds = prepared.dataset
@@ -258,6 +261,8 @@ def finish(spec: Spec, prepared: Prepared, t: Trainer, path: Path, seconds: floa
     model.cpu()
     run = Run(path, spec, model.eval(), prepared.preprocess, prepared.task, ds.classes,
               ds.input_shape, t.history, results, encoding=prepared.encoding)
+    if not report:
+        return run
     from deepnet.report.html import write_report
 
     write_report(run)

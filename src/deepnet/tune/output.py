@@ -88,6 +88,7 @@ def history_png(rows: list[dict], metric: str, maximize: bool) -> str:
         line.append(best)
     if any(b is not None for b in line):
         ax.step([r["number"] for r in rows], line, where="post", color="C3", label="best so far")
+    ax.xaxis.get_major_locator().set_params(integer=True)
     ax.set_xlabel("trial")
     ax.set_ylabel(f"val {metric}")
     ax.legend()
@@ -121,6 +122,8 @@ def parallel_png(rows: list[dict], space: dict[str, Distribution], metric: str) 
     cmap = plt.get_cmap("viridis")
     for i in range(len(values)):
         ax.plot(range(len(cols)), [c[i] for c in cols], color=cmap(cols[-1][i]), alpha=0.8)
+    for x in range(len(cols)):
+        ax.axvline(x, color="#999", linewidth=0.8)
     ax.set_xticks(range(len(cols)))
     ax.set_xticklabels([*(short(p) for p in axes), f"val {metric}"], rotation=15)
     for x, p in enumerate(axes):

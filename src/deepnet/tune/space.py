@@ -107,7 +107,8 @@ def suggest(trial, path: str, dist: Distribution) -> Any:
 def decode(params: dict[str, Any], space: dict[str, Distribution]) -> dict[str, Any]:
     """Optuna's params as spec values (a choice of lists or mappings back from JSON)."""
     out = {}
-    for path, value in params.items():
+    order = [p for p in space if p in params] + [p for p in params if p not in space]
+    for path, value in ((p, params[p]) for p in order):
         dist = space.get(path)
         if dist is not None and dist.kind == "choice":
             found = [c for c in dist.choice if label(c) == value]

@@ -76,6 +76,9 @@ def make_storage(url: str):
     path = Path(url)
     if path.is_dir():
         raise DeepnetError(f"--storage {url!r} is a folder; give a journal file path or a URL")
+    if path.suffix in (".db", ".sqlite", ".sqlite3"):
+        raise DeepnetError(f"--storage {url!r} looks like an SQLite database; give it as a URL, "
+                           f"sqlite:///{path}, or use a journal file (e.g. study.journal)")
     path.parent.mkdir(parents=True, exist_ok=True)
     lock = JournalFileSymlinkLock(str(path))
     _repair_journal(path, lock)
@@ -120,9 +123,10 @@ def open_study(job: Job, create: bool = True):
         study = optuna.create_study(storage=storage, study_name=job.study, sampler=sampler,
                                     pruner=pruner, direction=job.direction,
                                     load_if_exists=create)
-    except ValueError as e:  # the stored study was created for the other direction
-        raise DeepnetError(f"study {job.study!r} in {job.storage}: {e}; use another --study "
-                           "or --storage") from None
+    except Exception as e:  # an unreadable journal, a database of another schema, ...
+        raise DeepnetError(f"--storage {job.storage!r}: cannot open study {job.study!r} "
+                           f"({type(e).__name__}: {e}); use another --study or --storage"
+                           ) from None
     if study.direction.name.lower() != job.direction:
         raise DeepnetError(f"study {job.study!r} in {job.storage} {study.direction.name.lower()}s"
                            f" its objective, but this spec asks to {job.direction} "
@@ -208,15 +212,19 @@ def fail_orphans(study, database: bool) -> list[int]:
 
 
 @contextlib.contextmanager
-def study_lock(folder: Path):
-    """One worker at a time claims a trial (all workers of this tune directory)."""
+def study_lock(job: Job):
+    """One worker at a time claims a trial: every worker of a journal file (the lock lies
+    next to it), or of this tune directory for a database."""
     try:
         import fcntl
     except ImportError:  # not POSIX: Optuna's own storage locking only
         yield
         return
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / ".claim.lock", "a") as f:
+    journal = Path(job.storage)
+    path = job.folder / ".claim.lock" if is_database(job.storage) else \
+        journal.with_name(journal.name + ".claim")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
         try:
             yield
@@ -250,7 +258,7 @@ def work(job: Job, study, on_trial=None, parent: int | None = None) -> int:
             break
         if parent is not None and os.getppid() != parent:
             break  # the tune command that started this worker is gone
-        with study_lock(job.folder):
+        with study_lock(job):
             orphans = fail_orphans(study, database)
             c = counts(study.get_trials(deepcopy=False))
             if c["complete"] + c["pruned"] >= job.trials:
@@ -302,7 +310,7 @@ def run_trial(job: Job, study, trial, values: dict[str, Any]) -> str:
                 return "pruned"
         report = PruneReport(trial, job.metric)
         with _heartbeat(study, trial):
-            run = train(spec, out=folder, quiet=True, callbacks=[report])
+            run = train(spec, out=folder, quiet=True, callbacks=[report], report=False)
         r = run.results
         trial.set_user_attr("epochs", r["epochs"])
         if r["stop_reason"] == "diverged":
