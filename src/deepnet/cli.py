@@ -219,7 +219,8 @@ def _audit(args) -> int:
 @command("evaluate", "metrics of a trained run on its test split or on new labelled data")
 def _evaluate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", help="the run directory")
-    p.add_argument("--data", help="labelled data: an .npz with arrays x and y")
+    p.add_argument("--data", help="labelled data in the run's format: .npz (x, y), a "
+                   "CSV/Parquet table, an image folder or a text CSV")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -241,7 +242,7 @@ def _evaluate(args) -> int:
 @command("predict", "predictions for raw inputs, with the run's saved preprocessing")
 def _predict_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", help="the run directory")
-    p.add_argument("input", help="raw inputs: an .npz with an array x")
+    p.add_argument("input", help="raw inputs: .npz (x), a CSV/Parquet table, an image folder or a text CSV")
     p.add_argument("--out", help="write the CSV here (default: stdout)")
 
 

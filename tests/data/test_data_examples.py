@@ -70,6 +70,7 @@ def test_breast_cancer_example_and_predict_on_raw_csv(tmp_path, capsys):
     check_same_as_evaluate(run_dir, classes, labels, metrics, capsys)
 
 
+@pytest.mark.slow  # run by .ci/run after the default suite
 def test_image_folder_example_and_predict_on_a_folder(tmp_path, capsys):
     run_dir, test = train_example("images", tmp_path, capsys)
     assert test["accuracy"] >= 0.95
@@ -107,6 +108,7 @@ def test_text_example_and_predict_on_a_text_csv(tmp_path, capsys):
     assert [r["class"] for r in out] == classes[:3]
 
 
+@pytest.mark.slow  # run by .ci/run after the default suite
 def test_digits_with_augmentation_keeps_its_accuracy(tmp_path, capsys):
     _, test = train_example("digits", tmp_path, capsys,
                             "data.augment=[rotate: 10, scale: [0.9, 1.1], noise: 0.05]")

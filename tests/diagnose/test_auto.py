@@ -5,6 +5,7 @@ its first round. One test, so that the 200-epoch run is trained once."""
 
 import json
 
+import pytest
 import yaml
 from diag_helpers import digits_spec
 
@@ -17,6 +18,7 @@ OVERFIT = digits_spec([{"dense": {"units": 512, "activation": "relu"}}] * 3 + [{
                       early_stopping=None, optimizer={"name": "adam", "lr": 0.001})
 
 
+@pytest.mark.slow  # run by .ci/run after the default suite
 def test_overfitting_is_found_and_auto_raises_val_accuracy(tmp_path, capsys):
     path = tmp_path / "overfit.yaml"
     path.write_text(OVERFIT.to_yaml())

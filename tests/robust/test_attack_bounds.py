@@ -71,9 +71,12 @@ def test_same_seed_same_examples(batch):
 
 def test_restarts_never_weaker_than_one_start(batch):
     net, x, y, bounds = batch
-    with torch.no_grad():
-        def fooled(xa):
+
+    def fooled(xa):
+        with torch.no_grad():
             return (A.logits(net, xa).argmax(1) != y).sum().item()
+
+    with torch.no_grad():  # attacks turn gradients on themselves
         one = A.pgd(net, x, y, 0.08, steps=5, bounds=bounds,
                     generator=torch.Generator().manual_seed(1))
     three = A.pgd(net, x, y, 0.08, steps=5, restarts=3, bounds=bounds,

@@ -59,8 +59,10 @@ def test_adversarial_training_short_run(tmp_path, digits_run, digits_examples):
 
 @pytest.mark.slow
 def test_adversarial_training_eps01_acceptance(tmp_path, digits_examples):
-    run = _train(tmp_path, "adv", ["robust={defense: {adversarial_training: 0.1}, "
-                                   "attacks: [{pgd: {eps: 0.1, steps: 40}}]}"])
+    """PGD-3 adversarial training (fast FGSM, the default, gives about 0.82 here)."""
+    run = _train(tmp_path, "adv", [
+        "robust={defense: {adversarial_training: {method: pgd, eps: 0.1, steps: 3}}, "
+        "attacks: [{pgd: {eps: 0.1, steps: 40, curve: [0.1]}}]}"])
     r = deepnet.attack(run, "pgd", eps=0.1, steps=40, examples=digits_examples)
     assert r.clean_accuracy >= 0.95, r.to_dict()
     assert r.robust_accuracy >= 0.80, r.to_dict()
@@ -91,7 +93,7 @@ def test_squeeze_bit_depth_and_median():
     assert torch.equal(squeeze(x, 1, None, (0.0, 1.0)),
                        torch.tensor([[[[0.0, 0.0, 0.0], [1.0, 1.0, 1.0], [1.0, 1.0, 0.0]]]]))
     smooth = squeeze(x, None, 3, (0.0, 1.0))
-    assert smooth.shape == x.shape and smooth[0, 0, 1, 1].item() == pytest.approx(0.8)
+    assert smooth.shape == x.shape and smooth[0, 0, 1, 1].item() == pytest.approx(0.51)
 
 
 def test_input_transform_naive_vs_bpda_and_predict_uses_it(tmp_path):

@@ -109,6 +109,7 @@ def _check(eps: float | None, norm: str, bounds: Bounds) -> None:
 
 
 # ----------------------------------------------------------------------------- attacks
+@torch.enable_grad()
 def fgsm(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, *,
          norm: str = "linf", targeted: bool = False, bounds: Bounds = (0.0, 1.0),
          random_start: bool = False, alpha: float | None = None, loss: str = "ce",
@@ -128,6 +129,7 @@ def fgsm(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, *
     return project(start + alpha * _step_direction(grad, norm), x, eps, norm, bounds)
 
 
+@torch.enable_grad()
 def pgd(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, *,
         norm: str = "linf", steps: int = 20, alpha: float | None = None,
         random_start: bool = True, restarts: int = 1, targeted: bool = False,
@@ -170,6 +172,7 @@ def _margin(z: torch.Tensor, y: torch.Tensor, targeted: bool) -> torch.Tensor:
     return other - own if targeted else own - other
 
 
+@torch.enable_grad()
 def cw(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float | None = None,
        *, norm: str = "l2", c: float = 1.0, kappa: float = 0.0, steps: int = 100,
        lr: float = 0.1, search_steps: int = 3, targeted: bool = False,
@@ -230,6 +233,7 @@ def cw(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float | No
     return project(best, x, eps, "l2", bounds)
 
 
+@torch.enable_grad()
 def deepfool(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
              eps: float | None = None, *, norm: str = "l2", steps: int = 50,
              overshoot: float = 0.02, targeted: bool = False, bounds: Bounds = (0.0, 1.0),
@@ -237,47 +241,46 @@ def deepfool(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
     """DeepFool (Moosavi-Dezfooli et al., 2016): repeatedly step to the nearest linearised
     decision boundary (l2, or linf with the dual l1 norm) until the class changes (or,
     targeted, becomes y); the total step is scaled by 1 + overshoot. Examples already
-    misclassified (or already the target) are left as they are."""
+    misclassified (or already the target) are left as they are. `eps`, when given,
+    scales each final perturbation down to it."""
     _check(eps, norm, bounds)
     x = x.detach()
-    n = len(x)
     r_tot = torch.zeros_like(x)
-    x_adv = x
+    x_adv = x.clone()
+    idx = torch.arange(len(x), device=x.device)  # the examples still on their way
     for _ in range(steps):
-        xa = x_adv.detach().requires_grad_(True)
+        xa = x_adv[idx].requires_grad_(True)
         z = logits(model, xa)
         pred = z.argmax(1)
-        active = pred != y if targeted else pred == y
+        goal = y[idx]
+        active = pred != goal if targeted else pred == goal
         if not active.any():
             break
         k = z.shape[1]
         grads = torch.stack([torch.autograd.grad(z[:, j].sum(), xa, retain_graph=j < k - 1)[0]
-                             for j in range(k)], dim=1)  # (N, K, ...)
-        z = z.detach()
-        if targeted:  # move from the current class towards the target only
-            src, dst = pred, y[:, None]
+                             for j in range(k)], dim=1)[active]  # (M, K, ...)
+        z, pred, goal, idx = z.detach()[active], pred[active], goal[active], idx[active]
+        m = len(idx)
+        rows = torch.arange(m, device=x.device)
+        src = pred if targeted else goal  # targeted: from the current class to the target
+        w = (grads - grads[rows, src][:, None]).reshape(m, k, -1)  # (M, K, D)
+        f = (z - z.gather(1, src[:, None])).abs()  # (M, K)
+        if targeted:
+            choice = goal
         else:
-            src, dst = y, None
-        g_src = grads[torch.arange(n), src][:, None]
-        w = (grads - g_src).reshape(n, k, -1)  # (N, K, D)
-        f = (z - z.gather(1, src[:, None])).abs()  # (N, K)
-        wn = w.abs().sum(2) if norm == "linf" else w.norm(dim=2)
-        ratio = f / wn.clamp_min(1e-12)
-        if dst is not None:
-            choice = dst[:, 0]
-        else:
-            ratio = ratio.masked_fill(F.one_hot(src, k).bool(), float("inf"))
+            wn = w.abs().sum(2) if norm == "linf" else w.norm(dim=2)
+            ratio = (f / wn.clamp_min(1e-12)).masked_fill(F.one_hot(src, k).bool(),
+                                                          float("inf"))
             choice = ratio.argmin(1)
-        wk = w[torch.arange(n), choice]  # (N, D)
-        fk = f[torch.arange(n), choice]
+        wk, fk = w[rows, choice], f[rows, choice]  # (M, D), (M,)
         if norm == "linf":
             step = ((fk + 1e-4) / wk.abs().sum(1).clamp_min(1e-12))[:, None] * wk.sign()
         else:
             step = ((fk + 1e-4) / (wk.norm(dim=1) ** 2).clamp_min(1e-12))[:, None] * wk
-        step = step.reshape(x.shape) * _per_example(active.to(x.dtype), x)
-        r_tot = r_tot + step
-        x_adv = project(x + (1 + overshoot) * r_tot, x, eps, norm, bounds)
-    return x_adv.detach()
+        r_tot[idx] += step.reshape(m, *x.shape[1:])
+        x_adv[idx] = project(x[idx] + (1 + overshoot) * r_tot[idx], x[idx], None, norm,
+                             bounds)
+    return project(x_adv, x, eps, norm, bounds)  # the cap, after the minimal search
 
 
 # ----------------------------------------------------------------------------- registry
