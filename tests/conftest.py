@@ -1,6 +1,14 @@
 import copy
+import os
 
 import pytest
+import torch
+
+# `make test` runs two pytest workers on two cores: one intra-op thread each (and in the
+# deepnet processes they start), or the OpenMP threads oversubscribe the cores and spin.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["OMP_NUM_THREADS"] = "1"
+    torch.set_num_threads(1)
 
 DIGITS_MLP = {
     "name": "t",
