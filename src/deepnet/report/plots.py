@@ -17,13 +17,17 @@ def _plt():
     return plt
 
 
-def figure_png(fig) -> str:
-    """A matplotlib figure as a data: URI."""
-    plt = _plt()
+def png_bytes(fig) -> bytes:
+    """A matplotlib figure as PNG bytes; the figure is closed."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-    plt.close(fig)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+    _plt().close(fig)
+    return buf.getvalue()
+
+
+def figure_png(fig) -> str:
+    """A matplotlib figure as a data: URI."""
+    return "data:image/png;base64," + base64.b64encode(png_bytes(fig)).decode()
 
 
 def curves(history: list[dict], metric: str, best_epoch: int | None,

@@ -3,26 +3,10 @@ adversarial examples (original, perturbation, adversarial, both predictions)."""
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _png(fig) -> bytes:
-    plt = _plt()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-    plt.close(fig)
-    return buf.getvalue()
+from deepnet.report.plots import _plt
+from deepnet.report.plots import png_bytes as _png
 
 
 def curve_png(rows: list[dict]) -> bytes:
