@@ -181,7 +181,7 @@ def test_corrupt_checkpoint_refused(reference, tmp_path, capsys):
         copy = tmp_path / target
         shutil.copytree(reference.path, copy)
         ckpt = copy / "checkpoint"
-        f = next(ckpt.glob("tensors-*")) if target == "tensors" else ckpt / "state.json"
+        f = next(ckpt.glob(f"{target}-*"))
         data = bytearray(f.read_bytes())
         data[len(data) // 2] ^= 0x01
         f.write_bytes(bytes(data))
@@ -261,3 +261,22 @@ def test_sigkill_at_three_points_then_resume_is_bit_identical(tmp_path):
         assert not list(out.rglob("*.tmp"))
         assert [h["val_loss"] for h in deepnet.load(out).history] == \
                [h["val_loss"] for h in deepnet.load(full).history]
+
+
+def test_checkpoint_tensors_are_a_safetensors_file():
+    """Our one-copy serialiser writes exactly what safetensors.torch.save writes."""
+    from safetensors.torch import load, save
+
+    g = torch.Generator().manual_seed(0)
+    tensors = {"w": torch.randn(3, 4, generator=g), "b.bias": torch.randn(4, generator=g),
+               "half": torch.randn(5, generator=g).half(), "bf": torch.randn(2, 2).bfloat16(),
+               "step": torch.tensor(7.0, dtype=torch.float64), "rng": torch.get_rng_state(),
+               "idx": torch.arange(6).reshape(2, 3), "i32": torch.arange(3, dtype=torch.int32),
+               "mask": torch.tensor([True, False, True]), "empty": torch.zeros(0, 3),
+               "strided": torch.randn(4, 6, generator=g)[:, ::2]}
+    data = bytes(checkpoint.serialize(tensors))
+    assert data == save({k: v.contiguous() for k, v in tensors.items()})
+    back = load(data)
+    assert back.keys() == tensors.keys()
+    assert all(torch.equal(back[k], v) for k, v in tensors.items())
+    assert bytes(checkpoint.serialize({})) == save({})

@@ -121,8 +121,8 @@ def train(spec: Spec, out: str | Path | None = None, resume: str | Path | None =
     if resume is not None:
         path = Path(resume)
         if not checkpoint.exists(path / "checkpoint"):
-            raise CheckpointError(f"--resume {str(path)!r}: no checkpoint found "
-                                  f"({path / 'checkpoint' / checkpoint.STATE} is missing)")
+            raise CheckpointError(f"--resume {str(path)!r}: no checkpoint found (no "
+                                  f"{path / 'checkpoint' / checkpoint.STATE} file)")
         spec = Spec.from_yaml(path / "spec.yaml")
     prepared = prepare(spec)
     model, rows = build_for_data(spec, prepared)

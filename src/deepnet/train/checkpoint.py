@@ -1,30 +1,31 @@
 """Checkpoints: tensors in safetensors, everything else in JSON, both guarded by SHA-256.
 
-A checkpoint folder holds `tensors-<epoch>.safetensors` and `state.json`, which names the
-tensors file and its hash and carries a hash of its own content. state.json is written
-last, atomically: it is the commit point, so a crash at any moment leaves the previous
-checkpoint whole. Nothing is ever unpickled.
+A checkpoint folder holds `tensors-<epoch>.safetensors` and `state-<epoch>.json`, which
+names the tensors file and its hash and carries a hash of its own content. The state file
+is written last, atomically (temp file + rename): it is the commit point, so a crash at
+any moment leaves the previous checkpoint whole; then the older files are removed. Every
+file gets a new name, never replaces one: on ext4 a rename over an existing file starts
+a write to disk at once, which cost a millisecond per epoch. Nothing is ever unpickled.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import threading
+import os
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors.torch import load as load_tensors
-from safetensors.torch import save as save_tensors
 
 from deepnet.errors import CheckpointError
-from deepnet.files import write_bytes_atomic, write_text_atomic
+from deepnet.files import write_bytes_atomic
 
-STATE = "state.json"
+STATE = "state-*.json"
 
 
-def _digest(data: bytes) -> str:
+def _digest(data: bytes | memoryview) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
@@ -32,69 +33,90 @@ def _canonical(meta: dict) -> bytes:
     return json.dumps(meta, sort_keys=True).encode()
 
 
-def save(folder: str | Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any],
-         tag: str) -> None:
-    """Write one checkpoint atomically, then remove the tensors files it replaces."""
+# safetensors dtype names, in the order of safetensors' Dtype enum (it sorts by it)
+_DTYPES = {torch.bool: "BOOL", torch.uint8: "U8", torch.int8: "I8", torch.int16: "I16",
+           torch.float16: "F16", torch.bfloat16: "BF16", torch.int32: "I32",
+           torch.float32: "F32", torch.float64: "F64", torch.int64: "I64"}
+_RANK = {name: i for i, name in enumerate(_DTYPES.values())}
+
+
+def serialize(tensors: dict[str, torch.Tensor]) -> memoryview:
+    """The bytes of a safetensors file holding `tensors`, byte for byte what
+    safetensors.torch.save writes (a test checks), made with one copy of the tensors
+    (one torch.cat, into the file's buffer on the CPU): about six times faster than
+    safetensors.torch.save, which converts tensor by tensor, and this runs every epoch."""
+    order = sorted(tensors, key=lambda k: (-_RANK[_DTYPES[tensors[k].dtype]], k))
+    header, parts, offset = {}, [], 0
+    for name in order:
+        v = tensors[name].detach()
+        size = v.numel() * v.element_size()
+        header[name] = {"dtype": _DTYPES[v.dtype], "shape": list(v.shape),
+                        "data_offsets": [offset, offset + size]}
+        parts.append(v.contiguous().reshape(-1).view(torch.uint8))
+        offset += size
+    head = json.dumps(header, separators=(",", ":")).encode()
+    head += b" " * (-len(head) % 8)
+    head = len(head).to_bytes(8, "little") + head
+    buf = torch.empty(len(head) + offset, dtype=torch.uint8)
+    buf[:len(head)] = torch.frombuffer(bytearray(head), dtype=torch.uint8)
+    device = next((p.device for p in parts if p.device.type != "cpu"), None)
+    if device is not None:  # gathered on the GPU, then one copy to the host
+        buf[len(head):] = torch.cat([p.to(device) for p in parts]).cpu()
+    elif parts:  # straight into the buffer
+        torch.cat(parts, out=buf[len(head):])
+    return memoryview(buf.numpy())
+
+
+def save(folder: str | Path, data: bytes | memoryview, meta: dict[str, Any], tag: str,
+         durable: bool = True) -> None:
+    """Write one checkpoint atomically, then remove the files it replaces. `data` is the
+    tensors file (`serialize`). `durable=False` skips the fsyncs: a killed process still
+    leaves a whole checkpoint, a power cut may not (`flush` later)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    data = save_tensors({k: v.detach().cpu().contiguous() for k, v in tensors.items()})
-    name = f"tensors-{tag}.safetensors"
-    write_bytes_atomic(folder / name, data, label="checkpoint")
-    body = {**meta, "tensors": name, "tensors_sha256": _digest(data)}
-    state = {"sha256": _digest(_canonical(body)), "body": body}
-    write_text_atomic(folder / STATE, json.dumps(state))
-    for old in folder.glob("tensors-*.safetensors"):
-        if old.name != name:
-            old.unlink(missing_ok=True)
-    for tmp in folder.glob(".*.tmp"):  # left by a crash mid-write
-        tmp.unlink(missing_ok=True)
+    tensors, state_name = f"tensors-{tag}.safetensors", f"state-{tag}.json"
+    write_bytes_atomic(folder / tensors, data, label="checkpoint", durable=durable)
+    body = _canonical({**meta, "tensors": tensors, "tensors_sha256": _digest(data)})
+    state = b'{"sha256": "%s", "body": %s}' % (_digest(body).encode(), body)
+    write_bytes_atomic(folder / state_name, state, durable=durable)
+    for old in os.listdir(folder):
+        stale = old.startswith(("tensors-", "state-")) and old not in (tensors, state_name)
+        if stale or (old.startswith(".") and old.endswith(".tmp")):  # .tmp: a crash mid-write
+            (folder / old).unlink(missing_ok=True)
 
 
-class BackgroundWriter:
-    """Writes checkpoints on a background thread so serialising, hashing and fsync overlap
-    the next epoch. One write at a time: a new one first waits for the last. The caller
-    passes a snapshot (cloned tensors), so training may go on changing its own."""
-
-    def __init__(self):
-        self._thread: threading.Thread | None = None
-        self._error: BaseException | None = None
-
-    def submit(self, folder, tensors: dict[str, torch.Tensor], meta: dict, tag: str) -> None:
-        self.wait()
-        self._thread = threading.Thread(target=self._run, args=(folder, tensors, meta, tag),
-                                        name="deepnet-checkpoint", daemon=True)
-        self._thread.start()
-
-    def _run(self, *args) -> None:
+def flush(folder: str | Path) -> None:
+    """fsync the checkpoint in `folder`: its files, then the folder."""
+    folder = Path(folder)
+    for path in [*folder.glob("tensors-*.safetensors"), *folder.glob(STATE), folder]:
+        fd = os.open(path, os.O_RDONLY)
         try:
-            save(*args)
-        except BaseException as e:  # re-raised in the training thread by wait()
-            self._error = e
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
-    def wait(self) -> None:
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
-        if self._error is not None:
-            error, self._error = self._error, None
-            raise error
+
+def _latest(folder: Path) -> Path | None:
+    """The newest committed state file (a crash between commit and clean-up leaves two)."""
+    states = [p for p in folder.glob(STATE) if p.stem.removeprefix("state-").isdigit()]
+    return max(states, key=lambda p: int(p.stem.removeprefix("state-")), default=None)
 
 
 def exists(folder: str | Path) -> bool:
-    return (Path(folder) / STATE).is_file()
+    return _latest(Path(folder)) is not None
 
 
 def load(folder: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """(tensors, meta) of the checkpoint in `folder`; CheckpointError naming the file when
     it is missing, truncated or altered. Nothing is loaded from a file that fails."""
     folder = Path(folder)
-    state_path = folder / STATE
+    state_path = _latest(folder)
+    if state_path is None:
+        raise CheckpointError(f"no checkpoint in {str(folder)!r}: no state-<epoch>.json file")
     try:
         state = json.loads(state_path.read_text())
         body = state["body"]
         ok = state["sha256"] == _digest(_canonical(body))
-    except FileNotFoundError:
-        raise CheckpointError(f"no checkpoint in {str(folder)!r}: {STATE} is missing") from None
     except (ValueError, KeyError, TypeError, UnicodeDecodeError):
         ok = False
     if not ok:
@@ -107,7 +129,8 @@ def load(folder: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         raise CheckpointError(f"checkpoint file {str(tensors_path)!r} is missing") from None
     if _digest(data) != body["tensors_sha256"]:
         raise CheckpointError(f"checkpoint file {str(tensors_path)!r} is corrupt (its SHA-256 "
-                              "does not match state.json: truncated or altered); it was not loaded")
+                              f"does not match {state_path.name}: truncated or altered); it "
+                              "was not loaded")
     return load_tensors(data), body
 
 

@@ -8,22 +8,32 @@ import torch
 from torch.optim import lr_scheduler
 
 
-def _sgd(params, o):
+def _sgd(params, o, **kw):
     return torch.optim.SGD(params, lr=o.lr, momentum=o.momentum, nesterov=o.nesterov,
-                           weight_decay=o.weight_decay)
+                           weight_decay=o.weight_decay, **kw)
 
 
-OPTIMIZERS: dict[str, Callable] = {
-    "sgd": _sgd,
-    "adam": lambda params, o: torch.optim.Adam(params, lr=o.lr, weight_decay=o.weight_decay),
-    "adamw": lambda params, o: torch.optim.AdamW(params, lr=o.lr, weight_decay=o.weight_decay),
-    "rmsprop": lambda params, o: torch.optim.RMSprop(
-        params, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay),
+# name -> (builder(params, spec section, **kw), has a fused kernel)
+OPTIMIZERS: dict[str, tuple[Callable, bool]] = {
+    "sgd": (_sgd, True),
+    "adam": (lambda params, o, **kw: torch.optim.Adam(
+        params, lr=o.lr, weight_decay=o.weight_decay, **kw), True),
+    "adamw": (lambda params, o, **kw: torch.optim.AdamW(
+        params, lr=o.lr, weight_decay=o.weight_decay, **kw), True),
+    "rmsprop": (lambda params, o, **kw: torch.optim.RMSprop(
+        params, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay, **kw), False),
 }
 
 
 def make_optimizer(params, o) -> torch.optim.Optimizer:
-    return OPTIMIZERS[o.name](params, o)
+    """The spec's optimizer. Where PyTorch has a fused kernel (one kernel updates every
+    parameter) it is used, on the CPU too, where PyTorch's default is a loop over the
+    parameters: the digits MLP's step is a quarter faster (bench/overhead.py)."""
+    params = list(params)
+    build, fusable = OPTIMIZERS[o.name]
+    fused = fusable and all(p.is_floating_point() and p.device.type in ("cpu", "cuda")
+                            for p in params)
+    return build(params, o, fused=True) if fused else build(params, o)
 
 
 # A schedule builder returns (scheduler or None, when it steps: "batch" | "epoch" | "val").

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import random
 import time
 from collections.abc import Callable
@@ -134,9 +133,10 @@ def _step(t: Trainer, xb, yb, params, grad_sums, share: float):
     with t.autocast():
         out = t.net(xb)
         loss = t.loss_fn(out, yb)
+    total = loss
     if t.dist is not None:
         loss = loss * share
-    total = loss * (t.dist.world if t.dist is not None else 1)
+        total = loss * t.dist.world
     if t.l1:
         total = total + t.l1 * sum(p.abs().sum() for p in params if p.dim() > 1)
     t.optimizer.zero_grad(set_to_none=True)
@@ -179,8 +179,8 @@ def evaluate(net, data: InMemory, loss_fn, metrics: list[str],
 
 
 # ----------------------------------------------------------------------------- checkpoints
-def checkpoint_state(t: Trainer, callbacks: list[Callback]) -> tuple[dict, dict]:
-    """(tensors, JSON meta): a snapshot of everything needed to resume exactly."""
+def checkpoint_state(t: Trainer, callbacks: list[Callback]) -> tuple[bytes, dict]:
+    """(tensors file bytes, JSON meta): a snapshot of everything needed to resume exactly."""
     opt_tensors, opt_meta = checkpoint.optimizer_state(t.optimizer)
     tensors = {f"model.{k}": v for k, v in t.model.state_dict().items()}
     tensors |= opt_tensors
@@ -192,6 +192,8 @@ def checkpoint_state(t: Trainer, callbacks: list[Callback]) -> tuple[dict, dict]
             tensors[f"rng.cuda.{i}"] = s
     np_state = np.random.get_state()
     tensors["rng.numpy"] = torch.from_numpy(np_state[1].astype(np.int64))
+    py_version, py_state, py_gauss = random.getstate()
+    tensors["rng.python"] = torch.tensor(py_state, dtype=torch.int64)
     for i, cb in enumerate(callbacks):
         tensors |= {f"cb{i}.{k}": v for k, v in cb.tensors().items()}
     meta = {
@@ -200,12 +202,10 @@ def checkpoint_state(t: Trainer, callbacks: list[Callback]) -> tuple[dict, dict]
         "optimizer": opt_meta,
         "scheduler": t.scheduler.state_dict() if t.scheduler is not None else None,
         "scaler": t.scaler.state_dict() if t.scaler is not None else None,
-        "rng": {"python": _jsonable(random.getstate()),
-                "numpy": [np_state[0], *np_state[2:]]},
+        "rng": {"python": [py_version, py_gauss], "numpy": [np_state[0], *np_state[2:]]},
         "callbacks": [cb.state_dict() for cb in callbacks],
     }
-    snapshot = {k: v.detach().to("cpu", copy=True) for k, v in tensors.items()}
-    return snapshot, json.loads(json.dumps(meta))
+    return checkpoint.serialize(tensors), meta
 
 
 def load_checkpoint(t: Trainer, folder, callbacks: list[Callback]) -> None:
@@ -222,7 +222,8 @@ def load_checkpoint(t: Trainer, folder, callbacks: list[Callback]) -> None:
     cuda = [tensors[k] for k in sorted(tensors) if k.startswith("rng.cuda.")]
     if cuda and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(cuda)
-    random.setstate(_tuples(meta["rng"]["python"]))
+    py_version, py_gauss = meta["rng"]["python"]
+    random.setstate((py_version, tuple(tensors["rng.python"].tolist()), py_gauss))
     name, *rest = meta["rng"]["numpy"]
     np.random.set_state((name, tensors["rng.numpy"].numpy().astype(np.uint32), *rest))
     for i, (cb, state) in enumerate(zip(callbacks, meta["callbacks"], strict=True)):
@@ -233,10 +234,3 @@ def load_checkpoint(t: Trainer, folder, callbacks: list[Callback]) -> None:
     t.stop_training, t.stop_reason, t.stop_message = meta["stop"]
     t.resumed = True
 
-
-def _jsonable(x):
-    return [_jsonable(v) for v in x] if isinstance(x, tuple | list) else x
-
-
-def _tuples(x):
-    return tuple(_tuples(v) for v in x) if isinstance(x, list) else x
