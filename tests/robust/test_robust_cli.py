@@ -29,6 +29,12 @@ def test_attack_json_and_report(digits_run, capsys):
     assert "Robustness: adversarial examples" in report
     saved = json.loads((digits_run.path / "robustness" / "results.json").read_text())
     assert any(a["method"] == "pgd" and a["eps"] == 0.2 for a in saved["attacks"])
+    # `deepnet report` redraws the report from the run directory: nothing is lost
+    (digits_run.path / "report.html").unlink()
+    code, _, err = _cli(capsys, "report", digits_run.path)
+    assert code == 0, err
+    redrawn = (digits_run.path / "report.html").read_text()
+    assert "Robustness: attacks" in redrawn and "Robustness: adversarial examples" in redrawn
 
 
 def test_attack_text_output_targeted(digits_run, capsys):
@@ -80,3 +86,4 @@ def test_attack_on_a_text_model_exit_2(tmp_path, capsys):
     code, _, err = _cli(capsys, "train", tmp_path / "t.yaml", "--out", tmp_path / "run2",
                         "--quiet", "--set", "robust={attacks: [fgsm]}")
     assert code == 2 and "token inputs are not supported" in err
+    assert not (tmp_path / "run2").exists()  # refused before the run directory is made

@@ -125,6 +125,8 @@ def test_ensemble_evaluate_predict_attack(tmp_path, digits_run, capsys, mlp_spec
                  str(tmp_path / "ens"), "--json"])
     out = json.loads(capsys.readouterr().out)
     assert code == 0 and out["test"]["accuracy"] > 0.8
+    report = (tmp_path / "ens" / "report.html").read_text()
+    assert "Ensemble members" in report and str(other.path) in report
     ens = deepnet.load(tmp_path / "ens")
     metrics = evaluate_run(ens)
     assert metrics["accuracy"] == pytest.approx(out["test"]["accuracy"])

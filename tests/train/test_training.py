@@ -280,3 +280,17 @@ def test_checkpoint_tensors_are_a_safetensors_file():
     assert back.keys() == tensors.keys()
     assert all(torch.equal(back[k], v) for k, v in tensors.items())
     assert bytes(checkpoint.serialize({})) == save({})
+
+
+def test_refused_spec_leaves_no_run_directory(tmp_path, capsys):
+    """Errors found only once the data are split (empty validation split, class weights
+    of the wrong length) leave neither a new folder nor files in an empty --out folder."""
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    for out, override in ((tmp_path / "new", "data.split.val=0"),
+                          (mine, "train.loss={name: cross_entropy, class_weights: [1, 2]}")):
+        assert main(["train", "examples/digits.yaml", "--out", str(out), "--quiet",
+                     "--set", override]) == 2
+        assert "Traceback" not in capsys.readouterr().err
+    assert not (tmp_path / "new").exists()
+    assert mine.is_dir() and not any(mine.iterdir())

@@ -160,6 +160,21 @@ def _summary(src: _Sources) -> dict:
     return {"title": "Model summary", "table": rows, "header": True}
 
 
+def _robustness(src: _Sources) -> list[dict]:
+    from deepnet.robust.evaluate import report_sections
+
+    return report_sections(src.run)
+
+
+def _ensemble(src: _Sources) -> dict | None:
+    members = src.run.results.get("member_test")
+    if not members:
+        return None
+    return {"title": "Ensemble members", "table": [
+        (name, ", ".join(f"{k} {v:.4f}" for k, v in test.items()))
+        for name, test in members.items()]}
+
+
 def _run(src: _Sources) -> dict:
     r = src.run.results
     return {"title": "Run", "table": [
@@ -168,13 +183,16 @@ def _run(src: _Sources) -> dict:
         ("seconds", r.get("seconds")), ("device", r.get("device"))]}
 
 
-SECTIONS: dict[str, Callable[[_Sources], dict | None]] = {
+# title -> section(s) or None; a section that fails is replaced by a note, not the report
+SECTIONS: dict[str, Callable[[_Sources], dict | list[dict] | None]] = {
     "Test metrics": _test_metrics,
     "Diagnosis": _diagnosis,
     "Learning curves": _curves,
     "Predictions": _predictions,
     "Gradient norms per layer": _gradients,
     "Data audit": _audit,
+    "Robustness": _robustness,
+    "Ensemble members": _ensemble,
     "Model summary": _summary,
     "Run": _run,
 }
@@ -193,15 +211,16 @@ def sections(run) -> list[dict]:
             section = {"title": title, "text": f"This section could not be drawn "
                                                f"({type(e).__name__}: {e})."}
         if section is not None:
-            out.append(section)
+            out += section if isinstance(section, list) else [section]
     return out
 
 
-def write_report(run, extra: list[dict] | None = None) -> Path:
-    """Write `run.path/report.html` atomically and return its path."""
+def write_report(run) -> Path:
+    """Write `run.path/report.html` atomically and return its path. Everything it shows
+    is read from the run directory, so `deepnet report` redraws the same report."""
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     page = env.from_string(TEMPLATE.read_text()).render(
-        name=run.spec.name, path=str(run.path), sections=sections(run) + (extra or []),
+        name=run.spec.name, path=str(run.path), sections=sections(run),
         spec=run.spec.to_yaml())
     target = Path(run.path) / "report.html"
     write_text_atomic(target, page)

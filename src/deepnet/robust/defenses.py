@@ -224,12 +224,9 @@ def _chain(hooks: list[Callable]) -> Callable:
     return transform
 
 
-def apply_defense(spec, prepared, t, path: Path, quiet: bool = False) -> None:
-    """Set up the spec's defenses on a Trainer before `fit`: the input transformation on
-    the preprocessing (and the batches), the distillation teacher and loss, and the
-    adversarial-training batch transform."""
-    from deepnet.train.api import raw_range
-
+def check(spec, prepared) -> None:
+    """SpecError when the spec's robust section cannot apply to these data; called before
+    the run directory is made, so a refused spec leaves nothing behind."""
     if spec.robust is None:
         return
     if prepared.dataset.encoding.get("kind") == "text" or \
@@ -241,26 +238,39 @@ def apply_defense(spec, prepared, t, path: Path, quiet: bool = False) -> None:
         raise SpecError(f"robust: attacks and defenses need a classification task; this "
                         f"one is {prepared.task}; drop the robust section")
     d = _defense(spec)
+    where = "robust.defense"
+    shape = tuple(prepared.dataset.input_shape)
+    if d is not None and d.input_transform is not None and d.input_transform.smoothing \
+            and len(shape) != 3:
+        raise SpecError(f"{where}.input_transform.smoothing: median smoothing needs "
+                        f"images (channels, height, width); the samples have shape {shape}")
+    if d is not None and d.distillation is not None and \
+            (spec.train.loss is None or spec.train.loss.name != "cross_entropy"):
+        raise SpecError(f"{where}.distillation: needs a softmax classifier trained with "
+                        "train.loss: cross_entropy (several output units)")
+
+
+def apply_defense(spec, prepared, t, path: Path, quiet: bool = False) -> None:
+    """Set up the spec's defenses on a Trainer before `fit`: the input transformation on
+    the preprocessing (and the batches), the distillation teacher and loss, and the
+    adversarial-training batch transform."""
+    from deepnet.train.api import raw_range
+
+    check(spec, prepared)
+    d = _defense(spec)
     if d is None:
         return
-    where = "robust.defense"
     shape = tuple(prepared.dataset.input_shape)
     bounds = tuple(raw_range(prepared))
     hooks: list[Callable] = []
     if d.input_transform is not None:
         cfg = d.input_transform
-        if cfg.smoothing and len(shape) != 3:
-            raise SpecError(f"{where}.input_transform.smoothing: median smoothing needs "
-                            f"images (channels, height, width); the samples have shape {shape}")
         prepared.preprocess = SqueezedPreprocess.wrap(prepared.preprocess, cfg, bounds)
         t.train_data = prepared.batches("train", t.train_data.batch_size, t.train_data.device)
         t.val_data = prepared.batches("val", t.val_data.batch_size, t.val_data.device)
     if d.adversarial_training is not None:
         hooks.append(AdversarialBatches(d.adversarial_training, prepared.preprocess, bounds))
     if d.distillation is not None:
-        if spec.train.loss is None or spec.train.loss.name != "cross_entropy":
-            raise SpecError(f"{where}.distillation: needs a softmax classifier trained with "
-                            "train.loss: cross_entropy (several output units)")
         temperature = d.distillation.temperature
         teacher = train_teacher(spec, t, shape, path, quiet, temperature)
         loss = DistillLoss(t.loss_fn, temperature)

@@ -104,9 +104,7 @@ def make_ensemble(members: list[str | Path], out: str | Path, quiet: bool = Fals
             print(f"warning: {w}", file=sys.stderr)
     from deepnet.report.html import write_report
 
-    write_report(run, extra=[{"title": "Ensemble members", "table": [
-        (n, ", ".join(f"{k} {v:.4f}" for k, v in r.results.get("test", {}).items()))
-        for n, r in zip(names, runs, strict=True)]}])
+    write_report(run)
     return run
 
 

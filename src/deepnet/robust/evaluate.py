@@ -366,14 +366,14 @@ def save(run, results: list[AttackResult]) -> Path:
     write_bytes_atomic(folder / "curve.png", curve_png(merged))
     from deepnet.report.html import write_report
 
-    write_report(run, extra=report_sections(run))
+    write_report(run)
     return file
 
 
 def report_sections(run) -> list[dict]:
     """The report's robustness sections from `robustness/` ([] when never attacked): a
     table of every attack (naive and adaptive side by side), the accuracy-vs-eps curves
-    and the grid of examples. The report can call this, or take it as `extra`."""
+    and the grid of examples; report.html's robustness sections."""
     import base64
 
     folder = Path(run.path) / FOLDER

@@ -6,6 +6,7 @@ import contextlib
 import functools
 import platform
 import re
+import shutil
 import time
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from deepnet.data.checks import check_model_input, encode_target, label_key
 from deepnet.data.inputs import read_raw
 from deepnet.data.prepare import Prepared, prepare
 from deepnet.data.sources import load_npz  # noqa: F401 (re-exported)
-from deepnet.errors import CheckpointError, DataError, SpecError
+from deepnet.errors import CheckpointError, DataError, DeepnetError, SpecError
 from deepnet.files import write_json_atomic
 from deepnet.nn.build import build_model
 from deepnet.nn.layers import item_parts
@@ -129,16 +130,31 @@ def train(spec: Spec, out: str | Path | None = None, resume: str | Path | None =
     n_outputs = rows[-1].output_shape
     spec = resolve(spec, prepared, n_outputs[-1] if n_outputs else 1)
     _check_outputs(prepared.task, n_outputs, prepared, spec.train.loss.name)
+    if spec.robust is not None:  # refused before the run directory exists
+        from deepnet.robust.defenses import check
+
+        check(spec, prepared)
     dist = distributed.init(spec.train.device)
+    made = None
     if resume is None:
         lead = dist is None or dist.rank == 0  # only rank 0 writes the run directory
+        kept = out is not None and Path(out).is_dir()  # an empty folder the user made
         path = new_run_dir(spec, out, runs_root) if lead else None
         if lead:
+            made = path
             spec.to_yaml(path / "spec.yaml")
         if dist is not None:
             path = Path(dist.broadcast_text(str(path) if lead else None))
-    return _train(spec, prepared, model, path, resume is not None, quiet, dist, callbacks,
-                  report)
+    try:
+        return _train(spec, prepared, model, path, resume is not None, quiet, dist,
+                      callbacks, report)
+    except DeepnetError:
+        # refused before any checkpoint: the new run directory is removed, not left half
+        if made is not None and not checkpoint.exists(made / "checkpoint"):
+            shutil.rmtree(made, ignore_errors=True)
+            if kept:
+                made.mkdir()
+        raise
 
 
 _FIRST_LAYER = re.compile(r"model\.layers\[0\](\.\w+\.layers\[0\])*:")
