@@ -22,6 +22,7 @@ import time
 import torch
 
 import deepnet
+from deepnet.data.batches import batch_starts
 from deepnet.data.prepare import prepare
 from deepnet.nn.build import build_model
 
@@ -59,7 +60,8 @@ def plain_pytorch(spec: deepnet.Spec, fused: bool = False) -> float:
     opt = torch.optim.Adam(model.parameters(), lr=tc.optimizer.lr,
                            weight_decay=tc.optimizer.weight_decay, fused=fused)
     bs, n = tc.batch_size, len(y_tr)
-    steps = len(range(0, n - 1 if n % bs == 1 else n, bs))
+    starts = batch_starts(n, bs)  # deepnet drops a one-sample last batch; so does this
+    steps = len(starts)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, tc.optimizer.lr, total_steps=EPOCHS * steps)
     gen = torch.Generator().manual_seed(spec.seed)
     loss_fn = torch.nn.CrossEntropyLoss()
@@ -68,7 +70,7 @@ def plain_pytorch(spec: deepnet.Spec, fused: bool = False) -> float:
         model.train()
         order = torch.randperm(n, generator=gen)
         total = 0.0
-        for s in range(0, steps * bs, bs):
+        for s in starts:
             idx = order[s:s + bs]
             loss = loss_fn(model(x_tr[idx]), y_tr[idx])
             opt.zero_grad(set_to_none=True)

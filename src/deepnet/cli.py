@@ -187,15 +187,17 @@ def _audit_args(p: argparse.ArgumentParser) -> None:
 
 @_audit_args.run
 def _audit(args) -> int:
-    from deepnet.diagnose.audit import audit, save_audit, write_clean
+    from deepnet.diagnose.audit import audit, check_clean_target, save_audit, write_clean
+    from deepnet.train.runs import load
 
     spec = _load_spec(args)
+    run = load(args.run) if args.run else None  # the arguments are checked before the audit
+    if args.fix:
+        check_clean_target(spec, args.fix)
     report = audit(spec)
-    if args.run:
+    if run is not None:
         from deepnet.report.html import write_report
-        from deepnet.train.runs import load
 
-        run = load(args.run)  # checked before anything is written
         save_audit(run.path, report)
         write_report(run)
     fixed = write_clean(spec, report, args.fix) if args.fix else None

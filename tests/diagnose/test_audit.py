@@ -98,6 +98,12 @@ def test_leakage_across_the_split_and_fix(tmp_path, capsys):
     assert main(["audit", str(spec_path), "--fix", str(source)]) == 2
     assert "never edited" in capsys.readouterr().err
     assert hashlib.sha256(source.read_bytes()).hexdigest() == before
+    # a folder or a wrong suffix: refused before the audit runs, nothing written
+    for bad, fragment in ((tmp_path, "is a folder"), (tmp_path / "clean.txt", "expected a .npz")):
+        assert main(["audit", str(spec_path), "--fix", str(bad)]) == 2
+        err = capsys.readouterr().err
+        assert fragment in err and "Traceback" not in err
+    assert not (tmp_path / "clean.txt").exists()
 
 
 def test_audit_arrays_small_table():

@@ -21,15 +21,15 @@ def batch_starts(n: int, batch_size: int) -> range:
     return range(0, n, batch_size)
 
 
-def batch_indices(n: int, batch_size: int, generator: torch.Generator | None
-                  ) -> Iterator[torch.Tensor | slice]:
-    """Shuffled index tensors (CPU) when a generator is given (training), else in-order
-    slices."""
+def batch_indices(n: int, batch_size: int, generator: torch.Generator | None,
+                  device: torch.device | str = "cpu") -> Iterator[torch.Tensor | slice]:
+    """Shuffled index tensors (on `device`) when a generator is given (training), else
+    in-order slices."""
     if generator is None:
         for s in range(0, n, batch_size):
-            yield slice(s, s + batch_size)
+            yield slice(s, min(s + batch_size, n))
         return
-    order = torch.randperm(n, generator=generator)
+    order = torch.randperm(n, generator=generator).to(device)
     for s in batch_starts(n, batch_size):
         yield order[s:s + batch_size]
 
@@ -44,7 +44,7 @@ class InMemory:
         self.device = torch.device(device)
 
     def __len__(self) -> int:
-        return len(self.starts())
+        return len(batch_starts(self.n, self.batch_size))
 
     def __iter__(self):
         return self.batches()
@@ -53,19 +53,10 @@ class InMemory:
     def n(self) -> int:
         return len(self.y)
 
-    def starts(self) -> range:
-        return batch_starts(self.n, self.batch_size)
-
     def batches(self, generator: torch.Generator | None = None
                 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Shuffled batches when a generator is given (training), else in order."""
-        if generator is None:
-            for s in range(0, self.n, self.batch_size):
-                yield self.x[s:s + self.batch_size], self.y[s:s + self.batch_size]
-            return
-        order = torch.randperm(self.n, generator=generator).to(self.x.device)
-        for s in self.starts():
-            idx = order[s:s + self.batch_size]
+        for idx in batch_indices(self.n, self.batch_size, generator, self.x.device):
             yield self.x[idx], self.y[idx]
 
 
@@ -109,7 +100,7 @@ class Streaming:
         keys = []
         for idx in batch_indices(self.n, self.batch_size, generator):
             keys.append(idx.numpy() if isinstance(idx, torch.Tensor)
-                        else np.arange(self.n)[idx])
+                        else np.arange(idx.start, idx.stop))
         if not keys:
             return
         loader = torch.utils.data.DataLoader(

@@ -118,7 +118,7 @@ class ImageFiles:
     def __getitem__(self, key) -> np.ndarray:
         if isinstance(key, int | np.integer):
             return decode(self.paths[int(key)], self.size, self.channels)
-        idx = np.arange(len(self.paths))[key]
+        idx = range(len(self.paths))[key] if isinstance(key, slice) else np.asarray(key)
         out = np.empty((len(idx), *self.shape[1:]), np.float32)
         for j, i in enumerate(idx):
             out[j] = decode(self.paths[int(i)], self.size, self.channels)

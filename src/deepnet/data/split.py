@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from deepnet.data.checks import source_row
 from deepnet.errors import DataError
 
 
@@ -28,11 +29,9 @@ def split_indices(y: np.ndarray, task: str, val: float, test: float, seed: int,
             def name(c):
                 return class_names[int(c)] if class_names and 0 <= int(c) < len(class_names) else c
 
-            def row(c):
-                i = int(np.flatnonzero(y == c)[0])
-                return int(rows[i]) if rows is not None else i
-
-            listed = ", ".join(f"class {name(c)!r} (only row {row(c)})" for c, k in few[:5])
+            listed = ", ".join(f"class {name(c)!r} (only row "
+                               f"{source_row(rows, int(np.flatnonzero(y == c)[0]))})"
+                               for c, k in few[:5])
             raise DataError(
                 f"{source}: a stratified split needs at least 2 rows of each class; "
                 f"too few for {listed}. Add rows of those classes or remove them."

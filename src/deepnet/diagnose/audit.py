@@ -15,13 +15,16 @@ Rows are 0-based indices in the source. `audit_arrays` is the pure function on a
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from deepnet.data.sources import TABLE_SUFFIXES
 from deepnet.errors import DataError
+from deepnet.files import write_bytes_atomic
 
 FOLDS = 5
 MAX_FEATURES = 256  # more features than this are reduced by PCA for the models
@@ -373,6 +376,27 @@ def read_audit(run_dir: str | Path) -> AuditReport | None:
         raise DataError(f"{str(f)!r} is not a deepnet audit: {e}") from None
 
 
+def check_clean_target(spec, out: str | Path) -> bool:
+    """DataError when `out` cannot take the cleaned copy; checked before the audit runs.
+    True when it is a table (the source is one), False for an .npz."""
+    out, source = Path(out), Path(spec.data.source)
+    if source.exists() and out.resolve() == source.resolve():
+        raise DataError(f"--fix {str(out)!r} is the data source itself; the source is never "
+                        "edited: write the cleaned copy to another path")
+    if out.is_dir():
+        raise DataError(f"--fix {str(out)!r} is a folder; give a file path")
+    suffix = out.suffix.lower()
+    if suffix in TABLE_SUFFIXES:
+        if not (source.suffix.lower() in TABLE_SUFFIXES and source.is_file()):
+            raise DataError(f"--fix {str(out)!r}: a table can be written only for a table "
+                            f"source; {spec.data.source!r} is not one: use a .npz path")
+        return True
+    if suffix != ".npz":
+        raise DataError(f"--fix {str(out)!r}: expected a .npz path (or .csv/.parquet for a "
+                        "table source)")
+    return False
+
+
 def write_clean(spec, report: AuditReport, out: str | Path) -> dict:
     """A cleaned copy of the spec's data at `out`, without `report.rows_to_drop()`; the
     source is never touched. Tables (.csv/.tsv/.parquet sources) are written as a table of
@@ -380,31 +404,14 @@ def write_clean(spec, report: AuditReport, out: str | Path) -> dict:
     from deepnet.data.prepare import prepare
 
     out = Path(out)
-    source = Path(spec.data.source)
-    if source.exists() and out.resolve() == source.resolve():
-        raise DataError(f"--fix {str(out)!r} is the data source itself; the source is never "
-                        "edited: write the cleaned copy to another path")
     drop = set(report.rows_to_drop())
-    suffix = out.suffix.lower()
-    table = source.suffix.lower() in (".csv", ".tsv", ".parquet", ".pq") and source.is_file()
-    if suffix in (".csv", ".tsv", ".parquet", ".pq"):
-        if not table:
-            raise DataError(f"--fix {str(out)!r}: a table can be written only for a table "
-                            f"source; {spec.data.source!r} is not one: use a .npz path")
-        return _write_table(source, out, drop)
-    if suffix != ".npz":
-        raise DataError(f"--fix {str(out)!r}: expected a .npz path (or .csv/.parquet for a "
-                        "table source)")
+    if check_clean_target(spec, out):
+        return _write_table(Path(spec.data.source), out, drop)
     ds = prepare(spec).dataset
     src_rows = ds.source_rows()
     keep = np.asarray([i for i in range(len(ds.y)) if int(src_rows[i]) not in drop], dtype=int)
     x = ds.x[keep] if isinstance(ds.x, np.ndarray) else np.asarray(ds.x[keep])
     y = np.asarray(ds.classes)[ds.y[keep]] if ds.classes else ds.y[keep]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    import io
-
-    from deepnet.files import write_bytes_atomic
-
     buf = io.BytesIO()
     np.savez(buf, x=x, y=y)
     write_bytes_atomic(out, buf.getvalue())
@@ -421,11 +428,10 @@ def _write_table(source: Path, out: Path, drop: set[int]) -> dict:
         frame = pd.read_csv(source, sep="\t" if suffix == ".tsv" else ",")
     keep = [i for i in range(len(frame)) if i not in drop]
     clean = frame.iloc[keep]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
     if out.suffix.lower() in (".parquet", ".pq"):
-        clean.to_parquet(tmp, index=False)
+        data = clean.to_parquet(index=False)
     else:
-        clean.to_csv(tmp, index=False, sep="\t" if out.suffix.lower() == ".tsv" else ",")
-    tmp.replace(out)
+        data = clean.to_csv(index=False, sep="\t" if out.suffix.lower() == ".tsv" else ",")
+        data = data.encode()
+    write_bytes_atomic(out, data)
     return {"path": str(out), "rows": len(clean), "dropped": len(frame) - len(clean)}

@@ -114,10 +114,16 @@ def summary(spec, batch_size: int | None = None, input_shape=None, *,
     from deepnet.nn.build import build_model
     from deepnet.resources import backward_flops, epoch_seconds, plan_from_rows
 
+    prepared = None
+    if tflops is not None:  # the training split's size; its shape too
+        from deepnet.data.prepare import prepare
+
+        prepared = prepare(spec)
     if input_shape is None:
         from deepnet.data import load_source
 
-        input_shape = load_source(spec.data).input_shape
+        ds = prepared.dataset if prepared is not None else load_source(spec.data)
+        input_shape = ds.input_shape
     model, rows = build_model(spec.model.layers, input_shape, spec.seed)
     batch_size = batch_size or spec.train.batch_size
     opt = spec.train.optimizer
@@ -131,10 +137,8 @@ def summary(spec, batch_size: int | None = None, input_shape=None, *,
                 tuple(input_shape), batch_size, sum(backward), backward)
     if memory_budget is not None:
         s.memory_budget, s.max_batch = memory_budget, plan.max_batch(memory_budget)
-    if tflops is not None:
-        from deepnet.data.prepare import prepare
-
+    if prepared is not None:
         s.tflops = tflops
-        s.train_samples = len(prepare(spec).splits["train"])
+        s.train_samples = len(prepared.splits["train"])
         s.epoch_seconds = epoch_seconds(s.flops + s.flops_backward, s.train_samples, tflops)
     return s

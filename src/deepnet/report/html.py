@@ -20,7 +20,7 @@ import numpy as np
 import yaml
 
 from deepnet.files import write_text_atomic
-from deepnet.report.plots import curves, figure_png  # noqa: F401 (figure_png re-exported)
+from deepnet.report.plots import curves
 
 TEMPLATE = Path(__file__).with_name("template.html")
 PREDICTION_ROWS = 20_000  # at most this many test rows in the confusion matrix/residuals

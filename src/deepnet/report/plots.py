@@ -8,7 +8,8 @@ import io
 import numpy as np
 
 
-def _plt():
+def pyplot():
+    """matplotlib.pyplot on the Agg backend (no display needed)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -21,7 +22,7 @@ def png_bytes(fig) -> bytes:
     """A matplotlib figure as PNG bytes; the figure is closed."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-    _plt().close(fig)
+    pyplot().close(fig)
     return buf.getvalue()
 
 
@@ -33,7 +34,7 @@ def figure_png(fig) -> str:
 def curves(history: list[dict], metric: str, best_epoch: int | None,
            stop_reason: str | None = None) -> str:
     """Loss and the main metric per epoch, train vs val; the kept epoch marked."""
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
     epochs = [h["epoch"] for h in history]
     for ax, key in zip(axes, ("loss", metric), strict=True):
@@ -52,7 +53,7 @@ def curves(history: list[dict], metric: str, best_epoch: int | None,
 
 def confusion(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str]) -> str:
     """Counts of (true class, predicted class), darker for a larger share of the row."""
-    plt = _plt()
+    plt = pyplot()
     k = len(classes)
     counts = np.zeros((k, k), dtype=np.int64)
     np.add.at(counts, (y_true, y_pred), 1)
@@ -77,7 +78,7 @@ def confusion(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str]) -> str
 
 def residuals(y_true: np.ndarray, y_pred: np.ndarray) -> str:
     """Residual (true - predicted) against the prediction, and their histogram."""
-    plt = _plt()
+    plt = pyplot()
     r = y_true - y_pred
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
     axes[0].scatter(y_pred, r, s=8, alpha=0.6)
@@ -92,7 +93,7 @@ def residuals(y_true: np.ndarray, y_pred: np.ndarray) -> str:
 
 def gradient_norms(names: list[str], norms: np.ndarray) -> str:
     """One line per weight layer (epochs x layers), log scale, first layers dark."""
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(10, 3.8))
     epochs = np.arange(1, norms.shape[0] + 1)
     cmap = plt.get_cmap("viridis")

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from deepnet.report.plots import _plt
 from deepnet.report.plots import png_bytes as _png
+from deepnet.report.plots import pyplot
 
 
 def curve_png(rows: list[dict]) -> bytes:
     """Robust accuracy against eps, one line per attack (and variant) with a curve."""
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
     drawn = set()
     for d in rows:
@@ -54,7 +54,7 @@ def _show(ax, v: np.ndarray, diverging: bool = False, lo: float = 0.0, hi: float
 def grid_png(result, classes: list[str], n: int = 8) -> bytes:
     """Rows: original, perturbation, adversarial; one column per example, successful
     attacks first, with the clean and adversarial predictions."""
-    plt = _plt()
+    plt = pyplot()
     y, clean, adv = result.y.numpy(), result.clean_pred.numpy(), result.adv_pred.numpy()
     goal = result.goal.numpy()
     broken = (adv == goal) if result.targeted else (clean == y) & (adv != y)

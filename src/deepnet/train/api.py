@@ -18,7 +18,6 @@ from deepnet.data.batches import InMemory
 from deepnet.data.checks import check_model_input, encode_target, label_key
 from deepnet.data.inputs import read_raw
 from deepnet.data.prepare import Prepared, prepare
-from deepnet.data.sources import load_npz  # noqa: F401 (re-exported)
 from deepnet.errors import CheckpointError, DataError, DeepnetError, SpecError
 from deepnet.files import write_json_atomic
 from deepnet.nn.build import build_model

@@ -142,7 +142,7 @@ class Checkpoint(Callback):
         from deepnet.train.checkpoint import save
 
         data, meta = self.state(trainer)
-        save(self.folder, data, meta, f"{trainer.epoch:05d}", durable=False)
+        save(self.folder, data, meta, f"{trainer.epoch:05d}")
 
     def on_train_begin(self, trainer) -> None:
         if trainer.epoch == 0 and not trainer.resumed:

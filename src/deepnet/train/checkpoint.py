@@ -67,18 +67,17 @@ def serialize(tensors: dict[str, torch.Tensor]) -> memoryview:
     return memoryview(buf.numpy())
 
 
-def save(folder: str | Path, data: bytes | memoryview, meta: dict[str, Any], tag: str,
-         durable: bool = True) -> None:
+def save(folder: str | Path, data: bytes | memoryview, meta: dict[str, Any], tag: str) -> None:
     """Write one checkpoint atomically, then remove the files it replaces. `data` is the
-    tensors file (`serialize`). `durable=False` skips the fsyncs: a killed process still
-    leaves a whole checkpoint, a power cut may not (`flush` later)."""
+    tensors file (`serialize`). No fsync: a killed process still leaves a whole
+    checkpoint; `flush` makes the last one survive a power cut too."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     tensors, state_name = f"tensors-{tag}.safetensors", f"state-{tag}.json"
-    write_bytes_atomic(folder / tensors, data, label="checkpoint", durable=durable)
+    write_bytes_atomic(folder / tensors, data, label="checkpoint", durable=False)
     body = _canonical({**meta, "tensors": tensors, "tensors_sha256": _digest(data)})
     state = b'{"sha256": "%s", "body": %s}' % (_digest(body).encode(), body)
-    write_bytes_atomic(folder / state_name, state, durable=durable)
+    write_bytes_atomic(folder / state_name, state, durable=False)
     for old in os.listdir(folder):
         stale = old.startswith(("tensors-", "state-")) and old not in (tensors, state_name)
         if stale or (old.startswith(".") and old.endswith(".tmp")):  # .tmp: a crash mid-write

@@ -13,16 +13,16 @@ def _sgd(params, o, **kw):
                            weight_decay=o.weight_decay, **kw)
 
 
-# name -> (builder(params, spec section, **kw), has a fused kernel)
-OPTIMIZERS: dict[str, tuple[Callable, bool]] = {
-    "sgd": (_sgd, True),
-    "adam": (lambda params, o, **kw: torch.optim.Adam(
-        params, lr=o.lr, weight_decay=o.weight_decay, **kw), True),
-    "adamw": (lambda params, o, **kw: torch.optim.AdamW(
-        params, lr=o.lr, weight_decay=o.weight_decay, **kw), True),
-    "rmsprop": (lambda params, o, **kw: torch.optim.RMSprop(
-        params, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay, **kw), False),
+OPTIMIZERS: dict[str, Callable] = {  # name -> builder(params, spec section, **kw)
+    "sgd": _sgd,
+    "adam": lambda params, o, **kw: torch.optim.Adam(
+        params, lr=o.lr, weight_decay=o.weight_decay, **kw),
+    "adamw": lambda params, o, **kw: torch.optim.AdamW(
+        params, lr=o.lr, weight_decay=o.weight_decay, **kw),
+    "rmsprop": lambda params, o, **kw: torch.optim.RMSprop(
+        params, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay, **kw),
 }
+FUSED = {"sgd", "adam", "adamw"}  # those PyTorch has a fused kernel for
 
 
 def make_optimizer(params, o) -> torch.optim.Optimizer:
@@ -30,8 +30,8 @@ def make_optimizer(params, o) -> torch.optim.Optimizer:
     parameter) it is used, on the CPU too, where PyTorch's default is a loop over the
     parameters: the digits MLP's step is a quarter faster (bench/overhead.py)."""
     params = list(params)
-    build, fusable = OPTIMIZERS[o.name]
-    fused = fusable and all(p.is_floating_point() and p.device.type in ("cpu", "cuda")
+    build = OPTIMIZERS[o.name]
+    fused = o.name in FUSED and all(p.is_floating_point() and p.device.type in ("cpu", "cuda")
                             for p in params)
     return build(params, o, fused=True) if fused else build(params, o)
 

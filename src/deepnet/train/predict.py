@@ -12,12 +12,7 @@ import io
 from pathlib import Path
 
 from deepnet.data.inputs import read_raw
-from deepnet.train.runs import Run, load
-
-
-def read_inputs(run: Run, path: str | Path):
-    """Raw inputs from a file or an image folder, as the run's training data were read."""
-    return read_raw(run.encoding, path)[0]
+from deepnet.train.runs import load
 
 
 def predict_file(run_dir: str | Path, path: str | Path) -> str:

@@ -179,7 +179,7 @@ def evaluate(net, data: InMemory, loss_fn, metrics: list[str],
 
 
 # ----------------------------------------------------------------------------- checkpoints
-def checkpoint_state(t: Trainer, callbacks: list[Callback]) -> tuple[bytes, dict]:
+def checkpoint_state(t: Trainer, callbacks: list[Callback]) -> tuple[memoryview, dict]:
     """(tensors file bytes, JSON meta): a snapshot of everything needed to resume exactly."""
     opt_tensors, opt_meta = checkpoint.optimizer_state(t.optimizer)
     tensors = {f"model.{k}": v for k, v in t.model.state_dict().items()}

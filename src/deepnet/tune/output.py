@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from deepnet.files import write_text_atomic
+from deepnet.report.plots import figure_png, pyplot
 from deepnet.spec import Distribution
 
 
@@ -60,19 +61,8 @@ def importances(study, seed: int) -> dict[str, float]:
 
 
 # ----------------------------------------------------------------------------- figures
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def history_png(rows: list[dict], metric: str, maximize: bool) -> str:
-    from deepnet.report.html import figure_png
-
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 3.5))
     for state, style in (("complete", {"color": "C0"}), ("pruned", {"color": "grey",
                                                                     "marker": "x"})):
@@ -96,9 +86,7 @@ def history_png(rows: list[dict], metric: str, maximize: bool) -> str:
 
 
 def importances_png(imp: dict[str, float]) -> str:
-    from deepnet.report.html import figure_png
-
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 0.5 + 0.45 * len(imp)))
     names = list(imp)[::-1]
     ax.barh(names, [imp[n] for n in names], color="C0")
@@ -109,9 +97,7 @@ def importances_png(imp: dict[str, float]) -> str:
 def parallel_png(rows: list[dict], space: dict[str, Distribution], metric: str) -> str:
     """Parallel coordinates of the complete trials: one axis per parameter, then the value;
     each line coloured by its value."""
-    from deepnet.report.html import figure_png
-
-    plt = _plt()
+    plt = pyplot()
     done = [r for r in rows if r["state"] == "complete" and _finite(r["value"])]
     axes = list(space)
     cols = [[_position(r[p], space[p]) for r in done] for p in axes]
