@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -38,6 +39,19 @@ class Prepared:
         idx = self.splits[part]
         return Streaming(_Reader(self.dataset.x, idx, self.preprocess),
                          self.targets(self.dataset.y[idx]), batch_size, device, self.workers)
+
+    @functools.cached_property
+    def x_range(self) -> list[float] | None:
+        """[min, max] of the raw training inputs (the valid range for attacks), or None
+        for token ids; read in chunks, so streamed data are never held whole."""
+        x, rows = self.dataset.x, self.splits["train"]
+        if not np.issubdtype(x.dtype, np.floating) or len(rows) == 0:
+            return None
+        lo, hi = np.inf, -np.inf
+        for s in range(0, len(rows), 4096):
+            part = np.asarray(x[np.sort(rows[s:s + 4096])])
+            lo, hi = min(lo, float(part.min())), max(hi, float(part.max()))
+        return [lo, hi]
 
     @property
     def encoding(self) -> dict:

@@ -95,7 +95,7 @@ def _predictions(src: _Sources) -> dict | None:
     idx = prepared.splits[part][:PREDICTION_ROWS]
     if not len(idx):
         return None
-    out = _outputs(run, run.preprocess(prepared.dataset.x[idx]))
+    out = run.predict_outputs(prepared.dataset.x[idx])
     y = prepared.targets(prepared.dataset.y[idx])
     if run.task == "classification":
         from deepnet.train.metrics import predicted_classes
@@ -107,15 +107,6 @@ def _predictions(src: _Sources) -> dict | None:
     return {"title": f"Residuals ({part} split, {len(idx)} samples)",
             "image": plots.residuals(np.asarray(y, dtype=np.float64).reshape(len(y), -1)[:, 0],
                                      pred)}
-
-
-def _outputs(run, x: np.ndarray):
-    import torch
-
-    run.model.eval()
-    with torch.no_grad():
-        return torch.cat([run.model(torch.as_tensor(x[i:i + 1024])).float()
-                          for i in range(0, len(x), 1024)])
 
 
 def _gradients(src: _Sources) -> dict | None:

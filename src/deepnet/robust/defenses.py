@@ -111,15 +111,15 @@ class AdversarialBatches:
 
     def __init__(self, cfg, preprocess: Preprocess, bounds: Bounds):
         self.cfg, self.bounds = cfg, bounds
-        self.shift = torch.as_tensor(preprocess.shift)
-        self.scale = torch.as_tensor(preprocess.scale)
+        self.norm = Normalize(preprocess.shift, preprocess.scale)  # moved to the device once
 
     def __call__(self, t, xb: torch.Tensor, yb: torch.Tensor):
         m = round(self.cfg.ratio * len(xb))
         if m == 0:
             return xb, yb
-        shift, scale = self.shift.to(xb.device), self.scale.to(xb.device)
-        net = nn.Sequential(Normalize(shift, scale), t.model)
+        norm = self.norm.to(xb.device)
+        shift, scale = norm.shift, norm.scale
+        net = nn.Sequential(norm, t.model)
         raw = xb[:m].float() * scale + shift
         c = self.cfg
         if c.method == "fgsm":
@@ -254,14 +254,11 @@ def apply_defense(spec, prepared, t, path: Path, quiet: bool = False) -> None:
     """Set up the spec's defenses on a Trainer before `fit`: the input transformation on
     the preprocessing (and the batches), the distillation teacher and loss, and the
     adversarial-training batch transform."""
-    from deepnet.train.api import raw_range
-
-    check(spec, prepared)
-    d = _defense(spec)
+    d = _defense(spec)  # train() has run check(spec, prepared)
     if d is None:
         return
     shape = tuple(prepared.dataset.input_shape)
-    bounds = tuple(raw_range(prepared))
+    bounds = tuple(prepared.x_range)
     hooks: list[Callable] = []
     if d.input_transform is not None:
         cfg = d.input_transform

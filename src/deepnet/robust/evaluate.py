@@ -107,9 +107,8 @@ def valid_range(run) -> tuple[float, float]:
         lo, hi = meta["x_range"]
         return float(lo), float(hi)
     from deepnet.data.prepare import prepare
-    from deepnet.train.api import raw_range
 
-    return tuple(raw_range(prepare(run.spec)))
+    return tuple(prepare(run.spec).x_range)
 
 
 def test_examples(run, limit: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:

@@ -254,7 +254,7 @@ def finish(spec: Spec, prepared: Prepared, t: Trainer, path: Path, seconds: floa
     ds = prepared.dataset
     meta = {"task": prepared.task, "classes": ds.classes, "input_shape": list(ds.input_shape),
             "preprocess": prepared.preprocess.to_json(), "source": ds.source,
-            "encoding": prepared.encoding, "x_range": raw_range(prepared)}
+            "encoding": prepared.encoding, "x_range": prepared.x_range}
     save_model(path / "model.safetensors", model, meta)
     test = {}
     if len(prepared.splits["test"]):
@@ -278,27 +278,15 @@ def finish(spec: Spec, prepared: Prepared, t: Trainer, path: Path, seconds: floa
               ds.input_shape, t.history, results, encoding=prepared.encoding)
     if not report:
         return run
-    from deepnet.report.html import write_report
-
-    write_report(run)
-    if spec.robust is not None:  # robust.attacks, naive and adaptive, into the report
+    if spec.robust is not None:  # robust.attacks, naive and adaptive; it writes the report
         from deepnet.robust.evaluate import evaluate_spec
 
         evaluate_spec(run)
+    else:
+        from deepnet.report.html import write_report
+
+        write_report(run)
     return run
-
-
-def raw_range(prepared: Prepared, chunk: int = 4096) -> list[float] | None:
-    """[min, max] of the raw training inputs (the valid range for attacks), or None
-    for token ids."""
-    x, rows = prepared.dataset.x, prepared.splits["train"]
-    if not np.issubdtype(x.dtype, np.floating) or len(rows) == 0:
-        return None
-    lo, hi = np.inf, -np.inf
-    for s in range(0, len(rows), chunk):
-        part = np.asarray(x[np.sort(rows[s:s + chunk])])
-        lo, hi = min(lo, float(part.min())), max(hi, float(part.max()))
-    return [lo, hi]
 
 
 def _versions() -> dict[str, str]:

@@ -260,14 +260,15 @@ def work(job: Job, study, on_trial=None, parent: int | None = None) -> int:
             break  # the tune command that started this worker is gone
         with study_lock(job):
             orphans = fail_orphans(study, database)
-            c = counts(study.get_trials(deepcopy=False))
+            trials = study.get_trials(deepcopy=False)
+            c = counts(trials)
             if c["complete"] + c["pruned"] >= job.trials:
                 break
             claim = c["complete"] + c["pruned"] + c["running"] < job.trials
             if claim:
                 # A fresh, seeded sampler per trial: a restarted or parallel worker never
                 # replays another's random draws, and one process alone is reproducible.
-                n = len(study.get_trials(deepcopy=False))
+                n = len(trials)
                 study.sampler = optuna.samplers.TPESampler(seed=job.seed * 7919 + n)
                 with warnings.catch_warnings():  # heartbeats work with ask/tell too
                     warnings.filterwarnings("ignore", "Heartbeat of storage")
