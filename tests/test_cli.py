@@ -73,6 +73,9 @@ def test_missing_file_and_bad_arguments(tmp_path, capsys):
     assert main(["summary", "examples/digits.yaml", "--batch-size", "0"]) == 2
     r = run_cli("summary")
     assert r.returncode == 2 and "Traceback" not in r.stderr
+    out = tmp_path / "run"
+    assert main(["train", "examples/digits.yaml", "--rounds", "2", "--out", str(out)]) == 2
+    assert "--rounds goes with --auto" in capsys.readouterr().err and not out.exists()
 
 
 def test_unknown_data_source(tmp_path, capsys):

@@ -99,7 +99,7 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.add_argument("--auto", action="store_true", help="train, diagnose, apply the top remedy, "
                    "retrain (up to --rounds runs); keep the best by validation metric")
-    p.add_argument("--rounds", type=int, default=3, help="with --auto: most runs (default 3)")
+    p.add_argument("--rounds", type=int, help="with --auto: most runs (default 3)")
 
 
 @_train_args.run
@@ -108,6 +108,8 @@ def _train(args) -> int:
 
     if args.auto:
         return _auto(args)
+    if args.rounds is not None:
+        raise DeepnetError("--rounds goes with --auto (the most runs it trains)")
 
     if args.resume is None and args.spec is None:
         raise DeepnetError("train needs a SPEC (or --resume RUN)")
@@ -139,7 +141,7 @@ def _auto(args) -> int:
     if args.resume is not None or args.spec is None:
         raise DeepnetError("--auto needs a SPEC and cannot --resume")
     log = (lambda line: print(line, file=sys.stderr)) if args.json else print
-    result = auto_train(_load_spec(args), args.rounds, out=args.out,
+    result = auto_train(_load_spec(args), 3 if args.rounds is None else args.rounds, out=args.out,
                         quiet=args.quiet or args.json, log=log)
     if args.json:
         _print_json(result.to_dict())

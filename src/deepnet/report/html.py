@@ -33,9 +33,9 @@ class ReportWarning(UserWarning):
 class _Sources:
     """What several sections need, computed once: the prepared data, the findings."""
 
-    def __init__(self, run):
+    def __init__(self, run, prepared=None):
         self.run = run
-        self._prepared = None
+        self._prepared = prepared  # the training's own, when the report follows it
         self._findings = None
 
     @property
@@ -189,9 +189,10 @@ SECTIONS: dict[str, Callable[[_Sources], dict | list[dict] | None]] = {
 }
 
 
-def sections(run) -> list[dict]:
-    """The report's sections, in order: each {title, text/html/image/table/findings}."""
-    src = _Sources(run)
+def sections(run, prepared=None) -> list[dict]:
+    """The report's sections, in order: each {title, text/html/image/table/findings}.
+    `prepared`: the run's prepared data, if at hand (else prepared again)."""
+    src = _Sources(run, prepared)
     out = []
     for title, make in SECTIONS.items():
         try:
@@ -206,12 +207,12 @@ def sections(run) -> list[dict]:
     return out
 
 
-def write_report(run) -> Path:
+def write_report(run, prepared=None) -> Path:
     """Write `run.path/report.html` atomically and return its path. Everything it shows
     is read from the run directory, so `deepnet report` redraws the same report."""
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     page = env.from_string(TEMPLATE.read_text()).render(
-        name=run.spec.name, path=str(run.path), sections=sections(run),
+        name=run.spec.name, path=str(run.path), sections=sections(run, prepared),
         spec=run.spec.to_yaml())
     target = Path(run.path) / "report.html"
     write_text_atomic(target, page)

@@ -285,7 +285,7 @@ def finish(spec: Spec, prepared: Prepared, t: Trainer, path: Path, seconds: floa
     else:
         from deepnet.report.html import write_report
 
-        write_report(run)
+        write_report(run, prepared)
     return run
 
 
