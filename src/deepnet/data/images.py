@@ -62,16 +62,26 @@ def _size(image_size) -> tuple[int, int] | None:
     return (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
 
 
-def probe(path: Path) -> tuple[str, tuple[int, int]]:
-    """(mode, (height, width)) from the image's header; DataError when it is no image."""
-    from PIL import Image, UnidentifiedImageError
+def probe(path: Path, verify: bool = False) -> tuple[str, tuple[int, int]]:
+    """(mode, (height, width)) from the image's header, with `verify` after checking the
+    whole file; DataError when it is no image or a damaged one."""
+    from PIL import Image
 
     try:
         with Image.open(path) as im:
-            return im.mode, (im.height, im.width)
-    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as e:
+            head = im.mode, (im.height, im.width)
+            if verify:
+                im.verify()
+            return head
+    except Exception as e:  # verify raises many kinds for a damaged file
         raise DataError(f"{path}: cannot decode the image ({e}); remove or replace the file") \
             from None
+
+
+def _sizes_differ(where: str, path: Path, hw, first: Path, first_hw) -> DataError:
+    return DataError(f"{where}: images differ in size: {path} is {hw[0]}x{hw[1]} but {first} "
+                     f"is {first_hw[0]}x{first_hw[1]} (height x width); set data.image_size "
+                     "(e.g. image_size: 32) to resize them all")
 
 
 def decode(path: Path, size: tuple[int, int] | None, channels: int) -> np.ndarray:
@@ -89,17 +99,6 @@ def decode(path: Path, size: tuple[int, int] | None, channels: int) -> np.ndarra
         raise DataError(f"{path}: cannot decode the image ({e}); remove or replace the file") \
             from None
     return a[None] if channels == 1 else a.transpose(2, 0, 1)
-
-
-def verify(path: Path) -> None:
-    from PIL import Image
-
-    try:
-        with Image.open(path) as im:
-            im.verify()
-    except Exception as e:  # verify raises many kinds for a damaged file
-        raise DataError(f"{path}: cannot decode the image ({e}); remove or replace the file") \
-            from None
 
 
 class ImageFiles:
@@ -125,22 +124,17 @@ class ImageFiles:
         return out
 
 
-def read_images(paths: list[Path], size: tuple[int, int] | None, channels: int | None,
+def read_images(paths: list[Path], size: tuple[int, int] | None, channels: int,
                 where: str) -> np.ndarray:
-    """Decode every image into one array; all of one size unless `size` is given."""
-    if channels is None:
-        channels = 1 if probe(paths[0])[0] in _GRAY else 3
-    first, out = None, []
-    for p in paths:
+    """Decode every image (at least one) into one array; all of one size unless `size`
+    is given."""
+    out = [decode(paths[0], size, channels)]
+    for p in paths[1:]:
         a = decode(p, size, channels)
-        if first is None:
-            first = (p, a.shape[1:])
-        elif a.shape[1:] != first[1]:
-            raise DataError(f"{where}: images differ in size: {p} is {a.shape[1]}x{a.shape[2]} "
-                            f"but {first[0]} is {first[1][0]}x{first[1][1]} (height x width); "
-                            "set data.image_size (e.g. image_size: 32) to resize them all")
+        if a.shape != out[0].shape:
+            raise _sizes_differ(where, p, a.shape[1:], paths[0], out[0].shape[1:])
         out.append(a)
-    return np.stack(out) if out else np.zeros((0, channels, *(size or (1, 1))), np.float32)
+    return np.stack(out)
 
 
 def load_images(data, root: Path, task: str | None = None) -> Dataset:
@@ -158,13 +152,9 @@ def load_images(data, root: Path, task: str | None = None) -> Dataset:
     estimate = len(paths) * channels * int(np.prod(size or first_size)) * 4
     if data.stream or estimate > STREAM_BYTES:
         for p in paths:  # every file is checked before training, not in the middle of it
-            m, s = probe(p)
-            if size is None and s != first_size:
-                raise DataError(
-                    f"{where}: images differ in size: {p} is {s[0]}x{s[1]} but {paths[0]} is "
-                    f"{first_size[0]}x{first_size[1]} (height x width); set data.image_size "
-                    "(e.g. image_size: 32) to resize them all")
-            verify(p)
+            hw = probe(p, verify=True)[1]
+            if size is None and hw != first_size:
+                raise _sizes_differ(where, p, hw, paths[0], first_size)
         x = ImageFiles(paths, size or first_size, channels)
     else:
         x = read_images(paths, size, channels, where)
