@@ -168,7 +168,7 @@ def train_teacher(spec, t, input_shape: tuple[int, ...], path: Path, quiet: bool
     import sys
 
     from deepnet.nn.build import build_model
-    from deepnet.train.callbacks import BestWeights, DivergenceGuard, Progress
+    from deepnet.train.callbacks import Progress, checkpointed
     from deepnet.train.optim import make_optimizer, make_schedule
     from deepnet.train.runs import read_model, save_model
     from deepnet.train.trainer import Trainer, fit
@@ -185,17 +185,14 @@ def train_teacher(spec, t, input_shape: tuple[int, ...], path: Path, quiet: bool
     opt = make_optimizer(teacher.parameters(), tc.optimizer)
     sched, when = make_schedule(opt, tc.schedule, tc.optimizer.lr, tc.epochs, len(t.train_data))
     base = t.loss_fn
-    scaler = torch.amp.GradScaler("cuda") if t.scaler is not None else None
+    scaler = torch.amp.GradScaler(device.type) if t.scaler is not None else None
     tt = Trainer(model=teacher, net=teacher, optimizer=opt, scheduler=sched, schedule_when=when,
                  loss_fn=lambda out, y: base(out / temperature, y), train_data=t.train_data,
                  val_data=t.val_data, metrics=t.metrics, epochs=tc.epochs, l1=tc.l1,
                  clip_grad_norm=tc.clip_grad_norm, autocast=t.autocast, scaler=scaler,
                  batches=torch.Generator().manual_seed(spec.seed + 7), augment=t.augment,
                  augment_rng=torch.Generator(device).manual_seed(spec.seed + 8))
-    callbacks = [DivergenceGuard(tc.divergence.factor)]
-    es = tc.early_stopping
-    if es is not None:
-        callbacks.append(BestWeights(es.monitor, es.mode, es.patience, es.min_delta))
+    callbacks = checkpointed(tc)
     if not quiet:
         print(f"distillation: training the teacher at temperature {temperature:g}",
               file=sys.stderr)

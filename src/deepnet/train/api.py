@@ -24,14 +24,7 @@ from deepnet.nn.build import build_model
 from deepnet.nn.layers import item_parts
 from deepnet.spec import Loss, Spec
 from deepnet.train import checkpoint
-from deepnet.train.callbacks import (
-    BestWeights,
-    Checkpoint,
-    DivergenceGuard,
-    EpochSeeds,
-    MetricsLog,
-    Progress,
-)
+from deepnet.train.callbacks import Checkpoint, EpochSeeds, MetricsLog, Progress, checkpointed
 from deepnet.train.losses import CLASSIFICATION_LOSSES, default_loss, make_loss
 from deepnet.train.metrics import DEFAULT_METRICS, METRICS
 from deepnet.train.optim import make_optimizer, make_schedule
@@ -213,10 +206,7 @@ def _train(spec: Spec, prepared: Prepared, model, path: Path, resuming: bool, qu
         from deepnet.robust.defenses import apply_defense
 
         apply_defense(spec, prepared, t, path, quiet)
-    es = tc.early_stopping
-    stateful: list = [DivergenceGuard(tc.divergence.factor)]  # their state is checkpointed
-    if es is not None:
-        stateful.append(BestWeights(es.monitor, es.mode, es.patience, es.min_delta))
+    stateful = checkpointed(tc)
     callbacks = list(stateful)
     if dist is not None:
         callbacks.append(EpochSeeds(spec.seed, dist.rank))
@@ -233,7 +223,7 @@ def _train(spec: Spec, prepared: Prepared, model, path: Path, resuming: bool, qu
     seconds = time.perf_counter() - started
     if dist is not None:
         dist.barrier()  # rank 0's last checkpoint is on disk
-    if t.stop_reason == "diverged" and es is None:  # back to the last good weights
+    if t.stop_reason == "diverged" and tc.early_stopping is None:  # back to the last good weights
         tensors, _ = checkpoint.load(ckpt_dir)
         model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
     if not lead:

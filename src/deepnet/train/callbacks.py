@@ -111,6 +111,16 @@ class DivergenceGuard(Callback):
         self.reference = state["reference"]
 
 
+def checkpointed(tc) -> list[Callback]:
+    """The spec's (`train`) callbacks whose state a checkpoint keeps: the divergence
+    guard and, with early stopping, the best weights."""
+    out: list[Callback] = [DivergenceGuard(tc.divergence.factor)]
+    es = tc.early_stopping
+    if es is not None:
+        out.append(BestWeights(es.monitor, es.mode, es.patience, es.min_delta))
+    return out
+
+
 class EpochSeeds(Callback):
     """Under data parallelism each rank draws its own dropout and augmentation noise,
     seeded from (seed, epoch, rank) at every epoch, so a resumed run draws the same."""
