@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.deepnet-installed
 
-.PHONY: setup demo test test-slow bench lint clean
+.PHONY: setup data demo test test-slow bench lint clean
 
 setup: $(STAMP)
 
@@ -14,20 +14,32 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
 
+# Example data made here from what installed packages ship (nothing is downloaded).
+DATA := examples/data/.digits_png.done examples/data/sentiment.csv
+
+data: $(DATA)
+
+examples/data/.digits_png.done: examples/data/make_digits_png.py | $(STAMP)
+	$(BIN)/python examples/data/make_digits_png.py
+	@touch $@
+
+examples/data/sentiment.csv: examples/data/make_text.py | $(STAMP)
+	$(BIN)/python examples/data/make_text.py
+
 demo: setup
 	$(BIN)/deepnet train examples/digits.yaml
 
-test: setup
+test: setup data
 	$(BIN)/python -m pytest -n 2
 
-test-slow: setup
+test-slow: setup data
 	$(BIN)/python -m pytest -n 2 -m slow
 
-bench: setup
+bench: setup data
 	@for f in bench/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
 
 lint: setup
 	$(BIN)/ruff check .
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) runs tunes .pytest_cache examples/data/digits_png examples/data/.digits_png.done examples/data/sentiment.csv

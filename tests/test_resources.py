@@ -10,7 +10,7 @@ import torch
 
 import deepnet
 from deepnet.cli import main
-from deepnet.errors import DeepnetError
+from deepnet.core.errors import DeepnetError
 from deepnet.nn.build import build_model
 from deepnet.nn.layers import LAYERS
 from deepnet.nn.saved import CONTAINERS, SAVES

@@ -9,7 +9,7 @@
 """
 
 from deepnet.diagnose import audit, diagnose
-from deepnet.errors import CheckpointError, DataError, DeepnetError, SpecError
+from deepnet.core.errors import CheckpointError, DataError, DeepnetError, SpecError
 from deepnet.nn import Summary, build, summary
 from deepnet.resources import estimate_memory
 from deepnet.robust.evaluate import attack

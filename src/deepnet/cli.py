@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from rich.console import Console
 
-from deepnet.errors import DeepnetError
+from deepnet.core.errors import DeepnetError
 
 COMMANDS: dict[str, tuple[str, Callable, Callable]] = {}
 
@@ -256,7 +256,7 @@ def _predict(args) -> int:
 
     text = predict_file(args.run, args.input)
     if args.out:
-        from deepnet.files import write_text_atomic
+        from deepnet.core.io import write_text_atomic
 
         write_text_atomic(args.out, text)
     else:

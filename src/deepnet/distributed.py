@@ -15,7 +15,7 @@ import torch
 import torch.distributed as td
 from torch import nn
 
-from deepnet.errors import DeepnetError
+from deepnet.core.errors import DeepnetError
 
 
 def launched() -> bool:

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from deepnet.errors import DeepnetError
+from deepnet.core.errors import DeepnetError
 from deepnet.nn.layers import Row, Shape
 from deepnet.nn.saved import Activations, saved_activations
 

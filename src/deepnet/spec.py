@@ -20,7 +20,7 @@ from pydantic import (
     model_validator,
 )
 
-from deepnet.errors import SpecError, did_you_mean
+from deepnet.core.errors import SpecError, did_you_mean
 from deepnet.nn.layers import ITEM_MODELS, LAYERS, LayerItem
 
 Fraction = Annotated[float, Field(ge=0, lt=1)]
@@ -294,7 +294,7 @@ class Tune(Section):
     @classmethod
     def _size(cls, v: str | int | None) -> str | int | None:
         if v is not None:
-            from deepnet.errors import DeepnetError
+            from deepnet.core.errors import DeepnetError
             from deepnet.resources import parse_size
 
             try:
@@ -481,7 +481,7 @@ class Spec(Section):
         """The resolved spec, every default filled in; written to `path` when given."""
         text = yaml.safe_dump(self.to_dict(), sort_keys=False)
         if path is not None:
-            from deepnet.files import write_text_atomic
+            from deepnet.core.io import write_text_atomic
 
             write_text_atomic(path, text)
         return text

@@ -6,7 +6,7 @@ import torch
 
 from deepnet.data.augment import make_augment
 from deepnet.data.transforms import Preprocess
-from deepnet.errors import SpecError
+from deepnet.core.errors import SpecError
 from deepnet.spec import Augment, Spec
 
 

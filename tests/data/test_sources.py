@@ -129,7 +129,7 @@ def test_npz_tables_and_sequences(tmp_path):
 def test_npz_is_never_unpickled(tmp_path):
     np.save(tmp_path / "o.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
     np.savez(tmp_path / "o.npz", x=np.array([[1], [2]], dtype=object), y=np.array([0, 1]))
-    from deepnet.errors import DataError
+    from deepnet.core.errors import DataError
 
     with pytest.raises(DataError, match="not a readable"):
         load_source(Data(source=str(tmp_path / "o.npz")))

@@ -2,7 +2,7 @@
 
 import pytest
 
-from deepnet.errors import SpecError
+from deepnet.core.errors import SpecError
 from deepnet.spec import Spec
 
 BASE = {"data": {"source": "digits"}, "model": {"layers": [{"flatten": {}},

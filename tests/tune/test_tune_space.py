@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from deepnet.cli import main
-from deepnet.errors import SpecError
+from deepnet.core.errors import SpecError
 from deepnet.spec import Spec
 from deepnet.tune.space import apply_values, check_space, decode, label, suggest
 

@@ -21,7 +21,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from deepnet.errors import SpecError
+from deepnet.core.errors import SpecError
 
 GEOMETRIC = ("rotate", "scale", "crop", "flip")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from deepnet.errors import DataError
+from deepnet.core.errors import DataError
 
 # An integer-valued target with at most this many distinct values is read as classes
 # when the spec gives no task.

@@ -16,7 +16,7 @@ import numpy as np
 from deepnet.data.batches import STREAM_BYTES
 from deepnet.data.checks import check_not_empty
 from deepnet.data.sources import Dataset
-from deepnet.errors import DataError
+from deepnet.core.errors import DataError
 
 EXTENSIONS = (".png", ".jpg", ".jpeg")
 _GRAY = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")

@@ -14,7 +14,7 @@ import numpy as np
 
 from deepnet.data.checks import check_not_empty
 from deepnet.data.sources import TABLE_SUFFIXES, load_npz
-from deepnet.errors import DataError
+from deepnet.core.errors import DataError
 
 _KINDS = {"array": "arrays", "table": "tables", "text": "text tables", "image": "images"}
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from deepnet.data.checks import check_finite, check_not_empty, check_numeric, encode_target
-from deepnet.errors import DataError, did_you_mean
+from deepnet.core.errors import DataError, did_you_mean
 
 
 @dataclass

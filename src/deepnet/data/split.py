@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from deepnet.data.checks import source_row
-from deepnet.errors import DataError
+from deepnet.core.errors import DataError
 
 
 def split_indices(y: np.ndarray, task: str, val: float, test: float, seed: int,

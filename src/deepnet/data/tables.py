@@ -18,7 +18,7 @@ import pandas as pd
 
 from deepnet.data.checks import check_not_empty, encode_target, label_key, source_row
 from deepnet.data.sources import Dataset
-from deepnet.errors import DataError, did_you_mean
+from deepnet.core.errors import DataError, did_you_mean
 
 
 def read_frame(path: str | Path) -> pd.DataFrame:

@@ -23,7 +23,7 @@ from deepnet.diagnose.fit import (
     healthy,
 )
 from deepnet.diagnose.gradients import detect_dead_units, detect_gradients
-from deepnet.errors import DeepnetError
+from deepnet.core.errors import DeepnetError
 
 # One registry of detectors: pure functions Facts -> list[Finding] (ARCHITECTURE.md §3.1).
 DETECTORS: dict[str, Callable[[Facts], list[Finding]]] = {

@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from deepnet.data.sources import TABLE_SUFFIXES
-from deepnet.errors import DataError
-from deepnet.files import write_bytes_atomic
+from deepnet.core.errors import DataError
+from deepnet.core.io import write_bytes_atomic
 
 FOLDS = 5
 MAX_FEATURES = 256  # more features than this are reduced by PCA for the models
@@ -357,7 +357,7 @@ AUDIT_FILE = "audit.json"
 
 def save_audit(run_dir: str | Path, report: AuditReport) -> Path:
     """Store the audit with a run (`RUN/audit.json`), where its report.html shows it."""
-    from deepnet.files import write_json_atomic
+    from deepnet.core.io import write_json_atomic
 
     path = Path(run_dir)
     if not (path / "spec.yaml").is_file():

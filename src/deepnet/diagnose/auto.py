@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from deepnet.diagnose.findings import Finding, apply_changes
-from deepnet.errors import DeepnetError
+from deepnet.core.errors import DeepnetError
 from deepnet.train.metrics import HIGHER_IS_BETTER
 
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from torch import nn
 
-from deepnet.errors import choose
+from deepnet.core.errors import choose
 
 ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "sigmoid": nn.Sigmoid,

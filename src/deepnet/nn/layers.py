@@ -25,7 +25,7 @@ from pydantic import (
 )
 from torch import nn
 
-from deepnet.errors import SpecError, choose
+from deepnet.core.errors import SpecError, choose
 from deepnet.nn import activations
 from deepnet.nn.init import INITS, initialise
 

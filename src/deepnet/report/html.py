@@ -19,7 +19,7 @@ import jinja2
 import numpy as np
 import yaml
 
-from deepnet.files import write_text_atomic
+from deepnet.core.io import write_text_atomic
 from deepnet.report.plots import curves
 
 TEMPLATE = Path(__file__).with_name("template.html")

@@ -17,7 +17,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from deepnet.errors import choose
+from deepnet.core.errors import choose
 
 Bounds = tuple[float, float]
 NORMS = ("linf", "l2")

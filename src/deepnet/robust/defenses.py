@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from deepnet.data.transforms import Normalize, Preprocess
-from deepnet.errors import SpecError
+from deepnet.core.errors import SpecError
 from deepnet.robust import attacks
 
 Bounds = tuple[float, float]

@@ -19,8 +19,8 @@ import torch
 from torch import nn
 
 from deepnet.data.transforms import Preprocess
-from deepnet.errors import CheckpointError, DeepnetError
-from deepnet.files import write_json_atomic
+from deepnet.core.errors import CheckpointError, DeepnetError
+from deepnet.core.io import write_json_atomic
 
 FILE = "ensemble.json"
 

@@ -24,8 +24,8 @@ import numpy as np
 import torch
 from pydantic import ValidationError
 
-from deepnet.errors import DeepnetError, SpecError
-from deepnet.files import write_bytes_atomic, write_json_atomic
+from deepnet.core.errors import DeepnetError, SpecError
+from deepnet.core.io import write_bytes_atomic, write_json_atomic
 from deepnet.robust import attacks as A
 from deepnet.spec import Attack, AttackArgs, format_errors
 

@@ -18,8 +18,8 @@ from deepnet.data.batches import InMemory
 from deepnet.data.checks import check_model_input, encode_target, label_key
 from deepnet.data.inputs import read_raw
 from deepnet.data.prepare import Prepared, prepare
-from deepnet.errors import CheckpointError, DataError, DeepnetError, SpecError
-from deepnet.files import write_json_atomic
+from deepnet.core.errors import CheckpointError, DataError, DeepnetError, SpecError
+from deepnet.core.io import write_json_atomic
 from deepnet.nn.build import build_model
 from deepnet.nn.layers import item_parts
 from deepnet.spec import Loss, Spec

@@ -177,7 +177,7 @@ class MetricsLog(Callback):
         self.path = path
 
     def on_train_begin(self, trainer) -> None:
-        from deepnet.files import write_text_atomic
+        from deepnet.core.io import write_text_atomic
 
         text = "".join(json.dumps(h) + "\n" for h in trainer.history)
         write_text_atomic(self.path, text, durable=False)

@@ -19,8 +19,8 @@ from typing import Any
 import torch
 from safetensors.torch import load as load_tensors
 
-from deepnet.errors import CheckpointError
-from deepnet.files import write_bytes_atomic
+from deepnet.core.errors import CheckpointError
+from deepnet.core.io import write_bytes_atomic
 
 STATE = "state-*.json"
 

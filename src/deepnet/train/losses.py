@@ -9,7 +9,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from deepnet.errors import SpecError
+from deepnet.core.errors import SpecError
 
 
 def _class_weights(spec, y: np.ndarray, n_classes: int) -> torch.Tensor | None:

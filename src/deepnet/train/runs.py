@@ -17,8 +17,8 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as save_tensors
 
 from deepnet.data.transforms import Preprocess
-from deepnet.errors import CheckpointError, DataError
-from deepnet.files import write_bytes_atomic
+from deepnet.core.errors import CheckpointError, DataError
+from deepnet.core.io import write_bytes_atomic
 from deepnet.spec import Spec
 
 FILES = ("spec.yaml", "metrics.jsonl", "model.safetensors", "checkpoint", "results.json",

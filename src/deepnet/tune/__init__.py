@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from deepnet.errors import DeepnetError
+from deepnet.core.errors import DeepnetError
 from deepnet.spec import Spec
 
 __all__ = ["TuneResult", "tune"]
@@ -194,7 +194,7 @@ def _run_workers(job, study, k: int, progress: Progress) -> None:
 
 
 def _outputs(job, study) -> TuneResult:
-    from deepnet.files import write_json_atomic
+    from deepnet.core.io import write_json_atomic
     from deepnet.tune import output
     from deepnet.tune.space import apply_values, decode
     from deepnet.tune.worker import counts

@@ -10,7 +10,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from deepnet.files import write_text_atomic
+from deepnet.core.io import write_text_atomic
 from deepnet.report.plots import figure_png, pyplot
 from deepnet.spec import Distribution
 

@@ -7,7 +7,7 @@ import copy
 import json
 from typing import Any
 
-from deepnet.errors import SpecError, did_you_mean
+from deepnet.core.errors import SpecError, did_you_mean
 from deepnet.spec import Distribution, Spec, apply_override, format_path, parse_path
 
 SCALARS = (type(None), bool, int, float, str)

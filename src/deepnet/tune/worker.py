@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from deepnet.errors import DeepnetError
+from deepnet.core.errors import DeepnetError
 from deepnet.spec import Distribution
 from deepnet.train.callbacks import Callback
 from deepnet.tune.space import apply_values, suggest
