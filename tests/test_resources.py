@@ -11,6 +11,7 @@ import torch
 import deepnet
 from deepnet.cli import main
 from deepnet.core.errors import DeepnetError
+from deepnet.core.units import parse_size
 from deepnet.nn.build import build_model
 from deepnet.nn.layers import LAYERS
 from deepnet.nn.saved import CONTAINERS, SAVES
@@ -19,7 +20,6 @@ from deepnet.resources import (
     estimate_memory,
     measure_memory,
     optimizer_state_factor,
-    parse_size,
     plan_memory,
 )
 

@@ -6,37 +6,52 @@
     deepnet.summary(spec, batch_size=64)
     run = deepnet.train(spec)            # a Run: model, history, results, path
     run = deepnet.load(run.path)         # run.predict(raw_inputs)
+
+The names below are imported when first used, so `import deepnet` (and `deepnet --help`)
+does not load PyTorch. Four of them share their name with a subpackage (`deepnet.train`,
+`deepnet.tune`, `deepnet.diagnose`, `deepnet.summary`): as attributes of `deepnet` they
+are always the functions; the subpackages are imported by their full names.
 """
 
-from deepnet.diagnose import audit, diagnose
+import importlib
+import sys
+import types
+
 from deepnet.core.errors import CheckpointError, DataError, DeepnetError, SpecError
-from deepnet.nn import Summary, build, summary
-from deepnet.resources import estimate_memory
-from deepnet.robust.evaluate import attack
-from deepnet.spec import Spec
-from deepnet.train.api import evaluate_run as evaluate
-from deepnet.train.api import train
-from deepnet.train.runs import Run, load
-from deepnet.tune import tune
+from deepnet.core.version import VERSION as __version__
 
-__version__ = "0.1.0"
+_API = {  # public name -> the module that defines it
+    "Spec": "deepnet.spec.models",
+    "Run": "deepnet.runs.run",
+    "load": "deepnet.runs.load",
+    "build": "deepnet.app.model",
+    "train": "deepnet.app.train",
+    "evaluate": "deepnet.app.train",
+    "tune": "deepnet.app.tune",
+    "Summary": "deepnet.summary",
+    "summary": "deepnet.summary",
+    "estimate_memory": "deepnet.resources",
+    "audit": "deepnet.diagnose.audit",
+    "diagnose": "deepnet.diagnose",
+    "attack": "deepnet.robust.evaluate",
+}
+_DEFINED_AS = {"evaluate": "evaluate_run"}
 
-__all__ = [
-    "CheckpointError",
-    "DataError",
-    "DeepnetError",
-    "Spec",
-    "SpecError",
-    "Run",
-    "Summary",
-    "attack",
-    "audit",
-    "build",
-    "diagnose",
-    "estimate_memory",
-    "evaluate",
-    "load",
-    "summary",
-    "train",
-    "tune",
-]
+__all__ = ["CheckpointError", "DataError", "DeepnetError", "SpecError", "__version__", *_API]
+
+
+class _Package(types.ModuleType):
+    def __getattr__(self, name: str):
+        if name not in _API:
+            raise AttributeError(f"module 'deepnet' has no attribute {name!r}")
+        value = getattr(importlib.import_module(_API[name]), _DEFINED_AS.get(name, name))
+        object.__setattr__(self, name, value)
+        return value
+
+    def __setattr__(self, name: str, value) -> None:
+        if name in _API and isinstance(value, types.ModuleType):
+            return  # a subpackage being imported: the public name stays the function
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from rich.console import Console
 
 from deepnet.core.errors import DeepnetError
+from deepnet.core.version import VERSION
 
 COMMANDS: dict[str, tuple[str, Callable, Callable]] = {}
 
@@ -67,8 +68,8 @@ def _summary_args(p: argparse.ArgumentParser) -> None:
 
 @_summary_args.run
 def _summary(args) -> int:
-    from deepnet.nn import summary
-    from deepnet.resources import parse_size
+    from deepnet.core.units import parse_size
+    from deepnet.summary import summary
 
     if args.batch_size is not None and args.batch_size < 1:
         raise DeepnetError(f"--batch-size must be a positive integer; got {args.batch_size}")
@@ -104,7 +105,7 @@ def _train_args(p: argparse.ArgumentParser) -> None:
 
 @_train_args.run
 def _train(args) -> int:
-    from deepnet.train.api import train
+    from deepnet.app.train import train
 
     if args.auto:
         return _auto(args)
@@ -118,7 +119,7 @@ def _train(args) -> int:
                            "--set and --out")
     spec = None if args.resume else _load_spec(args)
     run = train(spec, out=args.out, resume=args.resume, quiet=args.quiet or args.json)
-    from deepnet.distributed import rank
+    from deepnet.train.distributed import rank
 
     if rank() != 0:  # under torchrun only rank 0 reports
         return 0
@@ -136,7 +137,7 @@ def _train(args) -> int:
 
 
 def _auto(args) -> int:
-    from deepnet.diagnose.auto import auto_train
+    from deepnet.app.auto import auto_train
 
     if args.resume is not None or args.spec is None:
         raise DeepnetError("--auto needs a SPEC and cannot --resume")
@@ -159,7 +160,7 @@ def _diagnose_args(p: argparse.ArgumentParser) -> None:
 @_diagnose_args.run
 def _diagnose(args) -> int:
     from deepnet.diagnose import diagnose
-    from deepnet.train.runs import load
+    from deepnet.runs.load import load
 
     findings = diagnose(load(args.run))
     if args.json:
@@ -189,20 +190,9 @@ def _audit_args(p: argparse.ArgumentParser) -> None:
 
 @_audit_args.run
 def _audit(args) -> int:
-    from deepnet.diagnose.audit import audit, check_clean_target, save_audit, write_clean
-    from deepnet.train.runs import load
+    from deepnet.app.audit import audit_spec
 
-    spec = _load_spec(args)
-    run = load(args.run) if args.run else None  # the arguments are checked before the audit
-    if args.fix:
-        check_clean_target(spec, args.fix)
-    report = audit(spec)
-    if run is not None:
-        from deepnet.report.html import write_report
-
-        save_audit(run.path, report)
-        write_report(run)
-    fixed = write_clean(spec, report, args.fix) if args.fix else None
+    report, fixed = audit_spec(_load_spec(args), fix=args.fix, run=args.run)
     if args.json:
         _print_json(report.to_dict())
     else:
@@ -230,8 +220,8 @@ def _evaluate_args(p: argparse.ArgumentParser) -> None:
 
 @_evaluate_args.run
 def _evaluate(args) -> int:
-    from deepnet.train.api import evaluate_run
-    from deepnet.train.runs import load
+    from deepnet.app.train import evaluate_run
+    from deepnet.runs.load import load
 
     metrics = evaluate_run(load(args.run), args.data)
     if args.json:
@@ -252,7 +242,7 @@ def _predict_args(p: argparse.ArgumentParser) -> None:
 
 @_predict_args.run
 def _predict(args) -> int:
-    from deepnet.train.predict import predict_file
+    from deepnet.app.predict import predict_file
 
     text = predict_file(args.run, args.input)
     if args.out:
@@ -301,8 +291,8 @@ def _target(run, value: str | None):
 
 @_attack_args.run
 def _attack(args) -> int:
-    from deepnet.robust.evaluate import evaluate_robustness, save
-    from deepnet.train.runs import load
+    from deepnet.app.robust import attack_run
+    from deepnet.runs.load import load
 
     if args.limit is not None and args.limit < 1:
         raise DeepnetError(f"--limit must be a positive integer; got {args.limit}")
@@ -313,9 +303,8 @@ def _attack(args) -> int:
         options["norm"] = args.norm
     if args.steps is not None:
         options["steps"] = args.steps
-    results = evaluate_robustness(run, args.method, args.eps, seed=args.seed,
-                                  limit=args.limit, **options)
-    report = save(run, results)
+    results, report = attack_run(run, args.method, args.eps, seed=args.seed,
+                                 limit=args.limit, **options)
     first = results[0].to_dict()
     if args.json:
         _print_json({**first, "adaptive": [r.to_dict() for r in results[1:]],
@@ -342,7 +331,7 @@ def _ensemble_args(p: argparse.ArgumentParser) -> None:
 
 @_ensemble_args.run
 def _ensemble(args) -> int:
-    from deepnet.robust.ensemble import make_ensemble
+    from deepnet.app.ensemble import make_ensemble
 
     run = make_ensemble(args.runs, args.out, quiet=args.json)
     test = run.results.get("test", {})
@@ -364,7 +353,7 @@ def _report_args(p: argparse.ArgumentParser) -> None:
 @_report_args.run
 def _report(args) -> int:
     from deepnet.report.html import write_report
-    from deepnet.train.runs import load
+    from deepnet.runs.load import load
 
     print(write_report(load(args.run)))
     return 0
@@ -392,7 +381,7 @@ def _tune_args(p: argparse.ArgumentParser) -> None:
 
 @_tune_args.run
 def _tune(args) -> int:
-    from deepnet.tune import tune
+    from deepnet.app.tune import tune
 
     result = tune(_load_spec(args), trials=args.trials, timeout=args.timeout,
                   storage=args.storage, study=args.study, workers=args.workers, out=args.out,
@@ -443,9 +432,7 @@ def parser() -> argparse.ArgumentParser:
         description="Deep neural networks from one YAML spec: build, train, diagnose, tune, "
         "attack.",
     )
-    from deepnet import __version__
-
-    p.add_argument("--version", action="version", version=f"deepnet {__version__}")
+    p.add_argument("--version", action="version", version=f"deepnet {VERSION}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (help_, add_args, _run) in COMMANDS.items():
         add_args(sub.add_parser(name, help=help_, description=help_))

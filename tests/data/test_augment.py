@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
+from deepnet.core.errors import SpecError
 from deepnet.data.augment import make_augment
 from deepnet.data.transforms import Preprocess
-from deepnet.core.errors import SpecError
 from deepnet.spec import Augment, Spec
 
 
@@ -97,8 +97,8 @@ def test_image_augmentations_on_tables_and_sequences_are_spec_errors(shape):
 
 
 def test_only_training_batches_are_augmented(tmp_path, monkeypatch):
-    import deepnet.data.augment as module
-    from deepnet.train.api import train
+    import deepnet.app.train as module  # the workflow that builds the augmentation
+    from deepnet.app.train import train
 
     calls = []
     real = module.make_augment

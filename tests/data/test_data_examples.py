@@ -13,7 +13,7 @@ import pytest
 from deepnet.cli import main
 from deepnet.data.images import list_folder
 from deepnet.data.prepare import prepare
-from deepnet.train.runs import load
+from deepnet.runs.load import load
 
 
 def train_example(name, tmp_path, capsys, *sets):

@@ -5,11 +5,11 @@ import numpy as np
 import torch
 
 import deepnet.data.prepare as prepare_module
+from deepnet.app.train import train
 from deepnet.data.batches import InMemory, Streaming
 from deepnet.data.images import ImageFiles
 from deepnet.data.prepare import prepare
 from deepnet.spec import Spec
-from deepnet.train.api import train
 
 
 def spec_for(data: dict, layers=None, epochs=2) -> Spec:

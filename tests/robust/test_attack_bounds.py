@@ -4,7 +4,7 @@ and inside the data's valid range; reruns with the same seed give the same examp
 import pytest
 import torch
 
-from deepnet.robust import attacks as A
+from deepnet import attacks as A
 from deepnet.robust import evaluate as E
 
 TOL = 1e-5

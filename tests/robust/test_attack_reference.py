@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from deepnet.robust import attacks as A
+from deepnet import attacks as A
 
 
 def reference_fgsm(model, x, y, eps):

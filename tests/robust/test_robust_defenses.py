@@ -9,9 +9,10 @@ import pytest
 import torch
 
 import deepnet
-from deepnet.robust import attacks as A
+from deepnet import attacks as A
 from deepnet.robust import evaluate as E
-from deepnet.robust.defenses import AdversarialBatches, SqueezedPreprocess, squeeze
+from deepnet.data.transforms import SqueezedPreprocess, squeeze
+from deepnet.robust.defenses import AdversarialBatches
 from deepnet.spec import AdversarialTraining
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "digits.yaml"
@@ -115,9 +116,9 @@ def test_input_transform_naive_vs_bpda_and_predict_uses_it(tmp_path):
 
 # ----------------------------------------------------------------------------- ensembles
 def test_ensemble_evaluate_predict_attack(tmp_path, digits_run, capsys, mlp_spec_dict):
+    from deepnet.app.predict import predict_file
+    from deepnet.app.train import evaluate_run
     from deepnet.cli import main
-    from deepnet.train.api import evaluate_run
-    from deepnet.train.predict import predict_file
 
     other = deepnet.train(deepnet.Spec.from_dict(mlp_spec_dict), out=tmp_path / "mlp",
                           quiet=True)

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import deepnet
-from deepnet.train.api import _precision
+from deepnet.app.train import _precision
 
 CNN = {
     "name": "p", "seed": 0, "data": {"source": "digits"},

@@ -13,10 +13,10 @@ import yaml
 from safetensors.torch import load_file
 
 import deepnet
+from deepnet.app.train import EVAL_BATCH, evaluate_run
 from deepnet.cli import main
 from deepnet.data.batches import InMemory
 from deepnet.train import checkpoint
-from deepnet.train.api import EVAL_BATCH, evaluate_run
 from deepnet.train.trainer import evaluate
 
 MLP = {

@@ -43,7 +43,7 @@ def test_raising_and_diverging_trials_fail_with_reasons_and_the_study_goes_on(
         tmp_path, tune_spec_dict, one_thread):
     tune_spec_dict["train"]["epochs"] = 2
     spec = Spec.from_dict(tune_spec_dict)
-    job = _job(spec, 1, None, None, None, tmp_path / "t")
+    job = _job(spec, 1, None, None, None, tmp_path / "t", deepnet.train)
     study = open_study(job)
 
     bad_shape = [{"conv1d": {"filters": 4, "kernel": 3}}, {"dense": 10}]  # images are 2-D
@@ -61,7 +61,7 @@ def test_raising_and_diverging_trials_fail_with_reasons_and_the_study_goes_on(
 
 
 def test_dead_workers_trials_are_failed_live_ones_kept(tmp_path, tune_spec_dict):
-    job = _job(Spec.from_dict(tune_spec_dict), 6, None, None, None, tmp_path / "t")
+    job = _job(Spec.from_dict(tune_spec_dict), 6, None, None, None, tmp_path / "t", deepnet.train)
     study = open_study(job)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
+from deepnet.core.errors import DataError
 from deepnet.data.batches import STREAM_BYTES
 from deepnet.data.checks import check_not_empty
-from deepnet.data.sources import Dataset
-from deepnet.core.errors import DataError
+from deepnet.data.dataset import Dataset
 
 EXTENSIONS = (".png", ".jpg", ".jpeg")
 _GRAY = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
+from deepnet.core.errors import DataError
 from deepnet.data.checks import check_not_empty
 from deepnet.data.sources import TABLE_SUFFIXES, load_npz
-from deepnet.core.errors import DataError
 
 _KINDS = {"array": "arrays", "table": "tables", "text": "text tables", "image": "images"}
 

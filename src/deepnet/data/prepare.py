@@ -10,7 +10,8 @@ import torch
 
 from deepnet.data.augment import validate_augment
 from deepnet.data.batches import STREAM_BYTES, InMemory, Streaming
-from deepnet.data.sources import Dataset, load_source
+from deepnet.data.dataset import Dataset
+from deepnet.data.sources import load_source
 from deepnet.data.split import split_indices
 from deepnet.data.transforms import Preprocess
 

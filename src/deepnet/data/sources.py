@@ -11,44 +11,16 @@ from __future__ import annotations
 import gzip
 import importlib.util
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from deepnet.data.checks import check_finite, check_not_empty, check_numeric, encode_target
 from deepnet.core.errors import DataError, did_you_mean
-
-
-@dataclass
-class Dataset:
-    """Raw inputs `x` (N, *shape) and targets `y` (N,), in source order.
-
-    `rows` maps each row to its 0-based index in the source when rows were dropped;
-    `encoding` (JSON) says how raw files become `x`, so that predict can read new files;
-    `refit`, when set, refits what must be learnt from the training rows only (a text
-    vocabulary, imputed values) and returns the re-encoded Dataset.
-    """
-
-    x: np.ndarray
-    y: np.ndarray
-    task: str  # classification | regression
-    classes: list[str] = field(default_factory=list)  # class names, classification only
-    source: str = ""
-    rows: np.ndarray | None = None
-    encoding: dict = field(default_factory=lambda: {"kind": "array"})
-    refit: Callable[[np.ndarray], Dataset] | None = None
-
-    @property
-    def input_shape(self) -> tuple[int, ...]:
-        return tuple(self.x.shape[1:])
-
-    @property
-    def n_classes(self) -> int:
-        return len(self.classes)
-
-    def source_rows(self) -> np.ndarray:
-        return self.rows if self.rows is not None else np.arange(len(self.y))
+from deepnet.data.checks import check_finite, check_not_empty, check_numeric, encode_target
+from deepnet.data.dataset import Dataset
+from deepnet.data.images import load_images
+from deepnet.data.tables import load_table
+from deepnet.data.text import load_text
 
 
 def sklearn_data_file(name: str) -> Path:
@@ -158,8 +130,6 @@ def load_source(data, task: str | None = None) -> Dataset:
     path = Path(name)
     suffix = path.suffix.lower()
     if path.is_dir():
-        from deepnet.data.images import load_images
-
         return load_images(data, path, task)
     if suffix in TABLE_SUFFIXES or suffix == ".npz":
         if not path.is_file():
@@ -167,11 +137,7 @@ def load_source(data, task: str | None = None) -> Dataset:
         if suffix == ".npz":
             return load_npz_dataset(path, task)
         if data.text is not None:
-            from deepnet.data.text import load_text
-
             return load_text(data, path, task)
-        from deepnet.data.tables import load_table
-
         return load_table(data, path, task)
     if suffix or "/" in name or "\\" in name:
         raise DataError(

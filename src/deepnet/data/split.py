@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from deepnet.data.checks import source_row
 from deepnet.core.errors import DataError
+from deepnet.data.checks import source_row
 
 
 def split_indices(y: np.ndarray, task: str, val: float, test: float, seed: int,

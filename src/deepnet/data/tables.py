@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from deepnet.data.checks import check_not_empty, encode_target, label_key, source_row
-from deepnet.data.sources import Dataset
 from deepnet.core.errors import DataError, did_you_mean
+from deepnet.data.checks import check_not_empty, encode_target, label_key, source_row
+from deepnet.data.dataset import Dataset
 
 
 def read_frame(path: str | Path) -> pd.DataFrame:

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from deepnet.data.checks import check_not_empty, encode_target
-from deepnet.data.sources import Dataset
+from deepnet.data.dataset import Dataset
 from deepnet.data.tables import drop_missing, find_target, read_frame, require_columns
 
 PAD, UNKNOWN = "<pad>", "<unk>"

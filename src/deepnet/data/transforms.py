@@ -6,7 +6,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
+
+Bounds = tuple[float, float]
 
 
 def _stat_axes(ndim: int) -> tuple[int, ...]:
@@ -87,9 +90,15 @@ class Preprocess:
 
     @classmethod
     def from_json(cls, d: dict) -> Preprocess:
+        """The saved preprocessing, its input transformation (a defense) included."""
         shape = tuple(d["shape"])
-        return cls(d["mode"], np.asarray(d["shift"], np.float32).reshape(shape),
-                   np.asarray(d["scale"], np.float32).reshape(shape))
+        pre = Preprocess(d["mode"], np.asarray(d["shift"], np.float32).reshape(shape),
+                         np.asarray(d["scale"], np.float32).reshape(shape))
+        squeeze = d.get("input_transform")
+        if squeeze is None:
+            return pre
+        return SqueezedPreprocess(pre.mode, pre.shift, pre.scale, squeeze["bit_depth"],
+                                  squeeze["smoothing"], tuple(squeeze["bounds"]))
 
 
 class Normalize(nn.Module):
@@ -100,3 +109,70 @@ class Normalize(nn.Module):
 
     def forward(self, x):
         return (x - self.shift) / self.scale
+
+
+# ----------------------------------------------------------------------------- input transformation
+# A defense (robust.defense.input_transform): applied to raw inputs before the normalisation,
+# in training and in every use of the run; saved with the preprocessing.
+def squeeze(x: torch.Tensor, bit_depth: int | None, smoothing: int | None,
+            bounds: Bounds) -> torch.Tensor:
+    """Median smoothing (a `smoothing` x `smoothing` window on images), then bit-depth
+    reduction to 2^bit_depth levels across `bounds`."""
+    lo, hi = bounds
+    if smoothing:
+        k = smoothing
+        pad = ((k - 1) // 2, k // 2, (k - 1) // 2, k // 2)
+        n, c, h, w = x.shape
+        windows = F.pad(x, pad, mode="replicate").unfold(2, k, 1).unfold(3, k, 1)
+        x = windows.reshape(n, c, h, w, k * k).median(dim=-1).values
+    if bit_depth:
+        levels = 2 ** bit_depth - 1
+        x = torch.round((x.clamp(lo, hi) - lo) / (hi - lo) * levels) / levels * (hi - lo) + lo
+    return x
+
+
+class Squeeze(nn.Module):
+    """The input transformation as a module. With `bpda` its backward pass is the
+    identity (Athalye et al., 2018): the adaptive attack on a non-differentiable
+    transform. The transforms here are deterministic, so one EOT sample is exact."""
+
+    def __init__(self, bit_depth: int | None, smoothing: int | None, bounds: Bounds,
+                 bpda: bool = False):
+        super().__init__()
+        self.bit_depth, self.smoothing, self.bounds, self.bpda = bit_depth, smoothing, \
+            tuple(bounds), bpda
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = squeeze(x, self.bit_depth, self.smoothing, self.bounds)
+        return x + (out - x).detach() if self.bpda else out
+
+
+@dataclass
+class SqueezedPreprocess(Preprocess):
+    """The run's preprocessing with the input transformation first: raw -> squeezed ->
+    normalised. `module()` (what attacks go through) has the transform's own gradient."""
+
+    bit_depth: int | None = None
+    smoothing: int | None = None
+    bounds: Bounds = (0.0, 1.0)
+
+    @classmethod
+    def wrap(cls, pre: Preprocess, cfg, bounds: Bounds) -> SqueezedPreprocess:
+        return cls(pre.mode, pre.shift, pre.scale, cfg.bit_depth, cfg.smoothing,
+                   (float(bounds[0]), float(bounds[1])))
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        t = squeeze(torch.as_tensor(np.asarray(x, np.float32)), self.bit_depth,
+                    self.smoothing, self.bounds)
+        return super().__call__(t.numpy())
+
+    def squeeze_module(self, bpda: bool = False) -> Squeeze:
+        return Squeeze(self.bit_depth, self.smoothing, self.bounds, bpda)
+
+    def module(self, bpda: bool = False) -> nn.Module:
+        return nn.Sequential(self.squeeze_module(bpda), Normalize(self.shift, self.scale))
+
+    def to_json(self) -> dict:
+        return {**super().to_json(), "input_transform": {
+            "bit_depth": self.bit_depth, "smoothing": self.smoothing,
+            "bounds": list(self.bounds)}}

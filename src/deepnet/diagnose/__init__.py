@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from deepnet.core.errors import DeepnetError
+
 # the function audit() replaces the submodule's name on the package: import it explicitly
 from deepnet.diagnose.audit import AuditReport, audit
 from deepnet.diagnose.findings import KINDS, Facts, Finding, Remedy, apply_changes
@@ -23,7 +25,6 @@ from deepnet.diagnose.fit import (
     healthy,
 )
 from deepnet.diagnose.gradients import detect_dead_units, detect_gradients
-from deepnet.core.errors import DeepnetError
 
 # One registry of detectors: pure functions Facts -> list[Finding] (ARCHITECTURE.md §3.1).
 DETECTORS: dict[str, Callable[[Facts], list[Finding]]] = {
@@ -59,7 +60,7 @@ def diagnose(run) -> list[Finding]:
     ['overfitting']
     """
     if isinstance(run, str | Path):
-        from deepnet.train.runs import load
+        from deepnet.runs.load import load
 
         run = load(run)
     return diagnose_facts(facts(run))

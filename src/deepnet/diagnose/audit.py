@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from deepnet.data.sources import TABLE_SUFFIXES
 from deepnet.core.errors import DataError
 from deepnet.core.io import write_bytes_atomic
+from deepnet.data.sources import TABLE_SUFFIXES
 
 FOLDS = 5
 MAX_FEATURES = 256  # more features than this are reduced by PCA for the models

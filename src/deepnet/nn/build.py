@@ -48,19 +48,3 @@ def build_model(
     ctx = Context(g, build_layers=lambda items, s, p: build_layers(items, s, p, ctx))
     model, _ = build_layers(layers, tuple(input_shape), "model.layers", ctx)
     return model, ctx.rows
-
-
-def build(spec, input_shape: Shape | None = None) -> nn.Module:
-    """The untrained network of `spec`, its input shape inferred from the data.
-
-    >>> model = deepnet.build(deepnet.Spec.from_yaml("examples/digits.yaml"))
-    """
-    return build_with_rows(spec, input_shape)[0]
-
-
-def build_with_rows(spec, input_shape: Shape | None = None) -> tuple[nn.Sequential, list[Row]]:
-    if input_shape is None:
-        from deepnet.data import load_source
-
-        input_shape = load_source(spec.data).input_shape
-    return build_model(spec.model.layers, input_shape, spec.seed)

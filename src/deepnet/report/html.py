@@ -140,7 +140,7 @@ def _audit(src: _Sources) -> dict | None:
 
 
 def _summary(src: _Sources) -> dict:
-    from deepnet.nn.summary import human, summary
+    from deepnet.summary import human, summary
 
     run = src.run
     s = summary(run.spec, input_shape=run.input_shape)

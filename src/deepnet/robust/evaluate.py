@@ -24,9 +24,10 @@ import numpy as np
 import torch
 from pydantic import ValidationError
 
+from deepnet import attacks as A
 from deepnet.core.errors import DeepnetError, SpecError
 from deepnet.core.io import write_bytes_atomic, write_json_atomic
-from deepnet.robust import attacks as A
+from deepnet.data.transforms import SqueezedPreprocess
 from deepnet.spec import Attack, AttackArgs, format_errors
 
 FOLDER = "robustness"
@@ -91,13 +92,13 @@ def check_attackable(run) -> None:
 def valid_range(run) -> tuple[float, float]:
     """The raw inputs' valid range: the training split's min and max, saved with the
     model (older runs: recomputed from the data)."""
-    from deepnet.robust.ensemble import member_runs
+    from deepnet.runs.ensemble import member_runs
 
     members = member_runs(run)
     if members:
         ranges = [valid_range(m) for m in members]
         return min(r[0] for r in ranges), max(r[1] for r in ranges)
-    from deepnet.train.runs import read_model
+    from deepnet.runs.run import read_model
 
     meta = {}
     file = Path(run.path) / "model.safetensors"
@@ -130,8 +131,6 @@ def test_examples(run, limit: int | None = None) -> tuple[torch.Tensor, torch.Te
 def network(run, bpda: bool = False) -> torch.nn.Module:
     """The run's model behind its preprocessing, raw inputs in. With `bpda` an input
     transformation passes gradients straight through (the adaptive attack)."""
-    from deepnet.robust.defenses import SqueezedPreprocess
-
     if bpda and isinstance(run.preprocess, SqueezedPreprocess):
         return torch.nn.Sequential(run.preprocess.module(bpda=True), run.model).eval()
     return run.network()
@@ -321,7 +320,7 @@ def evaluate_robustness(run, method: str = "pgd", eps: float | None = None, *,
 
 def evaluate_spec(run, quiet: bool = True) -> list[AttackResult]:
     """After training: the spec's `robust.attacks` (default: PGD-20 at the adversarial
-    training eps, else 0.1) with their adaptive counterparts, saved into the report."""
+    training eps, else 0.1) with their adaptive counterparts, saved in `robustness/`."""
     check_attackable(run)
     r = run.spec.robust
     items = list(r.attacks) if r.attacks else [_default_attack(r)]
@@ -350,7 +349,7 @@ def _key(d: dict) -> str:
 
 def save(run, results: list[AttackResult]) -> Path:
     """Merge `results` into `robustness/results.json` (a rerun of the same attack replaces
-    it), draw the example grid and curves, and rewrite the run's report."""
+    it) and draw the example grid and curves; the app then rewrites the run's report."""
     folder = Path(run.path) / FOLDER
     folder.mkdir(exist_ok=True)
     file = folder / "results.json"
@@ -363,9 +362,6 @@ def save(run, results: list[AttackResult]) -> Path:
 
     write_bytes_atomic(folder / "examples.png", grid_png(results[0], run.classes))
     write_bytes_atomic(folder / "curve.png", curve_png(merged))
-    from deepnet.report.html import write_report
-
-    write_report(run)
     return file
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from deepnet.report.plots import png_bytes as _png
-from deepnet.report.plots import pyplot
+from deepnet.core.figures import png_bytes as _png
+from deepnet.core.figures import pyplot
 
 
 def curve_png(rows: list[dict]) -> bytes:

@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,20 +52,21 @@ class TuneResult:
 def tune(spec: Spec, trials: int | None = None, timeout: float | None = None,
          storage: str | None = None, study: str | None = None, workers: int = 1,
          out: str | Path | None = None, quiet: bool = False, *,
-         worker: bool = False) -> TuneResult | None:
+         worker: bool = False, train: Callable[..., Any]) -> TuneResult | None:
     """Search `spec.tune.space` with Optuna's seeded TPE sampler, pruning from per-epoch
     validation reports, until the study has `trials` (default tune.trials) finished trials
     (complete or pruned; failed ones are retried) or `timeout` seconds have passed.
 
     `worker=True` only runs trials (what each of the `workers` processes does) and
-    returns None; otherwise the outputs are written and a TuneResult returned.
+    returns None; otherwise the outputs are written and a TuneResult returned. `train`
+    trains one trial's spec (deepnet.app.train.train; `deepnet.tune` passes it).
     """
     from deepnet.tune.space import check_space
 
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise DeepnetError(f"--workers must be a positive integer; got {workers!r}")
     check_space(spec)  # every problem of the space, before any work
-    job = _job(spec, trials, timeout, storage, study, out)
+    job = _job(spec, trials, timeout, storage, study, out, train)
     from deepnet.tune import worker as w
 
     st = w.open_study(job)
@@ -81,9 +83,9 @@ def tune(spec: Spec, trials: int | None = None, timeout: float | None = None,
     return _outputs(job, st)
 
 
-def _job(spec: Spec, trials, timeout, storage, study, out):
-    from deepnet.data import load_source
-    from deepnet.resources import parse_size
+def _job(spec: Spec, trials, timeout, storage, study, out, train: Callable[..., Any]):
+    from deepnet.core.units import parse_size
+    from deepnet.data.sources import load_source
     from deepnet.train.metrics import DEFAULT_METRICS, HIGHER_IS_BETTER
     from deepnet.tune.worker import Job
 
@@ -111,7 +113,7 @@ def _job(spec: Spec, trials, timeout, storage, study, out):
                study=study or spec.name, trials=trials, seed=spec.seed,
                deadline=time.time() + timeout if timeout is not None else None,
                memory_budget=parse_size(str(t.memory_budget)) if t.memory_budget else None,
-               input_shape=tuple(ds.input_shape))
+               input_shape=tuple(ds.input_shape), train=train)
 
 
 class Progress:

@@ -10,8 +10,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from deepnet.core.figures import figure_png, pyplot
 from deepnet.core.io import write_text_atomic
-from deepnet.report.plots import figure_png, pyplot
 from deepnet.spec import Distribution
 
 

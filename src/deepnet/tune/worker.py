@@ -16,6 +16,7 @@ import os
 import socket
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,9 @@ class Job:
     memory_budget: int | None = None  # bytes
     input_shape: tuple[int, ...] | None = None
     max_failures: int = 0  # this worker stops after so many failed trials (0: trials)
+    # train(spec, out=, quiet=, callbacks=, report=) -> Run: the app's training workflow,
+    # handed in so that tuning (an analysis) never imports the layer above it
+    train: Callable[..., Any] | None = None
 
 
 # ----------------------------------------------------------------------------- storage
@@ -293,8 +297,6 @@ def run_trial(job: Job, study, trial, values: dict[str, Any]) -> str:
     (with the reason as the user attribute `reason`)."""
     from optuna.trial import TrialState
 
-    from deepnet.train.api import train
-
     folder = _trial_dir(job.folder, trial.number)
     trial.set_user_attr("run_dir", str(folder))
     try:
@@ -303,7 +305,7 @@ def run_trial(job: Job, study, trial, values: dict[str, Any]) -> str:
             need = memory_bytes(spec, _shape(job, spec))
             trial.set_user_attr("memory", need)
             if need > job.memory_budget:
-                from deepnet.nn.summary import human_bytes
+                from deepnet.summary import human_bytes
 
                 trial.set_user_attr("reason", f"not run: its memory estimate {human_bytes(need)}"
                                     f" exceeds tune.memory_budget {human_bytes(job.memory_budget)}")
@@ -311,7 +313,7 @@ def run_trial(job: Job, study, trial, values: dict[str, Any]) -> str:
                 return "pruned"
         report = PruneReport(trial, job.metric)
         with _heartbeat(study, trial):
-            run = train(spec, out=folder, quiet=True, callbacks=[report], report=False)
+            run = job.train(spec, out=folder, quiet=True, callbacks=[report], report=False)
         r = run.results
         trial.set_user_attr("epochs", r["epochs"])
         if r["stop_reason"] == "diverged":
@@ -360,7 +362,7 @@ def _trial_dir(folder: Path, number: int) -> Path:
 def _shape(job: Job, spec) -> tuple[int, ...]:
     if job.input_shape is not None and not any(p.startswith("data") for p in job.space):
         return job.input_shape
-    from deepnet.data import load_source
+    from deepnet.data.sources import load_source
 
     return tuple(load_source(spec.data, spec.task).input_shape)
 
@@ -368,7 +370,7 @@ def _shape(job: Job, spec) -> tuple[int, ...]:
 def memory_bytes(spec, input_shape: tuple[int, ...]) -> int:
     """The training-memory estimate of `spec` at its batch size, in bytes (the one
     `deepnet summary` prints)."""
-    from deepnet.nn.summary import summary
+    from deepnet.summary import summary
 
     return int(summary(spec, input_shape=tuple(input_shape)).memory.total)
 

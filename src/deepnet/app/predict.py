@@ -12,7 +12,7 @@ import io
 from pathlib import Path
 
 from deepnet.data.inputs import read_raw
-from deepnet.train.runs import load
+from deepnet.runs.load import load
 
 
 def predict_file(run_dir: str | Path, path: str | Path) -> str:

@@ -17,6 +17,8 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as save_tensors
 
 from deepnet.data.transforms import Preprocess
+from deepnet.nn.build import build_model
+from deepnet.train.metrics import predicted_classes, probabilities
 from deepnet.core.errors import CheckpointError, DataError
 from deepnet.core.io import write_bytes_atomic
 from deepnet.spec import Spec
@@ -110,8 +112,6 @@ class Run:
                           for i in range(0, len(x), batch_size)]) if len(x) else torch.empty(0)
 
     def predict_proba(self, x) -> np.ndarray:
-        from deepnet.train.metrics import probabilities
-
         return probabilities(self.predict_outputs(x)).numpy()
 
     def predict(self, x) -> np.ndarray:
@@ -119,22 +119,14 @@ class Run:
         out = self.predict_outputs(x)
         if self.task == "regression":
             return out.reshape(len(out), -1).squeeze(-1).numpy()
-        from deepnet.train.metrics import predicted_classes
-
         return np.asarray(self.classes, dtype=object)[predicted_classes(out).numpy()]
 
 
-def load(path: str | Path) -> Run:
+def load_run(path: str | Path) -> Run:
     """A finished run from its directory; CheckpointError when files are missing or bad."""
-    from deepnet.nn.build import build_model
-
     path = Path(path)
     if not path.is_dir():
         raise CheckpointError(f"run directory {str(path)!r} not found")
-    if (path / "ensemble.json").is_file():  # `deepnet ensemble`: a run-like folder
-        from deepnet.robust.ensemble import load_ensemble
-
-        return load_ensemble(path)
     spec = Spec.from_yaml(path / "spec.yaml")
     tensors, meta = read_model(path / "model.safetensors")
     try:
@@ -145,10 +137,6 @@ def load(path: str | Path) -> Run:
     except (KeyError, RuntimeError, TypeError, ValueError) as e:
         raise CheckpointError(f"{str(path / 'model.safetensors')!r} does not match the run's "
                               f"spec.yaml: {e}") from None
-    if spec.robust is not None and spec.robust.defense is not None:  # input transformation
-        from deepnet.robust.defenses import defended_preprocess
-
-        pre = defended_preprocess(spec, pre, meta.get("x_range"))
     model.eval()
     history = read_history(path)
     results_path = path / "results.json"

@@ -295,7 +295,7 @@ class Tune(Section):
     def _size(cls, v: str | int | None) -> str | int | None:
         if v is not None:
             from deepnet.core.errors import DeepnetError
-            from deepnet.resources import parse_size
+            from deepnet.core.units import parse_size
 
             try:
                 parse_size(str(v))

@@ -120,7 +120,7 @@ def summary(spec, batch_size: int | None = None, input_shape=None, *,
 
         prepared = prepare(spec)
     if input_shape is None:
-        from deepnet.data import load_source
+        from deepnet.data.sources import load_source
 
         ds = prepared.dataset if prepared is not None else load_source(spec.data)
         input_shape = ds.input_shape

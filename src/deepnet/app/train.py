@@ -13,22 +13,27 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from deepnet import distributed
+from deepnet.core.errors import CheckpointError, DataError, DeepnetError, SpecError
+from deepnet.core.io import write_json_atomic
+from deepnet.core.version import VERSION
+from deepnet.data.augment import make_augment
 from deepnet.data.batches import InMemory
 from deepnet.data.checks import check_model_input, encode_target, label_key
 from deepnet.data.inputs import read_raw
 from deepnet.data.prepare import Prepared, prepare
-from deepnet.core.errors import CheckpointError, DataError, DeepnetError, SpecError
-from deepnet.core.io import write_json_atomic
 from deepnet.nn.build import build_model
 from deepnet.nn.layers import item_parts
+from deepnet.report.html import write_report
+from deepnet.robust.defenses import apply_defense, check
+from deepnet.robust.evaluate import evaluate_spec
+from deepnet.runs.load import load
+from deepnet.runs.run import Run, new_run_dir, save_model
 from deepnet.spec import Loss, Spec
-from deepnet.train import checkpoint
+from deepnet.train import checkpoint, distributed
 from deepnet.train.callbacks import Checkpoint, EpochSeeds, MetricsLog, Progress, checkpointed
 from deepnet.train.losses import CLASSIFICATION_LOSSES, default_loss, make_loss
 from deepnet.train.metrics import DEFAULT_METRICS, METRICS
 from deepnet.train.optim import make_optimizer, make_schedule
-from deepnet.train.runs import Run, load, new_run_dir, save_model
 from deepnet.train.trainer import Trainer, checkpoint_state, evaluate, fit, load_checkpoint
 
 EVAL_BATCH = 1024
@@ -123,8 +128,6 @@ def train(spec: Spec, out: str | Path | None = None, resume: str | Path | None =
     spec = resolve(spec, prepared, n_outputs[-1] if n_outputs else 1)
     _check_outputs(prepared.task, n_outputs, prepared, spec.train.loss.name)
     if spec.robust is not None:  # refused before the run directory exists
-        from deepnet.robust.defenses import check
-
         check(spec, prepared)
     dist = distributed.init(spec.train.device)
     made = None
@@ -198,13 +201,9 @@ def _train(spec: Spec, prepared: Prepared, model, path: Path, resuming: bool, qu
                 batches=torch.Generator().manual_seed(spec.seed),
                 augment_rng=torch.Generator(device).manual_seed(spec.seed + 1), dist=dist)
     if spec.data.augment:
-        from deepnet.data.augment import make_augment
-
         t.augment = make_augment(spec.data.augment, prepared.dataset.input_shape,
                                  prepared.preprocess)
     if spec.robust is not None:  # defenses: adversarial training, distillation, transforms
-        from deepnet.robust.defenses import apply_defense
-
         apply_defense(spec, prepared, t, path, quiet)
     stateful = checkpointed(tc)
     callbacks = list(stateful)
@@ -268,21 +267,14 @@ def finish(spec: Spec, prepared: Prepared, t: Trainer, path: Path, seconds: floa
               ds.input_shape, t.history, results, encoding=prepared.encoding)
     if not report:
         return run
-    if spec.robust is not None:  # robust.attacks, naive and adaptive; it writes the report
-        from deepnet.robust.evaluate import evaluate_spec
-
+    if spec.robust is not None:  # robust.attacks, naive and adaptive
         evaluate_spec(run)
-    else:
-        from deepnet.report.html import write_report
-
-        write_report(run, prepared)
+    write_report(run, prepared)
     return run
 
 
 def _versions() -> dict[str, str]:
-    from deepnet import __version__
-
-    return {"deepnet": __version__, "torch": torch.__version__, "numpy": np.__version__,
+    return {"deepnet": VERSION, "torch": torch.__version__, "numpy": np.__version__,
             "python": platform.python_version()}
 
 

@@ -10,8 +10,6 @@ predict and attack treat it like any run.
 from __future__ import annotations
 
 import json
-import os
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +18,8 @@ from torch import nn
 
 from deepnet.data.transforms import Preprocess
 from deepnet.core.errors import CheckpointError, DeepnetError
-from deepnet.core.io import write_json_atomic
+from deepnet.runs.run import Run, load_run
+from deepnet.train.metrics import probabilities
 
 FILE = "ensemble.json"
 
@@ -33,8 +32,6 @@ class Ensemble(nn.Module):
         self.members = nn.ModuleList(networks)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        from deepnet.train.metrics import probabilities
-
         p = torch.stack([probabilities(m(x)) for m in self.members]).mean(0)
         return torch.log(p.clamp_min(1e-30))
 
@@ -43,7 +40,7 @@ def is_ensemble(path: str | Path) -> bool:
     return (Path(path) / FILE).is_file()
 
 
-def _check_members(runs: list, names: list[str]) -> list[str]:
+def check_members(runs: list, names: list[str]) -> list[str]:
     """Problems that stop these runs from forming an ensemble; warnings are returned."""
     first = runs[0]
     for run, name in zip(runs, names, strict=True):
@@ -67,51 +64,8 @@ def _check_members(runs: list, names: list[str]) -> list[str]:
     return warnings
 
 
-def make_ensemble(members: list[str | Path], out: str | Path, quiet: bool = False):
-    """Write an ensemble folder of `members` (run directories) to `out` and return it
-    loaded, with its test metrics in results.json and its report.
-
-    >>> run = make_ensemble(["runs/a", "runs/b"], "runs/ensemble")
-    """
-    from deepnet.train.runs import load
-
-    if len(members) < 2:
-        raise DeepnetError(f"an ensemble needs at least 2 runs; got {len(members)}")
-    names = [str(m) for m in members]
-    runs = [load(m) for m in members]
-    warnings = _check_members(runs, names)
-    out = Path(out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise CheckpointError(f"--out {str(out)!r} already exists and is not empty; choose "
-                              "another folder")
-    out.mkdir(parents=True, exist_ok=True)
-    rel = [os.path.relpath(Path(m).resolve(), out.resolve()) for m in members]
-    write_json_atomic(out / FILE, {"kind": "ensemble", "combine": "mean_probability",
-                                   "members": rel})
-    run = load_ensemble(out)
-    from deepnet.train.api import evaluate_run
-
-    test = {}
-    if run.spec.data.split.test > 0:
-        test = evaluate_run(run)
-    results = {"test": test, "members": rel, "warnings": warnings,
-               "member_test": {n: r.results.get("test", {}) for n, r in zip(names, runs,
-                                                                            strict=True)}}
-    write_json_atomic(out / "results.json", results)
-    run.results = results
-    for w in warnings:
-        if not quiet:
-            print(f"warning: {w}", file=sys.stderr)
-    from deepnet.report.html import write_report
-
-    write_report(run)
-    return run
-
-
 def load_ensemble(path: str | Path):
     """The Run of an ensemble folder (see the module's docstring)."""
-    from deepnet.train.runs import Run, load
-
     path = Path(path)
     try:
         info = json.loads((path / FILE).read_text())
@@ -119,8 +73,8 @@ def load_ensemble(path: str | Path):
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise CheckpointError(f"{str(path / FILE)!r} is not a valid ensemble file: {e}") \
             from None
-    runs = [load(m) for m in members]
-    _check_members(runs, [str(m) for m in members])
+    runs = [load_run(m) for m in members]
+    check_members(runs, [str(m) for m in members])
     first = runs[0]
     spec = first.spec.model_copy(update={
         "name": f"ensemble-{path.name}",
@@ -146,9 +100,7 @@ def _raw_network(run) -> nn.Module:
 
 def member_runs(run) -> list:
     """The loaded member runs of an ensemble Run (empty for a plain run)."""
-    from deepnet.train.runs import load
-
     if not is_ensemble(run.path):
         return []
     info = json.loads((Path(run.path) / FILE).read_text())
-    return [load(Path(run.path) / m) for m in info["members"]]
+    return [load_run(Path(run.path) / m) for m in info["members"]]

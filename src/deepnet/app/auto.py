@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from deepnet.diagnose.findings import Finding, apply_changes
 from deepnet.core.errors import DeepnetError
+from deepnet.diagnose.findings import Finding, apply_changes
 from deepnet.train.metrics import HIGHER_IS_BETTER
 
 
@@ -73,8 +73,8 @@ def _key(changes: dict) -> str:
 def auto_train(spec, rounds: int = 3, out: str | Path | None = None, quiet: bool = False,
                runs_root: str | Path = "runs", log: Callable[[str], None] = print) -> AutoResult:
     """Up to `rounds` runs, each from the previous spec with the top remedy applied."""
+    from deepnet.app.train import train
     from deepnet.diagnose import diagnose
-    from deepnet.train.api import train
 
     if rounds < 1:
         raise DeepnetError(f"--rounds must be at least 1; got {rounds}")

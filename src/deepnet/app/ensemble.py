@@ -1,0 +1,50 @@
+"""`deepnet ensemble RUN RUN ... --out DIR`: an ensemble folder of trained runs, tested
+and reported (the folder's format and loading: deepnet.runs.ensemble)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from deepnet.app.train import evaluate_run
+from deepnet.core.errors import CheckpointError, DeepnetError
+from deepnet.core.io import write_json_atomic
+from deepnet.report.html import write_report
+from deepnet.runs.ensemble import FILE, check_members, load_ensemble
+from deepnet.runs.load import load
+
+
+def make_ensemble(members: list[str | Path], out: str | Path, quiet: bool = False):
+    """Write an ensemble folder of `members` (run directories) to `out` and return it
+    loaded, with its test metrics in results.json and its report.
+
+    >>> run = make_ensemble(["runs/a", "runs/b"], "runs/ensemble")
+    """
+    if len(members) < 2:
+        raise DeepnetError(f"an ensemble needs at least 2 runs; got {len(members)}")
+    names = [str(m) for m in members]
+    runs = [load(m) for m in members]
+    warnings = check_members(runs, names)
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise CheckpointError(f"--out {str(out)!r} already exists and is not empty; choose "
+                              "another folder")
+    out.mkdir(parents=True, exist_ok=True)
+    rel = [os.path.relpath(Path(m).resolve(), out.resolve()) for m in members]
+    write_json_atomic(out / FILE, {"kind": "ensemble", "combine": "mean_probability",
+                                   "members": rel})
+    run = load_ensemble(out)
+    test = {}
+    if run.spec.data.split.test > 0:
+        test = evaluate_run(run)
+    results = {"test": test, "members": rel, "warnings": warnings,
+               "member_test": {n: r.results.get("test", {}) for n, r in zip(names, runs,
+                                                                            strict=True)}}
+    write_json_atomic(out / "results.json", results)
+    run.results = results
+    for w in warnings:
+        if not quiet:
+            print(f"warning: {w}", file=sys.stderr)
+    write_report(run)
+    return run

@@ -1,0 +1,17 @@
+"""`deepnet.tune(spec)`: the hyperparameter search, training each trial as a run."""
+
+from __future__ import annotations
+
+from deepnet import tune as tuning
+from deepnet.app.train import train
+
+
+def tune(spec, trials=None, timeout=None, storage=None, study=None, workers: int = 1,
+         out=None, quiet: bool = False, *, worker: bool = False):
+    """Search `spec.tune.space` (see deepnet.tune.tune); each trial is trained by
+    deepnet.app.train.train into the tune directory.
+
+    >>> result = deepnet.tune(deepnet.Spec.from_yaml("examples/digits.yaml"), trials=10)
+    """
+    return tuning.tune(spec, trials, timeout, storage, study, workers, out, quiet,
+                       worker=worker, train=train)

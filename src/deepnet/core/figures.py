@@ -1,0 +1,29 @@
+"""Matplotlib figures as PNG bytes or data: URIs, drawn without a display (Agg)."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+
+def pyplot():
+    """matplotlib.pyplot on the Agg backend (no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def png_bytes(fig) -> bytes:
+    """A matplotlib figure as PNG bytes; the figure is closed."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    pyplot().close(fig)
+    return buf.getvalue()
+
+
+def figure_png(fig) -> str:
+    """A matplotlib figure as a data: URI."""
+    return "data:image/png;base64," + base64.b64encode(png_bytes(fig)).decode()

@@ -1,0 +1,39 @@
+"""`Dataset`: what every data source returns."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class Dataset:
+    """Raw inputs `x` (N, *shape) and targets `y` (N,), in source order.
+
+    `rows` maps each row to its 0-based index in the source when rows were dropped;
+    `encoding` (JSON) says how raw files become `x`, so that predict can read new files;
+    `refit`, when set, refits what must be learnt from the training rows only (a text
+    vocabulary, imputed values) and returns the re-encoded Dataset.
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    task: str  # classification | regression
+    classes: list[str] = field(default_factory=list)  # class names, classification only
+    source: str = ""
+    rows: np.ndarray | None = None
+    encoding: dict = field(default_factory=lambda: {"kind": "array"})
+    refit: Callable[[np.ndarray], Dataset] | None = None
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.x.shape[1:])
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.classes)
+
+    def source_rows(self) -> np.ndarray:
+        return self.rows if self.rows is not None else np.arange(len(self.y))
