@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import deepnet
-from deepnet.app.train import _precision
+from deepnet.train.setup import precision as _precision
 
 CNN = {
     "name": "p", "seed": 0, "data": {"source": "digits"},

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import platform
 import re
 import shutil
@@ -24,7 +22,8 @@ from deepnet.data.prepare import Prepared, prepare
 from deepnet.nn.build import build_model
 from deepnet.nn.layers import item_parts
 from deepnet.report.html import write_report
-from deepnet.robust.defenses import apply_defense, check
+from deepnet.robust.defenses import check, defended_preprocess
+from deepnet.robust.defenses import plan as plan_defense
 from deepnet.robust.evaluate import evaluate_spec
 from deepnet.runs.load import load
 from deepnet.runs.run import Run, new_run_dir, save_model
@@ -33,7 +32,7 @@ from deepnet.train import checkpoint, distributed
 from deepnet.train.callbacks import Checkpoint, EpochSeeds, MetricsLog, Progress, checkpointed
 from deepnet.train.losses import CLASSIFICATION_LOSSES, default_loss, make_loss
 from deepnet.train.metrics import DEFAULT_METRICS, METRICS
-from deepnet.train.optim import make_optimizer, make_schedule
+from deepnet.train.setup import Setup, device_for, make_trainer
 from deepnet.train.trainer import Trainer, checkpoint_state, evaluate, fit, load_checkpoint
 
 EVAL_BATCH = 1024
@@ -79,31 +78,6 @@ def _check_outputs(task: str, n_outputs: tuple[int, ...], prepared: Prepared, lo
     elif int(np.prod(n_outputs)) != int(np.prod(prepared.dataset.y.shape[1:] or (1,))):
         raise SpecError(f"model.layers[-1]: the network outputs {n_outputs} per sample; a "
                         "regression on one target needs `dense: {units: 1}` last")
-
-
-def _device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(name)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise SpecError(f"train.device: {name!r} was asked for, but no CUDA device is "
-                        "available; use device: auto or cpu")
-    return dev
-
-
-def _precision(name: str, device: torch.device):
-    """(autocast context factory, grad scaler or None) for a precision on a device.
-    `auto` is bf16 on GPUs that have it (else fp16) and fp32 on the CPU; bf16 and fp16
-    also run on the CPU when asked for."""
-    if name == "auto":
-        if device.type != "cuda":
-            return contextlib.nullcontext, None
-        name = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    if name == "fp32":
-        return contextlib.nullcontext, None
-    dtype = torch.bfloat16 if name == "bf16" else torch.float16
-    scaler = torch.amp.GradScaler(device.type) if name == "fp16" else None
-    return functools.partial(torch.autocast, device.type, dtype=dtype), scaler
 
 
 def train(spec: Spec, out: str | Path | None = None, resume: str | Path | None = None,
@@ -178,7 +152,7 @@ def _train(spec: Spec, prepared: Prepared, model, path: Path, resuming: bool, qu
            dist: distributed.Dist | None = None, extra: list | None = None,
            report: bool = True):
     tc = spec.train
-    device = dist.device if dist is not None else _device(tc.device)
+    device = dist.device if dist is not None else device_for(tc.device)
     lead = dist is None or dist.rank == 0
     torch.manual_seed(spec.seed)
     model.to(device)
@@ -186,25 +160,17 @@ def _train(spec: Spec, prepared: Prepared, model, path: Path, resuming: bool, qu
         model.to(memory_format=torch.channels_last)  # faster convolutions on tensor cores
     if len(prepared.splits["val"]) == 0:
         raise DataError("data.split.val: the validation split is empty; set val > 0")
-    train_data = prepared.batches("train", tc.batch_size, device)
-    val_data = prepared.batches("val", EVAL_BATCH, device)
+    prepared.preprocess = defended_preprocess(spec, prepared)  # before any batch is made
+    augment = make_augment(spec.data.augment, prepared.dataset.input_shape,
+                           prepared.preprocess) if spec.data.augment else None
+    setup = Setup(tc, prepared.batches("train", tc.batch_size, device),
+                  prepared.batches("val", EVAL_BATCH, device), device, spec.seed, augment, dist)
     y_tr = prepared.targets(prepared.dataset.y[prepared.splits["train"]])
-    optimizer = make_optimizer(model.parameters(), tc.optimizer)
-    scheduler, when = make_schedule(optimizer, tc.schedule, tc.optimizer.lr, tc.epochs,
-                                    len(train_data))
-    autocast, scaler = _precision(tc.precision, device)
     loss_fn = make_loss(tc.loss, y_tr, prepared.dataset.n_classes, device)
+    defense = plan_defense(spec, prepared, setup, loss_fn, path, quiet)
     net = distributed.wrap(model, dist) if dist is not None else model
-    t = Trainer(model, torch.compile(net) if tc.compile else net, optimizer, scheduler,
-                when, loss_fn, train_data, val_data, tc.metrics, tc.epochs, tc.l1,
-                tc.clip_grad_norm, autocast, scaler,
-                batches=torch.Generator().manual_seed(spec.seed),
-                augment_rng=torch.Generator(device).manual_seed(spec.seed + 1), dist=dist)
-    if spec.data.augment:
-        t.augment = make_augment(spec.data.augment, prepared.dataset.input_shape,
-                                 prepared.preprocess)
-    if spec.robust is not None:  # defenses: adversarial training, distillation, transforms
-        apply_defense(spec, prepared, t, path, quiet)
+    t = make_trainer(model, setup, defense.loss_fn, net=torch.compile(net) if tc.compile else net,
+                     batch_transform=defense.batch_transform)
     stateful = checkpointed(tc)
     callbacks = list(stateful)
     if dist is not None:
@@ -214,7 +180,7 @@ def _train(spec: Spec, prepared: Prepared, model, path: Path, resuming: bool, qu
         callbacks += [Checkpoint(ckpt_dir, lambda tr: checkpoint_state(tr, stateful)),
                       MetricsLog(path / "metrics.jsonl")]
     if lead and not quiet:
-        callbacks.append(Progress(tc.epochs, len(train_data), tc.metrics[0]))
+        callbacks.append(Progress(tc.epochs, len(setup.train_data), tc.metrics[0]))
     if resuming:
         load_checkpoint(t, ckpt_dir, stateful)
     started = time.perf_counter()

@@ -34,11 +34,11 @@ def batch_indices(n: int, batch_size: int, generator: torch.Generator | None,
         yield order[s:s + batch_size]
 
 
-class InMemory:
-    """(x, y) tensors on the device, served in shuffled or ordered mini-batches."""
+class Batches:
+    """What both kinds of batches share: the targets on the device, the batch size and
+    the number of batches. `batches(generator)` is each kind's own."""
 
-    def __init__(self, x: np.ndarray, y: np.ndarray, batch_size: int, device: torch.device):
-        self.x = torch.as_tensor(x).to(device)
+    def __init__(self, y: np.ndarray, batch_size: int, device: torch.device):
         self.y = torch.as_tensor(y).to(device)
         self.batch_size = batch_size
         self.device = torch.device(device)
@@ -52,6 +52,18 @@ class InMemory:
     @property
     def n(self) -> int:
         return len(self.y)
+
+    def batches(self, generator: torch.Generator | None = None
+                ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        raise NotImplementedError
+
+
+class InMemory(Batches):
+    """(x, y) tensors on the device, served in shuffled or ordered mini-batches."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, batch_size: int, device: torch.device):
+        super().__init__(y, batch_size, device)
+        self.x = torch.as_tensor(x).to(device)
 
     def batches(self, generator: torch.Generator | None = None
                 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
@@ -70,7 +82,7 @@ class _Rows(torch.utils.data.Dataset):
         return torch.from_numpy(np.ascontiguousarray(self.read(np.asarray(positions))))
 
 
-class Streaming:
+class Streaming(Batches):
     """Batches read on demand: `read(positions) -> inputs` runs in `workers` processes.
 
     The interface of InMemory: batches(generator), __len__, n, y, device, batch_size;
@@ -79,21 +91,9 @@ class Streaming:
 
     def __init__(self, read: Callable[[np.ndarray], np.ndarray], y: np.ndarray,
                  batch_size: int, device: torch.device, workers: int = 2):
+        super().__init__(y, batch_size, device)
         self.read = read
-        self.y = torch.as_tensor(y).to(device)
-        self.batch_size = batch_size
-        self.device = torch.device(device)
         self.workers = workers
-
-    def __len__(self) -> int:
-        return len(batch_starts(self.n, self.batch_size))
-
-    def __iter__(self):
-        return self.batches()
-
-    @property
-    def n(self) -> int:
-        return len(self.y)
 
     def batches(self, generator: torch.Generator | None = None
                 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:

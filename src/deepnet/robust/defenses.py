@@ -14,7 +14,9 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +27,11 @@ from torch import nn
 from deepnet import attacks
 from deepnet.core.errors import SpecError
 from deepnet.data.transforms import Bounds, Normalize, Preprocess, SqueezedPreprocess
+from deepnet.nn.build import build_model
+from deepnet.runs.run import read_model, save_model
+from deepnet.train.callbacks import Progress, checkpointed
+from deepnet.train.setup import Setup, make_trainer
+from deepnet.train.trainer import fit
 
 
 # ----------------------------------------------------------------------------- adversarial training
@@ -84,42 +91,26 @@ class TeacherTargets:
         return xb, yb
 
 
-def train_teacher(spec, t, input_shape: tuple[int, ...], path: Path, quiet: bool,
-                  temperature: float) -> nn.Module:
-    """The distillation teacher: the spec's model trained like the run, on the loss at
-    temperature T; kept in `teacher.safetensors` (a resumed run reuses it)."""
-    import sys
-
-    from deepnet.nn.build import build_model
-    from deepnet.runs.run import read_model, save_model
-    from deepnet.train.callbacks import Progress, checkpointed
-    from deepnet.train.optim import make_optimizer, make_schedule
-    from deepnet.train.trainer import Trainer, fit
-
+def train_teacher(spec, setup: Setup, base_loss: Callable, input_shape: tuple[int, ...],
+                  path: Path, quiet: bool, temperature: float) -> nn.Module:
+    """The distillation teacher: the spec's model trained like the run (its own seeds, no
+    data parallelism), on the loss at temperature T; kept in `teacher.safetensors` (a
+    resumed run reuses it)."""
     tc = spec.train
-    device = t.train_data.device
     teacher, _ = build_model(spec.model.layers, input_shape, spec.seed)
-    teacher.to(device)
+    teacher.to(setup.device)
     file = Path(path) / "teacher.safetensors"
     if file.is_file():
         tensors, _ = read_model(file)
         teacher.load_state_dict(tensors)
         return teacher.eval()
-    opt = make_optimizer(teacher.parameters(), tc.optimizer)
-    sched, when = make_schedule(opt, tc.schedule, tc.optimizer.lr, tc.epochs, len(t.train_data))
-    base = t.loss_fn
-    scaler = torch.amp.GradScaler(device.type) if t.scaler is not None else None
-    tt = Trainer(model=teacher, net=teacher, optimizer=opt, scheduler=sched, schedule_when=when,
-                 loss_fn=lambda out, y: base(out / temperature, y), train_data=t.train_data,
-                 val_data=t.val_data, metrics=t.metrics, epochs=tc.epochs, l1=tc.l1,
-                 clip_grad_norm=tc.clip_grad_norm, autocast=t.autocast, scaler=scaler,
-                 batches=torch.Generator().manual_seed(spec.seed + 7), augment=t.augment,
-                 augment_rng=torch.Generator(device).manual_seed(spec.seed + 8))
+    tt = make_trainer(teacher, replace(setup, dist=None),
+                      lambda out, y: base_loss(out / temperature, y), seed_offset=7)
     callbacks = checkpointed(tc)
     if not quiet:
         print(f"distillation: training the teacher at temperature {temperature:g}",
               file=sys.stderr)
-        callbacks.append(Progress(tc.epochs, len(t.train_data), tc.metrics[0]))
+        callbacks.append(Progress(tc.epochs, len(setup.train_data), tc.metrics[0]))
     fit(tt, callbacks)
     teacher.eval()
     save_model(file, teacher, {"role": "distillation teacher", "temperature": temperature,
@@ -170,28 +161,41 @@ def check(spec, prepared) -> None:
                         "train.loss: cross_entropy (several output units)")
 
 
-def apply_defense(spec, prepared, t, path: Path, quiet: bool = False) -> None:
-    """Set up the spec's defenses on a Trainer before `fit`: the input transformation on
-    the preprocessing (and the batches), the distillation teacher and loss, and the
-    adversarial-training batch transform."""
-    d = _defense(spec)  # train() has run check(spec, prepared)
+def defended_preprocess(spec, prepared) -> Preprocess:
+    """The run's preprocessing, with the input transformation first when the spec's
+    defense has one; set on the prepared data before any batch is made."""
+    d = _defense(spec)
+    if d is None or d.input_transform is None:
+        return prepared.preprocess
+    return SqueezedPreprocess.wrap(prepared.preprocess, d.input_transform,
+                                   tuple(prepared.x_range))
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the spec's defenses hand the training before its Trainer is built."""
+
+    loss_fn: Callable
+    batch_transform: Callable | None = None
+
+
+def plan(spec, prepared, setup: Setup, loss_fn: Callable, path: Path,
+         quiet: bool = False) -> Plan:
+    """The loss and the per-batch transform of the spec's defenses: adversarial examples
+    for adversarial training, then the teacher's soft labels for distillation (the
+    teacher is trained here, on the same setup). `prepared.preprocess` already holds the
+    input transformation (defended_preprocess); train() has run check(spec, prepared)."""
+    d = _defense(spec)
     if d is None:
-        return
-    shape = tuple(prepared.dataset.input_shape)
-    bounds = tuple(prepared.x_range)
+        return Plan(loss_fn)
     hooks: list[Callable] = []
-    if d.input_transform is not None:
-        cfg = d.input_transform
-        prepared.preprocess = SqueezedPreprocess.wrap(prepared.preprocess, cfg, bounds)
-        t.train_data = prepared.batches("train", t.train_data.batch_size, t.train_data.device)
-        t.val_data = prepared.batches("val", t.val_data.batch_size, t.val_data.device)
     if d.adversarial_training is not None:
-        hooks.append(AdversarialBatches(d.adversarial_training, prepared.preprocess, bounds))
+        hooks.append(AdversarialBatches(d.adversarial_training, prepared.preprocess,
+                                        tuple(prepared.x_range)))
     if d.distillation is not None:
         temperature = d.distillation.temperature
-        teacher = train_teacher(spec, t, shape, path, quiet, temperature)
-        loss = DistillLoss(t.loss_fn, temperature)
-        t.loss_fn = loss
-        hooks.append(TeacherTargets(teacher, loss))
-    if hooks:
-        t.batch_transform = _chain(hooks)
+        teacher = train_teacher(spec, setup, loss_fn, tuple(prepared.dataset.input_shape),
+                                path, quiet, temperature)
+        loss_fn = DistillLoss(loss_fn, temperature)
+        hooks.append(TeacherTargets(teacher, loss_fn))
+    return Plan(loss_fn, _chain(hooks) if hooks else None)
