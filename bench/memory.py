@@ -1,4 +1,4 @@
-"""deepnet.estimate_memory against the measured figure, for the issue's architectures (an
+"""deepnet.estimate_memory against the measured figure, for five architectures (an
 MLP, a CNN, an LSTM, a GRU, a transformer block; the transformer also with attention
 dropout, which keeps the attention weights), each at batch sizes 1, 32 and 256.
 

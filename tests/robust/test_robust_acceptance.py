@@ -1,4 +1,4 @@
-"""The acceptance figures of issue 8 on the digits CNN (its 269-row test split)."""
+"""The robustness figures the README states, on the digits CNN (its 269-row test split)."""
 
 import torch
 

@@ -106,7 +106,7 @@ def test_memory_budget_prunes_without_running(tmp_path, tune_spec_dict, one_thre
     assert r.best_params == {"model.layers[1].dense.units": 32}
 
 
-# The acceptance check of the issue, on the spec of examples/digits.yaml: a search over the
+# Tuning pays off on the spec of examples/digits.yaml: a search over the
 # learning rate, units, dropout and optimizer (10 epochs a trial) reaches at least the
 # validation accuracy of the example as written (30 epochs), and prunes.
 DIGITS_SPACE = {

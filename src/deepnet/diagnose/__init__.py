@@ -26,7 +26,7 @@ from deepnet.diagnose.fit import (
 )
 from deepnet.diagnose.gradients import detect_dead_units, detect_gradients
 
-# One registry of detectors: pure functions Facts -> list[Finding] (ARCHITECTURE.md §3.1).
+# One registry of detectors: pure functions Facts -> list[Finding].
 DETECTORS: dict[str, Callable[[Facts], list[Finding]]] = {
     "diverged": detect_diverged,
     "unstable_training": detect_unstable,

@@ -1,5 +1,5 @@
 """Callbacks: small classes with named no-op hooks, called explicitly by the loop
-(ARCHITECTURE.md §3.5). A callback that keeps state across a resume gives it in
+(as Keras' callbacks are). A callback that keeps state across a resume gives it in
 `state_dict()` (JSON) and `tensors()` and takes it back in `load_state()`."""
 
 from __future__ import annotations
