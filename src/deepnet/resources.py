@@ -7,7 +7,8 @@ input batch included when a layer keeps it. Parameter and buffer storages that a
 also saves (a weight kept for the input gradient, batch-norm running statistics) are *not*
 activations: they are model state, counted under `parameters` (buffers not at all).
 `measure_memory` measures exactly that; `estimate_memory` computes it from the spec with
-one small function per layer type (`deepnet.nn.saved.SAVES`), without running anything.
+each layer type's cost model (`LayerType.saves`, added up by deepnet.nn.saved), without
+running anything.
 
 Parameters, gradients and optimizer state are fp32 whatever the precision; bf16/fp16
 (autocast) halve the activations and add the half-precision weight copies autocast keeps
@@ -26,13 +27,14 @@ import torch
 from torch import nn
 
 from deepnet.core.errors import DeepnetError
-from deepnet.nn.layers import Row, Shape
+from deepnet.nn.build import build_model
+from deepnet.nn.layer_type import Row, Shape
+from deepnet.nn.layers import LAYERS
 from deepnet.nn.saved import Activations, saved_activations
+from deepnet.spec import Optimizer
+from deepnet.train.optim import OPTIMIZERS, make_optimizer
 
 BYTES = {"fp32": 4, "bf16": 2, "fp16": 2}
-# Optimizer state per parameter, in parameter-sized tensors.
-OPTIMIZER_STATE = {"sgd": 0, "sgd_momentum": 1, "adam": 2, "adamw": 2, "rmsprop": 1,
-                   "rmsprop_momentum": 2}
 
 
 @dataclass
@@ -52,13 +54,12 @@ class Memory:
 
 
 def optimizer_state_factor(name: str, momentum: float = 0.0) -> int:
-    """Optimizer state in parameter-sized tensors: sgd 0 (1 with momentum), adam/adamw 2,
-    rmsprop 1 (2 with momentum)."""
-    key = f"{name}_momentum" if momentum and f"{name}_momentum" in OPTIMIZER_STATE else name
-    if key not in OPTIMIZER_STATE:
-        valid = ", ".join(k for k in OPTIMIZER_STATE if not k.endswith("_momentum"))
-        raise DeepnetError(f"unknown optimizer {name!r}; valid: {valid}")
-    return OPTIMIZER_STATE[key]
+    """Optimizer state in parameter-sized tensors (train.optim.OPTIMIZERS): sgd 0 (1 with
+    momentum), adam/adamw 2, rmsprop 1 (2 with momentum)."""
+    try:
+        return OPTIMIZERS.get(name).state_factor(momentum)
+    except ValueError as e:
+        raise DeepnetError(str(e)) from None
 
 
 # ----------------------------------------------------------------------------- the plan
@@ -123,8 +124,6 @@ def plan_memory(spec_or_model, input_shape: Shape, optimizer: str = "adam",
     from a spec, so its activations are measured at two small batches and extrapolated."""
     if isinstance(spec_or_model, nn.Module):
         return _measured_plan(spec_or_model, input_shape, optimizer, precision, momentum)
-    from deepnet.nn.build import build_model
-
     spec = spec_or_model
     model, rows = build_model(spec.model.layers, input_shape, spec.seed)
     return plan_from_rows(spec.model.layers, input_shape, rows, model, optimizer, precision,
@@ -180,9 +179,6 @@ def measure_memory(model: nn.Module, input_shape: Shape, batch_size: int,
                    optimizer: str = "adam", momentum: float = 0.0) -> Memory:
     """Measured on a copy of `model` at fp32: the activations of one training-mode forward
     (`saved_bytes`), then parameter, gradient and optimizer-state bytes after one step."""
-    from deepnet.spec import Optimizer
-    from deepnet.train.optim import make_optimizer
-
     model = copy.deepcopy(model).train()
     opt = make_optimizer(model.parameters(), Optimizer(name=optimizer, momentum=momentum))
     acts, out = saved_bytes(model, example_input(model, input_shape, batch_size))
@@ -223,14 +219,13 @@ def _measured_plan(model: nn.Module, input_shape: Shape, optimizer: str, precisi
 
 # ----------------------------------------------------------------------------- sizes, FLOPs
 def backward_flops(rows: Sequence[Row]) -> list[int]:
-    """Backward FLOPs per sample of each summary row. A layer with weights pays about one
-    forward for the weight gradient; a layer whose input needs a gradient (some earlier
-    layer has weights) pays about one more for it. So dense/conv ~2x forward, elementwise
-    layers ~1x, the first layer with weights 1x, and nothing before it."""
+    """Backward FLOPs per sample of each summary row, by its layer type's `backward`
+    (given its forward FLOPs, whether it has weights, and whether its input needs a
+    gradient: some earlier layer has weights)."""
     grad, out = False, []
     for r in rows:
         weights = r.params > 0
-        out.append(r.flops * (int(weights) + int(grad)))
+        out.append(LAYERS[r.type].backward(r.flops, weights, grad))
         grad = grad or weights
     return out
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from deepnet.nn.layers import Row
+from rich.table import Table
 
-if TYPE_CHECKING:  # deepnet.resources imports deepnet.nn
-    from deepnet.resources import Memory
+from deepnet.data.prepare import prepare
+from deepnet.data.sources import load_source
+from deepnet.nn.build import build_model
+from deepnet.nn.layer_type import Row
+from deepnet.resources import Memory, backward_flops, epoch_seconds, plan_from_rows
 
 TRAINING_MEMORY = ("parameters", "gradients", "optimizer", "activations", "total")
 
@@ -50,8 +52,6 @@ class Summary:
 
     def render(self, console) -> None:
         """Print a readable table with rich."""
-        from rich.table import Table
-
         table = Table(title=f"input {self.input_shape} per sample, batch {self.batch_size}")
         for col, just in (("layer", "left"), ("type", "left"), ("output shape", "left"),
                           ("params", "right"), ("FLOPs", "right"), ("FLOPs bwd", "right")):
@@ -87,20 +87,24 @@ class Summary:
         console.print("\n".join(lines))
 
 
-def human(n: float) -> str:
-    for unit in ("", "K", "M", "G", "T"):
-        if abs(n) < 1000:
+def _scaled(n: float, step: int, units: tuple[str, ...]) -> str:
+    """`n` in the first of `units` (each `step` times the one before) that keeps it
+    under `step`, to three significant digits."""
+    for unit in units[:-1]:
+        if abs(n) < step:
             return f"{n:.3g}{unit}"
-        n /= 1000
-    return f"{n:.3g}P"
+        n /= step
+    return f"{n:.3g}{units[-1]}"
+
+
+def human(n: float) -> str:
+    """A count: 1.5K, 23M, 4.1G."""
+    return _scaled(n, 1000, ("", "K", "M", "G", "T", "P"))
 
 
 def human_bytes(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024:
-            return f"{n:.3g} {unit}"
-        n /= 1024
-    return f"{n:.3g} PiB"
+    """Bytes in powers of 1024: 512 B, 1.5 KiB, 3 GiB."""
+    return _scaled(n, 1024, (" B", " KiB", " MiB", " GiB", " TiB", " PiB"))
 
 
 def summary(spec, batch_size: int | None = None, input_shape=None, *,
@@ -111,17 +115,10 @@ def summary(spec, batch_size: int | None = None, input_shape=None, *,
     `tflops` (a device's sustained TFLOP/s) adds a compute-time estimate of one epoch over
     the training split.
     """
-    from deepnet.nn.build import build_model
-    from deepnet.resources import backward_flops, epoch_seconds, plan_from_rows
-
     prepared = None
     if tflops is not None:  # the training split's size; its shape too
-        from deepnet.data.prepare import prepare
-
         prepared = prepare(spec)
     if input_shape is None:
-        from deepnet.data.sources import load_source
-
         ds = prepared.dataset if prepared is not None else load_source(spec.data)
         input_shape = ds.input_shape
     model, rows = build_model(spec.model.layers, input_shape, spec.seed)
@@ -129,7 +126,7 @@ def summary(spec, batch_size: int | None = None, input_shape=None, *,
     opt = spec.train.optimizer
     precision = spec.train.precision if spec.train.precision != "auto" else "fp32"
     plan = plan_from_rows(spec.model.layers, input_shape, rows, model, opt.name, precision,
-                       opt.momentum)
+                          opt.momentum)
     total = sum(p.numel() for p in model.parameters())
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     backward = backward_flops(rows)

@@ -3,13 +3,16 @@ plus the pieces they rest on. The overfitting fault is in test_auto.py, with --a
 
 import json
 
+import numpy as np
 import pytest
+import torch
 from diag_helpers import digits_spec, kinds
 
 import deepnet
 from deepnet.cli import main
 from deepnet.diagnose import Finding, apply_changes
-from deepnet.diagnose.gradients import module_paths, path_of, weight_layers
+from deepnet.diagnose.findings import Facts, layer_items
+from deepnet.diagnose.gradients import dead_fractions, detect_dead_units, weight_layers
 
 GRADIENT_KINDS = {"vanishing_gradients", "exploding_gradients"}
 
@@ -114,14 +117,13 @@ NESTED = {"name": "n", "data": "digits", "model": {"layers": [
 def test_gradient_keys_map_to_spec_paths_through_residual_and_repeat():
     spec = deepnet.Spec.from_dict(NESTED)
     model = deepnet.build(spec, (1, 8, 8))
-    paths = module_paths(spec.to_dict()["model"]["layers"])
     names = dict(model.named_parameters())
-    assert path_of("1.op.weight", paths) == "model.layers[1]"
-    assert path_of("2.body.1.op.weight", paths) == "model.layers[2].residual.layers[1]"
-    assert path_of("3.1.0.op.weight", paths) == "model.layers[3].repeat[1].layers[0]"
-    assert path_of("3.0.1.weight", paths) == "model.layers[3].repeat[0].layers[1]"
+    assert model.spec_path("1.op.weight") == "model.layers[1]"
+    assert model.spec_path("2.body.1.op.weight") == "model.layers[2].residual.layers[1]"
+    assert model.spec_path("3.1.0.op.weight") == "model.layers[3].repeat[1].layers[0]"
+    assert model.spec_path("3.0.1.weight") == "model.layers[3].repeat[0].layers[1]"
     assert {"1.op.weight", "2.body.1.op.weight", "3.1.0.op.weight"} <= set(names)
-    layers = weight_layers(spec, model)
+    layers = weight_layers(model)
     assert [p for p, _ in layers] == [
         "model.layers[1]", "model.layers[2].residual.layers[0]",
         "model.layers[2].residual.layers[1]", "model.layers[3].repeat[0].layers[0]",
@@ -129,6 +131,20 @@ def test_gradient_keys_map_to_spec_paths_through_residual_and_repeat():
     # the summary uses the same paths
     rows = [r.path for r in deepnet.summary(spec, input_shape=(1, 8, 8)).layers]
     assert {p for p, _ in layers} <= set(rows)
+
+
+def test_layer_items_name_each_spec_item_once_with_its_arguments():
+    items = layer_items(deepnet.Spec.from_dict(NESTED))
+    assert [(p, n) for p, n, _ in items] == [
+        ("model.layers[0]", "flatten"), ("model.layers[1]", "dense"),
+        ("model.layers[2]", "residual"), ("model.layers[2].residual.layers[0]", "dense"),
+        ("model.layers[2].residual.layers[1]", "dense"), ("model.layers[3]", "repeat"),
+        ("model.layers[3].repeat.layers[0]", "dense"),
+        ("model.layers[3].repeat.layers[1]", "batchnorm"), ("model.layers[4]", "dense")]
+    args = dict((p, a) for p, _, a in items)
+    assert args["model.layers[3].repeat.layers[0]"] == {
+        "units": 16, "activation": "tanh", "init": None, "bias": True}
+    assert args["model.layers[3]"]["times"] == 2 and args["model.layers[0]"] == {}
 
 
 def test_apply_changes_sets_paths_and_leaves_the_spec_alone():
@@ -139,3 +155,23 @@ def test_apply_changes_sets_paths_and_leaves_the_spec_alone():
     assert new.train.optimizer.lr == 0.01 and spec.train.optimizer.lr == 0.001
     assert new.model.layers[3].repeat.layers[0].dense.activation == "relu"
     assert new.train.early_stopping.patience == 9
+
+
+def test_dead_units_named_by_the_recorded_spec_path_and_fixed_on_the_spec_item():
+    spec = deepnet.Spec.from_dict({"name": "d", "data": "digits", "model": {"layers": [
+        {"flatten": {}},
+        {"repeat": {"times": 2, "layers": [{"dense": {"units": 16, "activation": "relu"}}]}},
+        {"dense": 10}]}})
+    model = deepnet.build(spec, (1, 8, 8))
+    with torch.no_grad():
+        model.get_parameter("1.1.0.op.bias").fill_(-1e3)  # the second copy never fires
+    x = np.random.default_rng(0).standard_normal((64, 1, 8, 8)).astype(np.float32)
+    found = dict((p, (d, n)) for p, d, n in dead_fractions(model, x))
+    assert found["model.layers[1].repeat[1].layers[0]"] == (16, 16)
+    assert found["model.layers[1].repeat[0].layers[0]"][0] < 16
+    facts = Facts(spec, [{"epoch": 1}], model=model, val_x=x, input_shape=(1, 8, 8))
+    (finding,) = detect_dead_units(facts)
+    assert finding.severity == "critical"
+    assert finding.evidence["layers"][0]["layer"] == "model.layers[1].repeat[1].layers[0]"
+    assert finding.remedy.changes == {"model.layers[1].repeat.layers[0].dense.activation":
+                                      "leaky_relu"}

@@ -1,4 +1,4 @@
-"""One harness over every registered layer type (ARCHITECTURE.md §3.9): output shape,
+"""One harness over every registered layer type (deepnet.nn.layers.LAYERS): output shape,
 parameter count against the same layer written with torch.nn, backward pass, config
 round trip, and numerical parity with the hand-written layer."""
 

@@ -2,19 +2,21 @@
 never fire (dead units).
 
 `metrics.jsonl` logs one mean L2 norm per parameter and epoch, keyed by the parameter's
-name in the model (`3.op.weight`). The model is an nn.Sequential whose top-level index i
-is `model.layers[i]`; a residual's layers sit under `i.body.j`, a repeat's under `i.r.j`.
-`module_paths` maps those names back to spec paths.
+name in the model (`3.op.weight`); the built model (deepnet.nn.build.Network) records the
+spec path of the layer each name belongs to.
 """
 
 from __future__ import annotations
 
 import math
-import re
 
 import numpy as np
+import torch
 
 from deepnet.diagnose.findings import Facts, Finding, Remedy, layer_items, rounded
+from deepnet.nn.build import spec_path
+from deepnet.nn.modules import WithActivation
+from deepnet.nn.tree import layer_tree, walk
 
 VANISH_RATIO = 100.0  # last layers' gradient RMS over a layer's: two orders of magnitude
 EXPLODE_RATIO = 1e4  # a first layer's gradient RMS over the last layers'
@@ -24,47 +26,17 @@ DEAD_BATCH = 512  # validation rows run through the network to look for dead uni
 SATURATING = ("sigmoid", "tanh", "softmax")
 
 
-# ----------------------------------------------------------------------------- names -> paths
-def module_paths(layers: list, prefix: str = "model.layers", module: str = "") -> dict[str, str]:
-    """Module name in the model -> the summary's spec path of that layer, for every layer
-    item (nested ones included): {"3": "model.layers[3]", "4.body.0":
-    "model.layers[4].residual.layers[0]", "5.1.0": "model.layers[5].repeat[1].layers[0]"}.
-    `layers` are the spec's layer items as plain dicts (spec.to_dict())."""
-    out: dict[str, str] = {}
-    for i, item in enumerate(layers):
-        (name, args), = item.items()
-        path, mod = f"{prefix}[{i}]", f"{module}{i}"
-        out[mod] = path
-        if name == "residual":
-            out |= module_paths(args["layers"], f"{path}.residual.layers", f"{mod}.body.")
-        elif name == "repeat":
-            for r in range(args["times"]):
-                out |= module_paths(args["layers"], f"{path}.repeat[{r}].layers", f"{mod}.{r}.")
-    return out
-
-
-def path_of(name: str, paths: dict[str, str]) -> str | None:
-    """The spec path of the deepest layer that owns a parameter or module name."""
-    parts = name.split(".")
-    for k in range(len(parts), 0, -1):
-        found = paths.get(".".join(parts[:k]))
-        if found is not None:
-            return found
-    return None
-
-
-def weight_layers(spec, model) -> list[tuple[str, list[tuple[str, int]]]]:
+# ----------------------------------------------------------------------------- gradients
+def weight_layers(model) -> list[tuple[str, list[tuple[str, int]]]]:
     """[(spec path, [(parameter name, numel), ...])] of the layers with weight matrices or
-    kernels (biases, norms and embeddings left out), in forward order."""
-    import torch
-
-    paths = module_paths(spec.to_dict()["model"]["layers"])
+    kernels (biases, norms and embeddings left out), in forward order; none for a model
+    that was not built from the spec's layers (an ensemble's)."""
     skip = {n for n, m in model.named_modules() if isinstance(m, torch.nn.Embedding)}
     groups: dict[str, list[tuple[str, int]]] = {}
     for name, p in model.named_parameters():
         if p.dim() < 2 or not p.requires_grad or name.rsplit(".", 1)[0] in skip:
             continue
-        path = path_of(name, paths)
+        path = spec_path(model, name)
         if path is not None:
             groups.setdefault(path, []).append((name, p.numel()))
     return list(groups.items())
@@ -153,18 +125,14 @@ def _exploding(spec, evidence: dict) -> Finding:
 def detect_gradients(f: Facts) -> list[Finding]:
     if f.model is None or not f.history:
         return []
-    return diagnose_gradients(f.history, weight_layers(f.spec, f.model), f.spec)
+    return diagnose_gradients(f.history, weight_layers(f.model), f.spec)
 
 
 # ----------------------------------------------------------------------------- dead units
-def dead_fractions(model, x: np.ndarray, spec) -> list[tuple[str, int, int]]:
-    """[(spec path, dead units, units)] for each ReLU in the model: a unit (a feature, or
-    a channel of a convolution) is dead when it outputs 0 for every sample of `x`."""
-    import torch
-
-    from deepnet.nn.layers import WithActivation
-
-    paths = module_paths(spec.to_dict()["model"]["layers"])
+def dead_fractions(model, x: np.ndarray) -> list[tuple[str, int, int]]:
+    """[(spec path, dead units, units)] for each ReLU in the model (its module name where
+    the model was not built from the spec's layers): a unit (a feature, or a channel of a
+    convolution) is dead when it outputs 0 for every sample of `x`."""
     channel_first = {f"{n}.act" for n, m in model.named_modules()
                      if isinstance(m, WithActivation) and isinstance(m.op, torch.nn.Conv1d)}
     found: dict[str, torch.Tensor] = {}
@@ -191,14 +159,14 @@ def dead_fractions(model, x: np.ndarray, spec) -> list[tuple[str, int, int]]:
         model.train(was_training)
     out = []
     for name, alive in found.items():
-        out.append((path_of(name, paths) or name, int((~alive).sum()), int(alive.numel())))
+        out.append((spec_path(model, name) or name, int((~alive).sum()), int(alive.numel())))
     return out
 
 
 def detect_dead_units(f: Facts) -> list[Finding]:
     if f.model is None or f.val_x is None or len(f.val_x) == 0:
         return []
-    layers = dead_fractions(f.model, f.val_x, f.spec)
+    layers = dead_fractions(f.model, f.val_x)
     bad = [(p, d, n) for p, d, n in layers if n and d / n >= DEAD_FRACTION]
     if not bad:
         return []
@@ -208,7 +176,8 @@ def detect_dead_units(f: Facts) -> list[Finding]:
                            for p, d, n in bad],
                 "dead_fraction_overall": rounded(total_dead / total, 3),
                 "validation_rows": int(min(len(f.val_x), DEAD_BATCH))}
-    bad_paths = {spec_item_path(p) for p, _, _ in bad}
+    items = {n.path: n.item_path for n in walk(layer_tree(f.spec.model.layers))}
+    bad_paths = {items.get(p, p) for p, _, _ in bad}  # the spec items of those layers
     changes = {}
     for path, name, args in layer_items(f.spec):
         if path not in bad_paths:
@@ -226,8 +195,3 @@ def detect_dead_units(f: Facts) -> list[Finding]:
         Remedy(changes, "Use leaky_relu (or elu/gelu) so units never switch off completely, "
                         "and lower the learning rate if it is high."))]
 
-
-def spec_item_path(summary_path: str) -> str:
-    """The spec path of a layer: the copies of a repeat share one spec item
-    (model.layers[1].repeat[2].layers[0] -> model.layers[1].repeat.layers[0])."""
-    return re.sub(r"\.repeat\[\d+\]", ".repeat", summary_path)

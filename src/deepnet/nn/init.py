@@ -7,7 +7,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from deepnet.nn.activations import DEFAULT_INIT
+from deepnet.core.registry import Registry
+from deepnet.nn.activations import ACTIVATIONS
 
 
 def _gain(activation: str) -> float:
@@ -32,7 +33,9 @@ def _xavier(fn):
     return init
 
 
-INITS: dict[str, Callable[[torch.Tensor, str, torch.Generator], None]] = {
+Init = Callable[[torch.Tensor, str, torch.Generator], None]
+
+INITS: Registry[Init] = Registry("init", {
     "kaiming_normal": _kaiming(nn.init.kaiming_normal_),
     "kaiming_uniform": _kaiming(nn.init.kaiming_uniform_),
     "xavier_normal": _xavier(nn.init.xavier_normal_),
@@ -40,7 +43,7 @@ INITS: dict[str, Callable[[torch.Tensor, str, torch.Generator], None]] = {
     "orthogonal": lambda w, act, g: nn.init.orthogonal_(w, gain=_gain(act), generator=g),
     "normal": lambda w, act, g: nn.init.normal_(w, 0.0, 0.02, generator=g),
     "zeros": lambda w, act, g: nn.init.zeros_(w),
-}
+})
 
 
 def initialise(module: nn.Module, scheme: str | None, activation: str, g: torch.Generator):
@@ -50,7 +53,7 @@ def initialise(module: nn.Module, scheme: str | None, activation: str, g: torch.
     weights are orthogonal per gate (keeps gradients from vanishing through time), and the
     LSTM forget-gate bias starts at 1 so the cell remembers by default.
     """
-    default = scheme or DEFAULT_INIT.get(activation, "xavier_uniform")
+    fill = INITS.get(scheme or ACTIVATIONS.get(activation).init)
     for name, p in module.named_parameters():
         if p.dim() < 2:  # biases to zero; normalisation scales stay at one
             if name.endswith("bias") or "bias_" in name:
@@ -60,7 +63,7 @@ def initialise(module: nn.Module, scheme: str | None, activation: str, g: torch.
             for gate in p.data.chunk(p.shape[0] // p.shape[1]):
                 nn.init.orthogonal_(gate, generator=g)
         else:
-            INITS[default](p.data, activation, g)
+            fill(p.data, activation, g)
     if isinstance(module, nn.LSTM):
         for name, p in module.named_parameters():
             if name.startswith("bias_ih"):
