@@ -124,16 +124,16 @@ def _train(args) -> int:
     if rank() != 0:  # under torchrun only rank 0 reports
         return 0
     r = run.results
-    if r["stop_message"] and (r["stop_reason"] == "diverged" or not args.quiet):
-        print(r["stop_message"], file=sys.stderr)
+    if r.stop_message and (r.stop_reason == "diverged" or not args.quiet):
+        print(r.stop_message, file=sys.stderr)
     if args.json:
-        _print_json({"run_dir": str(run.path), "test": r["test"], "epochs": r["epochs"],
-                     "stop_reason": r["stop_reason"], "seconds": r["seconds"]})
+        _print_json({"run_dir": str(run.path), "test": r.test, "epochs": r.epochs,
+                     "stop_reason": r.stop_reason, "seconds": r.seconds})
     else:
-        test = "  ".join(f"{k} {v:.4f}" for k, v in r["test"].items())
-        print(f"run: {run.path}\ntest: {test}\nepochs: {r['epochs']} ({r['stop_reason']}), "
-              f"{r['seconds']:.1f} s")
-    return 3 if r["stop_reason"] == "diverged" else 0
+        test = "  ".join(f"{k} {v:.4f}" for k, v in r.test.items())
+        print(f"run: {run.path}\ntest: {test}\nepochs: {r.epochs} ({r.stop_reason}), "
+              f"{r.seconds:.1f} s")
+    return 3 if r.stop_reason == "diverged" else 0
 
 
 def _auto(args) -> int:
@@ -194,7 +194,7 @@ def _audit(args) -> int:
 
     report, fixed = audit_spec(_load_spec(args), fix=args.fix, run=args.run)
     if args.json:
-        _print_json(report.to_dict())
+        _print_json(report.to_json())
     else:
         for name, line in report.summary():
             print(f"{name}: {line}")
@@ -266,7 +266,7 @@ def _attack_args(p: argparse.ArgumentParser) -> None:
                    help="default linf for fgsm/pgd, l2 for cw/deepfool")
     p.add_argument("--steps", type=int, default=None, help="iterations (pgd 20, cw 100, "
                    "deepfool 50)")
-    p.add_argument("--restarts", type=int, default=1, help="pgd random restarts")
+    p.add_argument("--restarts", type=int, default=None, help="pgd random restarts (default 1)")
     p.add_argument("--targeted", action="store_true", help="aim for a target class")
     p.add_argument("--target", default=None, metavar="T",
                    help="a class (name or number), next, random or least_likely "
@@ -292,17 +292,17 @@ def _target(run, value: str | None):
 @_attack_args.run
 def _attack(args) -> int:
     from deepnet.app.robust import attack_run
+    from deepnet.runs.files import REPORT
     from deepnet.runs.load import load
 
     if args.limit is not None and args.limit < 1:
         raise DeepnetError(f"--limit must be a positive integer; got {args.limit}")
     run = load(args.run)
     options = {"targeted": args.targeted or args.target is not None,
-               "target": _target(run, args.target), "restarts": args.restarts}
-    if args.norm is not None:
-        options["norm"] = args.norm
-    if args.steps is not None:
-        options["steps"] = args.steps
+               "target": _target(run, args.target)}
+    for key in ("norm", "steps", "restarts"):  # only those given: each attack takes its own
+        if getattr(args, key) is not None:
+            options[key] = getattr(args, key)
     results, report = attack_run(run, args.method, args.eps, seed=args.seed,
                                  limit=args.limit, **options)
     first = results[0].to_dict()
@@ -317,7 +317,7 @@ def _attack(args) -> int:
         print(f"  clean accuracy {r.clean_accuracy:.4f}  robust accuracy "
               f"{r.robust_accuracy:.4f}  success rate {r.success_rate:.4f}")
         print(f"  perturbation mean {r.mean_perturbation:.4g}  max {r.max_perturbation:.4g}")
-    print(f"report: {run.path / 'report.html'}")
+    print(f"report: {run.files.file(REPORT)}")
     return 0
 
 
@@ -334,13 +334,13 @@ def _ensemble(args) -> int:
     from deepnet.app.ensemble import make_ensemble
 
     run = make_ensemble(args.runs, args.out, quiet=args.json)
-    test = run.results.get("test", {})
+    r = run.results
     if args.json:
-        _print_json({"ensemble_dir": str(run.path), "members": run.results["members"],
-                     "test": test, "warnings": run.results["warnings"]})
+        _print_json({"ensemble_dir": str(run.path), "members": r.members, "test": r.test,
+                     "warnings": r.warnings})
     else:
         print(f"ensemble: {run.path}\ntest: "
-              + "  ".join(f"{k} {v:.4f}" for k, v in test.items()))
+              + "  ".join(f"{k} {v:.4f}" for k, v in r.test.items()))
     return 0
 
 

@@ -53,7 +53,7 @@ class AutoResult:
 def validation_score(run) -> tuple[str, float]:
     """(main metric, its validation value at the kept epoch) of a run."""
     metric = run.spec.train.metrics[0]
-    epoch = run.results.get("best_epoch") or len(run.history)
+    epoch = run.results.best_epoch or len(run.history)
     if not run.history:
         return metric, float("nan")
     logs = run.history[min(max(epoch, 1), len(run.history)) - 1]

@@ -9,10 +9,11 @@ from pathlib import Path
 
 from deepnet.app.train import evaluate_run
 from deepnet.core.errors import CheckpointError, DeepnetError
-from deepnet.core.io import write_json_atomic
 from deepnet.report.html import write_report
-from deepnet.runs.ensemble import FILE, check_members, load_ensemble
+from deepnet.runs.ensemble import check_members, load_ensemble
+from deepnet.runs.files import RunDir
 from deepnet.runs.load import load
+from deepnet.runs.records import EnsembleInfo, Results
 
 
 def make_ensemble(members: list[str | Path], out: str | Path, quiet: bool = False):
@@ -32,16 +33,15 @@ def make_ensemble(members: list[str | Path], out: str | Path, quiet: bool = Fals
                               "another folder")
     out.mkdir(parents=True, exist_ok=True)
     rel = [os.path.relpath(Path(m).resolve(), out.resolve()) for m in members]
-    write_json_atomic(out / FILE, {"kind": "ensemble", "combine": "mean_probability",
-                                   "members": rel})
+    files = RunDir(out)
+    files.write_ensemble(EnsembleInfo(rel))
     run = load_ensemble(out)
     test = {}
     if run.spec.data.split.test > 0:
         test = evaluate_run(run)
-    results = {"test": test, "members": rel, "warnings": warnings,
-               "member_test": {n: r.results.get("test", {}) for n, r in zip(names, runs,
-                                                                            strict=True)}}
-    write_json_atomic(out / "results.json", results)
+    results = Results(test=test, members=rel, warnings=warnings,
+                      member_test={n: r.results.test for n, r in zip(names, runs, strict=True)})
+    files.write_results(results)
     run.results = results
     for w in warnings:
         if not quiet:

@@ -7,13 +7,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from deepnet.data.encoding import ArrayEncoding, Encoding
+
 
 @dataclass
 class Dataset:
     """Raw inputs `x` (N, *shape) and targets `y` (N,), in source order.
 
     `rows` maps each row to its 0-based index in the source when rows were dropped;
-    `encoding` (JSON) says how raw files become `x`, so that predict can read new files;
+    `encoding` (deepnet.data.encoding) says how raw files become `x`, so that predict can read new files;
     `refit`, when set, refits what must be learnt from the training rows only (a text
     vocabulary, imputed values) and returns the re-encoded Dataset.
     """
@@ -24,7 +26,7 @@ class Dataset:
     classes: list[str] = field(default_factory=list)  # class names, classification only
     source: str = ""
     rows: np.ndarray | None = None
-    encoding: dict = field(default_factory=lambda: {"kind": "array"})
+    encoding: Encoding = field(default_factory=ArrayEncoding)
     refit: Callable[[np.ndarray], Dataset] | None = None
 
     @property

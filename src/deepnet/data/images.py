@@ -17,6 +17,7 @@ from deepnet.core.errors import DataError
 from deepnet.data.batches import STREAM_BYTES
 from deepnet.data.checks import check_not_empty
 from deepnet.data.dataset import Dataset
+from deepnet.data.encoding import ImageEncoding
 
 EXTENSIONS = (".png", ".jpg", ".jpeg")
 _GRAY = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")
@@ -158,5 +159,5 @@ def load_images(data, root: Path, task: str | None = None) -> Dataset:
         x = ImageFiles(paths, size or first_size, channels)
     else:
         x = read_images(paths, size, channels, where)
-    encoding = {"kind": "image", "size": list(x.shape[2:]), "channels": channels}
+    encoding = ImageEncoding(tuple(x.shape[2:]), channels)
     return Dataset(x, y, "classification", classes, where, encoding=encoding)

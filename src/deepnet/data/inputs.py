@@ -14,18 +14,26 @@ import numpy as np
 
 from deepnet.core.errors import DataError
 from deepnet.data.checks import check_not_empty
+from deepnet.data.encoding import (
+    ArrayEncoding,
+    Encoding,
+    ImageEncoding,
+    TableEncoding,
+    TextEncoding,
+)
 from deepnet.data.sources import TABLE_SUFFIXES, load_npz
 
 _KINDS = {"array": "arrays", "table": "tables", "text": "text tables", "image": "images"}
 
 
-def read_raw(encoding: dict | None, path: str | Path, labelled: bool = False
+def read_raw(encoding: Encoding | None, path: str | Path, labelled: bool = False
              ) -> tuple[np.ndarray, np.ndarray | None, list[str] | None]:
     """(raw inputs, labels or None, image paths or None) of a file or an image folder."""
     path = Path(path)
     where = str(path)
-    kind = (encoding or {}).get("kind", "array")
-    trained = f"this run was trained on {_KINDS.get(kind, kind)}"
+    encoding = encoding or ArrayEncoding()
+    kind = encoding.kind
+    trained = f"this run was trained on {_KINDS[kind]}"
     if path.is_dir():
         if kind != "image":
             raise DataError(f"{where} is a folder, but {trained}; pass a file of that kind")
@@ -41,11 +49,11 @@ def read_raw(encoding: dict | None, path: str | Path, labelled: bool = False
     if suffix not in TABLE_SUFFIXES:
         raise DataError(f"{where}: unknown kind of file; expected .csv, .tsv, .parquet, "
                         ".npz or a folder of images")
-    return _table(encoding or {}, kind, path, labelled)
+    return _table(encoding, path, labelled)
 
 
-def _target(encoding: dict, frame, where: str, labelled: bool) -> str | None:
-    target = encoding.get("target")
+def _target(encoding: Encoding, frame, where: str, labelled: bool) -> str | None:
+    target = getattr(encoding, "target", None)  # arrays in a table name no target
     if target is None:
         target = next((c for c in ("target", "label") if c in frame.columns), None)
     if labelled:
@@ -60,7 +68,7 @@ def _target(encoding: dict, frame, where: str, labelled: bool) -> str | None:
     return target
 
 
-def _table(encoding: dict, kind: str, path: Path, labelled: bool):
+def _table(encoding: Encoding, path: Path, labelled: bool):
     from deepnet.data.tables import encode_frame, read_frame, require_columns
 
     where = str(path)
@@ -68,20 +76,19 @@ def _table(encoding: dict, kind: str, path: Path, labelled: bool):
     check_not_empty(len(frame), where)
     target = _target(encoding, frame, where, labelled)
     labels = frame[target].to_numpy() if labelled else None
-    if kind == "text":
+    if isinstance(encoding, TextEncoding):
         from deepnet.data.text import encode_texts, tokenize
 
-        column = encoding["column"]
-        require_columns(frame, [column], where, "text")
-        docs = [tokenize(t) for t in frame[column].fillna("").to_numpy()]
-        return encode_texts(docs, encoding["vocab"], encoding["max_len"]), labels, None
-    if kind == "table":
-        return encode_frame(frame, encoding["columns"], where), labels, None
+        require_columns(frame, [encoding.column], where, "text")
+        docs = [tokenize(t) for t in frame[encoding.column].fillna("").to_numpy()]
+        return encode_texts(docs, encoding.vocab, encoding.max_len), labels, None
+    if isinstance(encoding, TableEncoding):
+        return encode_frame(frame, encoding.columns, where), labels, None
     columns = [{"name": c, "type": "numeric"} for c in frame.columns if c != target]
     return encode_frame(frame, columns, where), labels, None
 
 
-def _images(encoding: dict, root: Path, labelled: bool):
+def _images(encoding: ImageEncoding, root: Path, labelled: bool):
     from deepnet.data.images import decode, find_images
 
     paths, labels = find_images(root)
@@ -89,7 +96,6 @@ def _images(encoding: dict, root: Path, labelled: bool):
     if labelled and labels is None:
         raise DataError(f"{root}: labelled images are root/<class>/*.png; found images with "
                         "no class folder")
-    size, channels = tuple(encoding["size"]), encoding["channels"]
-    x = np.stack([decode(p, size, channels) for p in paths])
+    x = np.stack([decode(p, tuple(encoding.size), encoding.channels) for p in paths])
     return x, (np.asarray(labels, dtype=object) if labels is not None else None), \
         [str(p) for p in paths]

@@ -11,6 +11,7 @@ import torch
 from deepnet.data.augment import validate_augment
 from deepnet.data.batches import STREAM_BYTES, InMemory, Streaming
 from deepnet.data.dataset import Dataset
+from deepnet.data.encoding import Encoding
 from deepnet.data.sources import load_source
 from deepnet.data.split import split_indices
 from deepnet.data.transforms import Preprocess
@@ -55,8 +56,8 @@ class Prepared:
         return [lo, hi]
 
     @property
-    def encoding(self) -> dict:
-        """How raw inputs become the model's inputs (JSON), saved with the model."""
+    def encoding(self) -> Encoding:
+        """How raw inputs become the model's inputs, saved with the model."""
         return self.dataset.encoding
 
 
@@ -87,7 +88,7 @@ def prepare(spec, dataset: Dataset | None = None) -> Prepared:
     if ds.refit is not None:
         ds = ds.refit(splits["train"])
     integer = np.issubdtype(ds.x.dtype, np.integer)
-    if integer and ds.encoding.get("kind") != "text":  # integer features, not token ids
+    if integer and ds.encoding.kind != "text":  # integer features, not token ids
         ds = replace(ds, x=ds.x.astype(np.float32))
         integer = False
     validate_augment(data.augment, ds.input_shape, integer)

@@ -18,6 +18,7 @@ import numpy as np
 from deepnet.core.errors import DataError, did_you_mean
 from deepnet.data.checks import check_finite, check_not_empty, check_numeric, encode_target
 from deepnet.data.dataset import Dataset
+from deepnet.data.encoding import TableEncoding
 from deepnet.data.images import load_images
 from deepnet.data.tables import load_table
 from deepnet.data.text import load_text
@@ -40,9 +41,8 @@ def _digits(data, task=None) -> Dataset:
     return Dataset(x, y, "classification", [str(c) for c in range(10)], "digits")
 
 
-def _table(x: np.ndarray, names: list[str]) -> dict:
-    return {"kind": "table", "target": "target",
-            "columns": [{"name": n, "type": "numeric"} for n in names]}
+def _table(x: np.ndarray, names: list[str]) -> TableEncoding:
+    return TableEncoding("target", [{"name": n, "type": "numeric"} for n in names])
 
 
 def _sklearn_csv(file: str, name: str, features: list[str]) -> Callable:

@@ -19,6 +19,7 @@ import pandas as pd
 from deepnet.core.errors import DataError, did_you_mean
 from deepnet.data.checks import check_not_empty, encode_target, label_key, source_row
 from deepnet.data.dataset import Dataset
+from deepnet.data.encoding import TableEncoding
 
 
 def read_frame(path: str | Path) -> pd.DataFrame:
@@ -216,7 +217,7 @@ def load_table(data, path: Path, task: str | None = None) -> Dataset:
     def build(train: np.ndarray) -> Dataset:
         cols = fit_fills(columns, frame, train) if data.missing == "impute" else columns
         x = encode_frame(frame, cols, where, rows)
-        encoding = {"kind": "table", "target": target, "columns": cols}
+        encoding = TableEncoding(target, cols)
         return Dataset(x, y, task, classes, where, rows, encoding,
                        refit=build if data.missing == "impute" else None)
 

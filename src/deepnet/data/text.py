@@ -18,6 +18,7 @@ import numpy as np
 
 from deepnet.data.checks import check_not_empty, encode_target
 from deepnet.data.dataset import Dataset
+from deepnet.data.encoding import TextEncoding
 from deepnet.data.tables import drop_missing, find_target, read_frame, require_columns
 
 PAD, UNKNOWN = "<pad>", "<unk>"
@@ -47,11 +48,6 @@ def encode_texts(docs: list[list[str]], vocab: list[str], max_len: int) -> np.nd
     return out
 
 
-def text_encoding(column: str, vocab: list[str], max_len: int, target: str | None) -> dict:
-    return {"kind": "text", "column": column, "max_len": max_len, "vocab": vocab,
-            "target": target}
-
-
 def load_text(data, path: Path, task: str | None = None) -> Dataset:
     where = str(path)
     settings = data.text
@@ -68,7 +64,7 @@ def load_text(data, path: Path, task: str | None = None) -> Dataset:
     def build(train: np.ndarray) -> Dataset:
         vocab = fit_vocabulary([docs[i] for i in train], settings.min_freq, settings.vocab_size)
         x = encode_texts(docs, vocab, settings.max_len)
-        encoding = text_encoding(settings.column, vocab, settings.max_len, target)
+        encoding = TextEncoding(settings.column, vocab, settings.max_len, target)
         return Dataset(x, y, task, classes, where, rows, encoding, refit=build)
 
     return build(np.arange(len(frame)))

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +23,8 @@ import numpy as np
 from deepnet.core.errors import DataError
 from deepnet.core.io import write_bytes_atomic
 from deepnet.data.sources import TABLE_SUFFIXES
+from deepnet.runs.files import RunDir
+from deepnet.runs.records import AUDIT_KEYS, AuditReport
 
 FOLDS = 5
 MAX_FEATURES = 256  # more features than this are reduced by PCA for the models
@@ -36,60 +36,7 @@ IMBALANCE_RATIO = 3.0  # largest class / smallest class
 LIST_LIMIT = 1000
 TEXT_WORDS = 2000  # text: word ids counted (the most frequent are the lowest)
 TEXT_PAIRS = 4096  # text: buckets of hashed word pairs  # at most this many rows listed per check
-KEYS = ("label_issues", "outliers", "duplicates", "leakage", "imbalance", "shift",
-        "constant_features")
-
-
-@dataclass
-class AuditReport:
-    """What `deepnet audit` finds. `to_dict()` is the JSON (exactly KEYS)."""
-
-    label_issues: list[dict] = field(default_factory=list)
-    outliers: list[dict] = field(default_factory=list)
-    duplicates: list[dict] = field(default_factory=list)
-    leakage: list[dict] = field(default_factory=list)
-    imbalance: dict | None = None
-    shift: list[dict] = field(default_factory=list)
-    constant_features: list[dict] = field(default_factory=list)
-
-    def to_dict(self) -> dict:
-        return {k: getattr(self, k) for k in KEYS}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> AuditReport:
-        missing = [k for k in KEYS if k not in d]
-        if missing:
-            raise DataError(f"audit: keys {missing} are missing; expected {', '.join(KEYS)}")
-        return cls(**{k: d[k] for k in KEYS})
-
-    def rows_to_drop(self) -> list[int]:
-        """Source rows a cleaned copy leaves out: likely label errors, the extra copies of
-        duplicates, and the training-side copy of every leaked sample."""
-        drop = {r["row"] for r in self.label_issues} | {r["train_row"] for r in self.leakage}
-        held_out = {r["row"] for r in self.leakage}  # val/test rows with a training copy
-        for g in self.duplicates:
-            rows = g["rows"]
-            if held_out & set(rows):  # keep the held-out copies, drop every training one
-                drop |= {r for r in rows if r not in held_out}
-            else:
-                drop |= set(rows[1:])
-        return sorted(drop)
-
-    def summary(self) -> list[tuple[str, str]]:
-        """One line per check, for people."""
-        imb = self.imbalance
-        return [
-            ("label issues", f"{len(self.label_issues)} rows whose label looks wrong"),
-            ("outliers", f"{len(self.outliers)} rows far from all others"),
-            ("duplicates", f"{len(self.duplicates)} groups "
-                           f"({sum(g['exact'] for g in self.duplicates)} exact)"),
-            ("leakage", f"{len(self.leakage)} samples on both sides of the split"),
-            ("imbalance", "n/a (regression)" if imb is None else
-             f"largest/smallest class {imb['ratio']:.3g}"
-             + (" (imbalanced)" if imb["imbalanced"] else "")),
-            ("shift", f"{len(self.shift)} features distributed differently in train and test"),
-            ("constant features", f"{len(self.constant_features)}"),
-        ]
+KEYS = AUDIT_KEYS  # the JSON's keys, in order
 
 
 # ----------------------------------------------------------------------------- features
@@ -352,28 +299,14 @@ def audit(spec, seed: int | None = None) -> AuditReport:
 
 
 # ----------------------------------------------------------------------------- files
-AUDIT_FILE = "audit.json"
-
-
 def save_audit(run_dir: str | Path, report: AuditReport) -> Path:
     """Store the audit with a run (`RUN/audit.json`), where its report.html shows it."""
-    from deepnet.core.io import write_json_atomic
-
-    path = Path(run_dir)
-    if not (path / "spec.yaml").is_file():
-        raise DataError(f"--run {str(path)!r}: not a run directory (no spec.yaml)")
-    write_json_atomic(path / AUDIT_FILE, report.to_dict())
-    return path / AUDIT_FILE
+    return RunDir(run_dir).write_audit(report)
 
 
 def read_audit(run_dir: str | Path) -> AuditReport | None:
-    f = Path(run_dir) / AUDIT_FILE
-    if not f.is_file():
-        return None
-    try:
-        return AuditReport.from_dict(json.loads(f.read_text()))
-    except (ValueError, TypeError) as e:
-        raise DataError(f"{str(f)!r} is not a deepnet audit: {e}") from None
+    """The audit stored with a run, or None; CheckpointError when it is damaged."""
+    return RunDir(run_dir).read_audit()
 
 
 def check_clean_target(spec, out: str | Path) -> bool:

@@ -19,7 +19,7 @@ import jinja2
 import numpy as np
 import yaml
 
-from deepnet.core.io import write_text_atomic
+from deepnet.diagnose.gradients import layer_grad_rms, weight_layers
 from deepnet.report.plots import curves
 
 TEMPLATE = Path(__file__).with_name("template.html")
@@ -31,12 +31,16 @@ class ReportWarning(UserWarning):
 
 
 class _Sources:
-    """What several sections need, computed once: the prepared data, the findings."""
+    """What several sections need, computed once: the prepared data, the findings, and
+    the run's audit and robustness records. The records are read here, before any section
+    is drawn: a damaged file is a CheckpointError naming it, not a note in the page."""
 
     def __init__(self, run, prepared=None):
         self.run = run
         self._prepared = prepared  # the training's own, when the report follows it
         self._findings = None
+        self.audit = run.files.read_audit()
+        self.robustness = run.files.read_robustness()
 
     @property
     def prepared(self):
@@ -58,7 +62,7 @@ class _Sources:
 
 # ----------------------------------------------------------------------------- sections
 def _test_metrics(src: _Sources) -> dict | None:
-    test = src.run.results.get("test")
+    test = src.run.results.test
     if not test:
         return None
     return {"title": "Test metrics", "table": [(k, f"{v:.4f}") for k, v in test.items()]}
@@ -84,7 +88,7 @@ def _curves(src: _Sources) -> dict | None:
         return None
     r = run.results
     return {"title": "Learning curves", "image": curves(
-        run.history, run.spec.train.metrics[0], r.get("best_epoch"), r.get("stop_reason"))}
+        run.history, run.spec.train.metrics[0], r.best_epoch, r.stop_reason)}
 
 
 def _predictions(src: _Sources) -> dict | None:
@@ -110,22 +114,19 @@ def _predictions(src: _Sources) -> dict | None:
 
 
 def _gradients(src: _Sources) -> dict | None:
-    from deepnet.diagnose.gradients import layer_grad_rms, weight_layers
     from deepnet.report import plots
 
     run = src.run
     if not run.history or not any(h.get("grad_norms") for h in run.history):
         return None
-    names, norms = layer_grad_rms(run.history, weight_layers(run.spec, run.model), rms=False)
+    names, norms = layer_grad_rms(run.history, weight_layers(run.model), rms=False)
     if not names:
         return None
     return {"title": "Gradient norms per layer", "image": plots.gradient_norms(names, norms)}
 
 
 def _audit(src: _Sources) -> dict | None:
-    from deepnet.diagnose.audit import read_audit
-
-    report = read_audit(src.run.path)
+    report = src.audit
     if report is None:
         return None
     top = [("label issues (first 10)", ", ".join(
@@ -154,11 +155,11 @@ def _summary(src: _Sources) -> dict:
 def _robustness(src: _Sources) -> list[dict]:
     from deepnet.robust.evaluate import report_sections
 
-    return report_sections(src.run)
+    return report_sections(src.run, src.robustness)
 
 
 def _ensemble(src: _Sources) -> dict | None:
-    members = src.run.results.get("member_test")
+    members = src.run.results.member_test
     if not members:
         return None
     return {"title": "Ensemble members", "table": [
@@ -169,9 +170,8 @@ def _ensemble(src: _Sources) -> dict | None:
 def _run(src: _Sources) -> dict:
     r = src.run.results
     return {"title": "Run", "table": [
-        ("epochs", r.get("epochs")), ("kept epoch", r.get("best_epoch")),
-        ("stop reason", r.get("stop_reason")), ("message", r.get("stop_message") or "-"),
-        ("seconds", r.get("seconds")), ("device", r.get("device"))]}
+        ("epochs", r.epochs), ("kept epoch", r.best_epoch), ("stop reason", r.stop_reason),
+        ("message", r.stop_message or "-"), ("seconds", r.seconds), ("device", r.device)]}
 
 
 # title -> section(s) or None; a section that fails is replaced by a note, not the report
@@ -214,6 +214,4 @@ def write_report(run, prepared=None) -> Path:
     page = env.from_string(TEMPLATE.read_text()).render(
         name=run.spec.name, path=str(run.path), sections=sections(run, prepared),
         spec=run.spec.to_yaml())
-    target = Path(run.path) / "report.html"
-    write_text_atomic(target, page)
-    return target
+    return run.files.write_report(page)

@@ -16,12 +16,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from deepnet.core.errors import DeepnetError
 from deepnet.data.transforms import Preprocess
-from deepnet.core.errors import CheckpointError, DeepnetError
+from deepnet.runs.files import RunDir
+from deepnet.runs.records import ModelMeta
 from deepnet.runs.run import Run, load_run
 from deepnet.train.metrics import probabilities
-
-FILE = "ensemble.json"
 
 
 class Ensemble(nn.Module):
@@ -37,7 +37,7 @@ class Ensemble(nn.Module):
 
 
 def is_ensemble(path: str | Path) -> bool:
-    return (Path(path) / FILE).is_file()
+    return RunDir(path).is_ensemble()
 
 
 def check_members(runs: list, names: list[str]) -> list[str]:
@@ -51,9 +51,9 @@ def check_members(runs: list, names: list[str]) -> list[str]:
             raise DeepnetError(f"{name}: its classes {run.classes} and input shape "
                                f"{run.input_shape} differ from {names[0]}'s ({first.classes}, "
                                f"{first.input_shape}); members must share both")
-        if run.encoding.get("kind") != first.encoding.get("kind"):
-            raise DeepnetError(f"{name}: it reads {run.encoding.get('kind')} inputs and "
-                               f"{names[0]} {first.encoding.get('kind')}; members must agree")
+        if run.encoding.kind != first.encoding.kind:
+            raise DeepnetError(f"{name}: it reads {run.encoding.kind} inputs and "
+                               f"{names[0]} {first.encoding.kind}; members must agree")
     warnings = []
     splits = {(json.dumps(r.spec.data.model_dump(mode="json"), sort_keys=True), r.spec.seed)
               for r in runs}
@@ -64,43 +64,30 @@ def check_members(runs: list, names: list[str]) -> list[str]:
     return warnings
 
 
-def load_ensemble(path: str | Path):
+def load_ensemble(path: str | Path) -> Run:
     """The Run of an ensemble folder (see the module's docstring)."""
-    path = Path(path)
-    try:
-        info = json.loads((path / FILE).read_text())
-        members = [path / m for m in info["members"]]
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise CheckpointError(f"{str(path / FILE)!r} is not a valid ensemble file: {e}") \
-            from None
-    runs = [load_run(m) for m in members]
-    check_members(runs, [str(m) for m in members])
+    files = RunDir(path)
+    runs = [load_run(files.path / m) for m in files.read_ensemble().members]
+    check_members(runs, [str(r.path) for r in runs])
     first = runs[0]
     spec = first.spec.model_copy(update={
-        "name": f"ensemble-{path.name}",
+        "name": f"ensemble-{files.path.name}",
         "train": first.spec.train.model_copy(update={
             "loss": first.spec.train.loss.model_copy(update={"name": "cross_entropy"})
             if first.spec.train.loss is not None else None})})
     model = Ensemble([_raw_network(r) for r in runs]).eval()
     shape = (1,) * len(first.input_shape)
     identity = Preprocess("none", np.zeros(shape, np.float32), np.ones(shape, np.float32))
-    results_path = path / "results.json"
-    results = json.loads(results_path.read_text()) if results_path.is_file() else {}
-    run = Run(path, spec, model, identity, "classification", list(first.classes),
-              tuple(first.input_shape), [], results, dict(first.encoding))
-    return run
+    ranges = [r.meta.x_range for r in runs]
+    meta = ModelMeta("classification", first.input_shape, identity.to_json(),
+                     list(first.classes), first.meta.source, first.encoding,
+                     None if None in ranges else (min(lo for lo, _ in ranges),
+                                                  max(hi for _, hi in ranges)))
+    return Run(files.path, spec, model, identity, meta, [], files.read_results(), runs)
 
 
 def _raw_network(run) -> nn.Module:
     """The member behind its preprocessing; token ids (no preprocessing) go straight in."""
-    if run.encoding.get("kind") == "text":
+    if run.encoding.kind == "text":
         return run.model
     return run.network()
-
-
-def member_runs(run) -> list:
-    """The loaded member runs of an ensemble Run (empty for a plain run)."""
-    if not is_ensemble(run.path):
-        return []
-    info = json.loads((Path(run.path) / FILE).read_text())
-    return [load_run(Path(run.path) / m) for m in info["members"]]

@@ -1,71 +1,22 @@
-"""Run directories: where a run's files live, how they are written and read back.
-
-    runs/<name>-<UTC timestamp>/
-      spec.yaml  metrics.jsonl  model.safetensors  checkpoint/  results.json  report.html
-"""
+"""`Run`, a trained run in memory, and `load_run`, which reads one from its directory
+(the files and their records: deepnet.runs.files, deepnet.runs.records)."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import save as save_tensors
 
+from deepnet.core.errors import CheckpointError, DataError
+from deepnet.data.encoding import Encoding
 from deepnet.data.transforms import Preprocess
 from deepnet.nn.build import build_model
-from deepnet.train.metrics import predicted_classes, probabilities
-from deepnet.core.errors import CheckpointError, DataError
-from deepnet.core.io import write_bytes_atomic
+from deepnet.runs.files import MODEL, SPEC, RunDir
+from deepnet.runs.records import ModelMeta, Results
 from deepnet.spec import Spec
-
-FILES = ("spec.yaml", "metrics.jsonl", "model.safetensors", "checkpoint", "results.json",
-         "report.html")
-
-
-def new_run_dir(spec: Spec, out: str | Path | None = None, root: str | Path = "runs") -> Path:
-    """A new, empty run directory: `out` if given, else runs/<name>-<UTC timestamp>."""
-    if out is not None:
-        path = Path(out)
-        if path.exists() and (not path.is_dir() or any(path.iterdir())):
-            raise CheckpointError(
-                f"--out {str(path)!r} already exists and is not empty; a run is never "
-                "overwritten. Choose another folder, or continue it with --resume."
-            )
-        path.mkdir(parents=True, exist_ok=True)
-        return path
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    base = Path(root) / f"{spec.name}-{stamp}"
-    path, n = base, 1
-    while True:
-        try:
-            path.mkdir(parents=True)
-            return path
-        except FileExistsError:
-            n += 1
-            path = base.with_name(f"{base.name}-{n}")
-
-
-def save_model(path: Path, model: torch.nn.Module, meta: dict) -> None:
-    """model.safetensors: the weights, with preprocessing and class names as metadata."""
-    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    data = save_tensors(tensors, metadata={k: json.dumps(v) for k, v in meta.items()})
-    write_bytes_atomic(path, data)
-
-
-def read_model(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            meta = {k: json.loads(v) for k, v in (f.metadata() or {}).items()}
-            return {k: f.get_tensor(k) for k in f.keys()}, meta  # noqa: SIM118
-    except FileNotFoundError:
-        raise CheckpointError(f"{str(path)!r} not found: is this a finished run?") from None
-    except (SafetensorError, OSError, ValueError) as e:
-        raise CheckpointError(f"{str(path)!r} is corrupt or not a deepnet model: {e}") from None
+from deepnet.train.metrics import predicted_classes, probabilities
 
 
 @dataclass
@@ -75,13 +26,33 @@ class Run:
     path: Path
     spec: Spec
     model: torch.nn.Module
-    preprocess: Preprocess
-    task: str
-    classes: list[str]
-    input_shape: tuple[int, ...]
-    history: list[dict] = field(default_factory=list)
-    results: dict = field(default_factory=dict)
-    encoding: dict = field(default_factory=dict)  # how raw files become inputs (data.inputs)
+    preprocess: Preprocess  # restored from meta.preprocess, the input transform included
+    meta: ModelMeta  # what model.safetensors says about the model
+    history: list[dict] = field(default_factory=list)  # metrics.jsonl, one dict per epoch
+    results: Results = field(default_factory=Results)
+    members: list[Run] = field(default_factory=list)  # an ensemble's member runs
+
+    @property
+    def files(self) -> RunDir:
+        """The run's directory: its files, read and written (deepnet.runs.files)."""
+        return RunDir(self.path)
+
+    @property
+    def task(self) -> str:
+        return self.meta.task
+
+    @property
+    def classes(self) -> list[str]:
+        return self.meta.classes
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return self.meta.input_shape
+
+    @property
+    def encoding(self) -> Encoding:
+        """How raw files become inputs (deepnet.data.inputs)."""
+        return self.meta.encoding
 
     def network(self) -> torch.nn.Module:
         """The model behind its saved normalisation: it takes raw inputs (for attacks)."""
@@ -100,7 +71,7 @@ class Run:
         if x.shape[1:] != want:
             raise DataError(f"inputs of shape {x.shape[1:]} per sample do not fit this run's "
                             f"model, which takes {want}")
-        if self.encoding.get("kind") == "text":
+        if self.encoding.kind == "text":
             return x
         return x.astype(np.float32)  # integer or boolean features are numbers too
 
@@ -123,30 +94,20 @@ class Run:
 
 
 def load_run(path: str | Path) -> Run:
-    """A finished run from its directory; CheckpointError when files are missing or bad."""
-    path = Path(path)
-    if not path.is_dir():
-        raise CheckpointError(f"run directory {str(path)!r} not found")
-    spec = Spec.from_yaml(path / "spec.yaml")
-    tensors, meta = read_model(path / "model.safetensors")
+    """A finished run from its directory; CheckpointError when files are missing or bad.
+    The preprocessing (with any input-transformation defense) and the encoding come from
+    the model's saved metadata, never from the spec or the data."""
+    files = RunDir(path)
+    if not files.path.is_dir():
+        raise CheckpointError(f"run directory {str(files.path)!r} not found")
+    spec = files.read_spec()
+    tensors, meta = files.read_model()
     try:
-        shape = tuple(meta["input_shape"])
-        model, _ = build_model(spec.model.layers, shape, spec.seed)
+        model, _ = build_model(spec.model.layers, meta.input_shape, spec.seed)
         model.load_state_dict(tensors)
-        pre = Preprocess.from_json(meta["preprocess"])
+        pre = Preprocess.from_json(meta.preprocess)
     except (KeyError, RuntimeError, TypeError, ValueError) as e:
-        raise CheckpointError(f"{str(path / 'model.safetensors')!r} does not match the run's "
-                              f"spec.yaml: {e}") from None
+        raise CheckpointError(f"{str(files.file(MODEL))!r} does not match the run's "
+                              f"{SPEC}: {e}") from None
     model.eval()
-    history = read_history(path)
-    results_path = path / "results.json"
-    results = json.loads(results_path.read_text()) if results_path.is_file() else {}
-    return Run(path, spec, model, pre, meta["task"], meta.get("classes", []), shape, history,
-               results, meta.get("encoding") or {})
-
-
-def read_history(path: Path) -> list[dict]:
-    f = Path(path) / "metrics.jsonl"
-    if not f.is_file():
-        return []
-    return [json.loads(line) for line in f.read_text().splitlines() if line.strip()]
+    return Run(files.path, spec, model, pre, meta, files.read_history(), files.read_results())

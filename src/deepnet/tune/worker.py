@@ -315,17 +315,17 @@ def run_trial(job: Job, study, trial, values: dict[str, Any]) -> str:
         with _heartbeat(study, trial):
             run = job.train(spec, out=folder, quiet=True, callbacks=[report], report=False)
         r = run.results
-        trial.set_user_attr("epochs", r["epochs"])
-        if r["stop_reason"] == "diverged":
-            return _failed(study, trial, r["stop_message"] or "training diverged")
+        trial.set_user_attr("epochs", r.epochs)
+        if r.stop_reason == "diverged":
+            return _failed(study, trial, r.stop_message or "training diverged")
         if report.pruned:
             trial.set_user_attr("reason", report.pruned)
             study.tell(trial, state=TrialState.PRUNED)
             return "pruned"
-        value = kept_value(run.history, r["best_epoch"], f"val_{job.metric}")
+        value = kept_value(run.history, r.best_epoch, f"val_{job.metric}")
         if value is None or not math.isfinite(value):
             return _failed(study, trial, f"val_{job.metric} is {value} at the kept epoch")
-        trial.set_user_attr("best_epoch", r["best_epoch"])
+        trial.set_user_attr("best_epoch", r.best_epoch)
         study.tell(trial, value)
         return "complete"
     except KeyboardInterrupt:

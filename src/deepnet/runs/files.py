@@ -1,0 +1,246 @@
+"""Every file of a run directory: its name, how it is written (atomically, through
+deepnet.core.io) and how it is read back and verified (deepnet.runs.records). No other
+module builds these paths or parses these files. A missing, damaged or truncated file is
+a CheckpointError that names it and says what to do.
+
+    runs/<name>-<UTC timestamp>/
+      spec.yaml                the resolved spec
+      metrics.jsonl            one JSON object per epoch (train.callbacks.MetricsLog)
+      model.safetensors        the weights, with ModelMeta as metadata
+      checkpoint/              while training and to resume (deepnet.train.checkpoint)
+      results.json             Results
+      report.html              the report (deepnet.report.html)
+      teacher.safetensors      defensive distillation: the teacher, with TeacherMeta
+      audit.json               AuditReport (`deepnet audit SPEC --run RUN`)
+      robustness/results.json  Robustness (`deepnet attack`), with examples.png, curve.png
+      ensemble.json            EnsembleInfo: the folder is an ensemble of runs
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save as save_tensors
+
+from deepnet.core.errors import CheckpointError, DeepnetError
+from deepnet.core.io import write_bytes_atomic, write_json_atomic, write_text_atomic
+from deepnet.runs.records import (
+    AuditReport,
+    EnsembleInfo,
+    ModelMeta,
+    Results,
+    Robustness,
+    TeacherMeta,
+)
+from deepnet.spec import Spec
+
+SPEC = "spec.yaml"
+METRICS = "metrics.jsonl"
+MODEL = "model.safetensors"
+CHECKPOINT = "checkpoint"
+RESULTS = "results.json"
+REPORT = "report.html"
+TEACHER = "teacher.safetensors"
+AUDIT = "audit.json"
+ROBUSTNESS = "robustness"
+ROBUSTNESS_RESULTS = f"{ROBUSTNESS}/results.json"
+ENSEMBLE = "ensemble.json"
+FIGURES = ("examples.png", "curve.png")  # in robustness/
+
+# What to do about a damaged file, by its name in the run directory.
+REMEDIES = {
+    METRICS: "delete the damaged lines (or the file) to use the run without that history",
+    MODEL: "train the run again",
+    RESULTS: "delete it to use the run without its results, or train the run again",
+    TEACHER: "delete it: a resumed run trains its teacher again",
+    AUDIT: "run `deepnet audit SPEC --run RUN` again, or delete it",
+    ROBUSTNESS_RESULTS: "run `deepnet attack RUN` again, or delete the robustness folder",
+    ENSEMBLE: "make the ensemble again with `deepnet ensemble RUN RUN ... --out DIR`",
+}
+
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class RunDir:
+    """A run directory: the path of each of its files, and their reading and writing."""
+
+    path: Path
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", Path(self.path))
+
+    def file(self, name: str) -> Path:
+        """The path of one of the names above, e.g. `RunDir(p).file(REPORT)`."""
+        return self.path / name
+
+    def _damaged(self, name: str, problem: str) -> CheckpointError:
+        return CheckpointError(f"{str(self.file(name))!r} is damaged: {problem}; "
+                               f"{REMEDIES[name]}")
+
+    # ------------------------------------------------------------------------- JSON files
+    def _read_json(self, name: str) -> Any:
+        f = self.file(name)
+        try:
+            return json.loads(f.read_text())
+        except (ValueError, UnicodeDecodeError) as e:  # JSONDecodeError is a ValueError
+            raise self._damaged(name, f"not valid JSON ({e})") from None
+        except OSError as e:
+            raise CheckpointError(f"cannot read {str(f)!r}: {e}") from None
+
+    def _read_record(self, name: str, record: type[R]) -> R | None:
+        """The record in the JSON file `name`, or None when there is no such file."""
+        if not self.file(name).is_file():
+            return None
+        data = self._read_json(name)
+        try:
+            return record.from_json(data)
+        except (ValueError, DeepnetError) as e:
+            raise self._damaged(name, f"its content is not valid ({e})") from None
+
+    def write_results(self, results: Results) -> None:
+        write_json_atomic(self.file(RESULTS), results.to_json())
+
+    def read_results(self) -> Results:
+        """The run's results; empty when results.json is not there (yet)."""
+        return self._read_record(RESULTS, Results) or Results()
+
+    def write_audit(self, report: AuditReport) -> Path:
+        if not self.file(SPEC).is_file():
+            raise CheckpointError(f"--run {str(self.path)!r}: not a run directory (no "
+                                  f"{SPEC}); give the folder of a trained run")
+        write_json_atomic(self.file(AUDIT), report.to_json())
+        return self.file(AUDIT)
+
+    def read_audit(self) -> AuditReport | None:
+        return self._read_record(AUDIT, AuditReport)
+
+    def write_robustness(self, record: Robustness, figures: dict[str, bytes]) -> Path:
+        """robustness/results.json and the figures (FIGURES names) beside it."""
+        for name, data in figures.items():
+            if name not in FIGURES:
+                raise ValueError(f"unknown robustness figure {name!r}; valid: {FIGURES}")
+            write_bytes_atomic(self.file(ROBUSTNESS) / name, data)
+        write_json_atomic(self.file(ROBUSTNESS_RESULTS), record.to_json())
+        return self.file(ROBUSTNESS_RESULTS)
+
+    def read_robustness(self) -> Robustness | None:
+        return self._read_record(ROBUSTNESS_RESULTS, Robustness)
+
+    def read_figure(self, name: str) -> bytes | None:
+        """A robustness figure's PNG bytes, or None when it was never drawn."""
+        f = self.file(ROBUSTNESS) / name
+        return f.read_bytes() if name in FIGURES and f.is_file() else None
+
+    def is_ensemble(self) -> bool:
+        return self.file(ENSEMBLE).is_file()
+
+    def write_ensemble(self, info: EnsembleInfo) -> None:
+        write_json_atomic(self.file(ENSEMBLE), info.to_json())
+
+    def read_ensemble(self) -> EnsembleInfo:
+        info = self._read_record(ENSEMBLE, EnsembleInfo)
+        if info is None:
+            raise CheckpointError(f"{str(self.file(ENSEMBLE))!r} not found: is "
+                                  f"{str(self.path)!r} an ensemble folder?")
+        return info
+
+    def read_history(self) -> list[dict]:
+        """metrics.jsonl: one dict per epoch ([] when there is none)."""
+        f = self.file(METRICS)
+        if not f.is_file():
+            return []
+        history = []
+        for n, line in enumerate(f.read_text().splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                logs = json.loads(line)
+            except ValueError as e:
+                raise self._damaged(METRICS, f"line {n} is not valid JSON ({e})") from None
+            if not isinstance(logs, dict):
+                raise self._damaged(METRICS, f"line {n} is not a JSON object of metrics")
+            history.append(logs)
+        return history
+
+    # ------------------------------------------------------------------------- other files
+    def write_spec(self, spec: Spec) -> None:
+        spec.to_yaml(self.file(SPEC))
+
+    def read_spec(self) -> Spec:
+        return Spec.from_yaml(self.file(SPEC))
+
+    def write_report(self, html: str) -> Path:
+        write_text_atomic(self.file(REPORT), html)
+        return self.file(REPORT)
+
+    def write_model(self, model: torch.nn.Module, meta: ModelMeta) -> None:
+        """model.safetensors: the weights, with `meta` (and its format) as metadata."""
+        _write_weights(self.file(MODEL), model, meta.to_json())
+
+    def read_model(self) -> tuple[dict[str, torch.Tensor], ModelMeta]:
+        return self._read_weights(MODEL, ModelMeta)
+
+    def write_teacher(self, model: torch.nn.Module, meta: TeacherMeta) -> None:
+        _write_weights(self.file(TEACHER), model, meta.to_json())
+
+    def read_teacher(self) -> tuple[dict[str, torch.Tensor], TeacherMeta] | None:
+        """The distillation teacher's weights and metadata; None when not trained yet."""
+        if not self.file(TEACHER).is_file():
+            return None
+        return self._read_weights(TEACHER, TeacherMeta)
+
+    def _read_weights(self, name: str, record: type[R]) -> tuple[dict[str, torch.Tensor], R]:
+        f = self.file(name)
+        try:
+            with safe_open(str(f), framework="pt") as st:
+                raw = st.metadata() or {}
+                tensors = {k: st.get_tensor(k) for k in st.keys()}  # noqa: SIM118
+            meta = {k: json.loads(v) for k, v in raw.items()}
+        except FileNotFoundError:
+            raise CheckpointError(f"{str(f)!r} not found: is this a finished run?") from None
+        except (SafetensorError, OSError, ValueError) as e:
+            raise CheckpointError(f"{str(f)!r} is corrupt or not a deepnet model: {e}; "
+                                  f"{REMEDIES[name]}") from None
+        try:
+            return tensors, record.from_json(meta)
+        except CheckpointError as e:  # a newer format: say which file
+            raise CheckpointError(f"{str(f)!r}: {e}") from None
+        except ValueError as e:
+            raise self._damaged(name, f"its metadata is not a deepnet {record.__name__} "
+                                      f"({e})") from None
+
+
+def _write_weights(path: Path, model: torch.nn.Module, meta: dict[str, Any]) -> None:
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    data = save_tensors(tensors, metadata={k: json.dumps(v) for k, v in meta.items()})
+    write_bytes_atomic(path, data)
+
+
+def new_run_dir(spec: Spec, out: str | Path | None = None, root: str | Path = "runs") -> Path:
+    """A new, empty run directory: `out` if given, else runs/<name>-<UTC timestamp>."""
+    if out is not None:
+        path = Path(out)
+        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+            raise CheckpointError(
+                f"--out {str(path)!r} already exists and is not empty; a run is never "
+                "overwritten. Choose another folder, or continue it with --resume."
+            )
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    base = Path(root) / f"{spec.name}-{stamp}"
+    path, n = base, 1
+    while True:
+        try:
+            path.mkdir(parents=True)
+            return path
+        except FileExistsError:
+            n += 1
+            path = base.with_name(f"{base.name}-{n}")

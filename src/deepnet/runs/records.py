@@ -1,0 +1,218 @@
+"""The typed records of a run directory, each with `to_json()` and `from_json(d)`
+(deepnet.core.records: verified field by field). Which file holds which record, and how
+it is written and read: deepnet.runs.files.
+
+    Results      results.json              test metrics, how training ended; an ensemble's
+                                           members, warnings and member metrics
+    ModelMeta    model.safetensors         task, classes, input shape, preprocessing,
+                                           source, encoding, valid input range (versioned)
+    TeacherMeta  teacher.safetensors       the distillation teacher (versioned)
+    AuditReport  audit.json                the data audit
+    Robustness   robustness/results.json   every attack on the run
+    EnsembleInfo ensemble.json             an ensemble's members
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
+
+from deepnet.core.errors import CheckpointError
+from deepnet.core.records import JsonRecord
+from deepnet.data.encoding import ArrayEncoding, Encoding
+
+# The format of the metadata in model files: 1, runs of deepnet before the format was
+# written (read as 1 when absent); 2, the format itself added. A newer one is refused.
+FORMAT = 2
+
+
+# ----------------------------------------------------------------------------- results.json
+TRAINING = ("epochs", "best_epoch", "stop_reason", "stop_message", "seconds",
+            "seconds_per_epoch", "device", "samples", "versions")
+ENSEMBLE = ("members", "warnings", "member_test")
+
+
+@dataclass
+class Results(JsonRecord):
+    """results.json. A trained run's has `test` and the TRAINING fields, an ensemble's
+    `test` and the ENSEMBLE fields; the other fields keep their defaults."""
+
+    test: dict[str, float] = field(default_factory=dict)  # metric -> value on the test split
+    epochs: int | None = None  # epochs trained
+    best_epoch: int | None = None  # the epoch whose weights were kept
+    stop_reason: str | None = None  # completed, early_stopping, diverged, ...
+    stop_message: str | None = None
+    seconds: float | None = None
+    seconds_per_epoch: float | None = None
+    device: str | None = None
+    samples: dict[str, int] = field(default_factory=dict)  # rows per split
+    versions: dict[str, str] = field(default_factory=dict)  # deepnet, torch, numpy, python
+    members: list[str] = field(default_factory=list)  # ensemble: paths relative to it
+    warnings: list[str] = field(default_factory=list)  # ensemble
+    member_test: dict[str, dict[str, float]] = field(default_factory=dict)  # ensemble
+
+    def to_json(self) -> dict[str, Any]:
+        """The keys that apply: `test`, plus TRAINING (a trained run) or ENSEMBLE."""
+        d = super().to_json()
+        keep = {"test", *(TRAINING if self.epochs is not None else ()),
+                *(ENSEMBLE if self.members else ())}
+        return {k: v for k, v in d.items() if k in keep}
+
+
+# ----------------------------------------------------------------------------- model files
+@dataclass
+class _Versioned(JsonRecord):
+    """Metadata of a model file, with the format it was written in."""
+
+    format: int = field(default=FORMAT, kw_only=True)
+
+    @classmethod
+    def from_json(cls, d: Any):
+        """The record; a file without `format` is format 1; a CheckpointError for a format
+        newer than this deepnet reads."""
+        if isinstance(d, dict):
+            d = {"format": 1, **d}
+            if isinstance(d["format"], int) and d["format"] > FORMAT:
+                raise CheckpointError(
+                    f"it was written by a newer deepnet (model format {d['format']}; this "
+                    f"deepnet reads formats 1 to {FORMAT}): upgrade deepnet (pip install -U "
+                    "deepnet) to read it")
+        return super().from_json(d)
+
+
+@dataclass
+class ModelMeta(_Versioned):
+    """model.safetensors: what it takes to use the weights on raw inputs."""
+
+    task: Literal["classification", "regression"]
+    input_shape: tuple[int, ...]  # per sample
+    preprocess: dict[str, Any]  # deepnet.data.transforms.Preprocess.to_json()
+    classes: list[str] = field(default_factory=list)  # classification only
+    source: str = ""
+    encoding: Encoding = field(default_factory=ArrayEncoding)  # how raw files become inputs
+    x_range: tuple[float, float] | None = None  # raw training inputs' [min, max]; attacks
+
+    @classmethod
+    def from_json(cls, d: Any) -> ModelMeta:
+        if isinstance(d, dict) and not d.get("encoding"):  # format 1 may have saved {}
+            d = {**d, "encoding": {"kind": "array"}}
+        return super().from_json(d)
+
+
+@dataclass
+class TeacherMeta(_Versioned):
+    """teacher.safetensors: the teacher of defensive distillation."""
+
+    temperature: float
+    epochs: int
+    stop_reason: str
+    role: Literal["distillation teacher"] = "distillation teacher"
+
+
+# ----------------------------------------------------------------------------- audit.json
+@dataclass
+class AuditReport(JsonRecord):
+    """What `deepnet audit` finds, in AUDIT_KEYS order; rows are 0-based source rows."""
+
+    label_issues: list[dict] = field(default_factory=list)  # row, label, suggested, ...
+    outliers: list[dict] = field(default_factory=list)
+    duplicates: list[dict] = field(default_factory=list)  # rows, exact, same_label
+    leakage: list[dict] = field(default_factory=list)  # split, row, train_row, exact
+    imbalance: dict | None = None  # None for regression
+    shift: list[dict] = field(default_factory=list)
+    constant_features: list[dict] = field(default_factory=list)
+
+    @classmethod
+    def from_json(cls, d: Any) -> AuditReport:
+        missing = [k for k in AUDIT_KEYS if k not in d] if isinstance(d, dict) else []
+        if missing:
+            raise ValueError(f"keys {missing} are missing; expected {', '.join(AUDIT_KEYS)}")
+        return super().from_json(d)
+
+    def to_dict(self) -> dict:
+        """The JSON of the audit (exactly AUDIT_KEYS), as `deepnet audit --json` prints it."""
+        return self.to_json()
+
+    def rows_to_drop(self) -> list[int]:
+        """Source rows a cleaned copy leaves out: likely label errors, the extra copies of
+        duplicates, and the training-side copy of every leaked sample."""
+        drop = {r["row"] for r in self.label_issues} | {r["train_row"] for r in self.leakage}
+        held_out = {r["row"] for r in self.leakage}  # val/test rows with a training copy
+        for g in self.duplicates:
+            rows = g["rows"]
+            if held_out & set(rows):  # keep the held-out copies, drop every training one
+                drop |= {r for r in rows if r not in held_out}
+            else:
+                drop |= set(rows[1:])
+        return sorted(drop)
+
+    def summary(self) -> list[tuple[str, str]]:
+        """One line per check, for people."""
+        imb = self.imbalance
+        return [
+            ("label issues", f"{len(self.label_issues)} rows whose label looks wrong"),
+            ("outliers", f"{len(self.outliers)} rows far from all others"),
+            ("duplicates", f"{len(self.duplicates)} groups "
+                           f"({sum(g['exact'] for g in self.duplicates)} exact)"),
+            ("leakage", f"{len(self.leakage)} samples on both sides of the split"),
+            ("imbalance", "n/a (regression)" if imb is None else
+             f"largest/smallest class {imb['ratio']:.3g}"
+             + (" (imbalanced)" if imb["imbalanced"] else "")),
+            ("shift", f"{len(self.shift)} features distributed differently in train and test"),
+            ("constant features", f"{len(self.constant_features)}"),
+        ]
+
+
+AUDIT_KEYS = tuple(f.name for f in fields(AuditReport))
+
+
+# ----------------------------------------------------------------------------- robustness
+@dataclass
+class AttackRecord(JsonRecord):
+    """One attack on the run (deepnet.robust.evaluate.AttackResult without its examples)."""
+
+    method: str
+    variant: str  # naive, or the adaptive attack's name
+    norm: str
+    eps: float | None  # None: minimal perturbations (cw, deepfool)
+    targeted: bool
+    target: int | str | None
+    n: int
+    clean_accuracy: float
+    robust_accuracy: float
+    success_rate: float
+    mean_perturbation: float
+    max_perturbation: float
+    seconds: float
+    options: dict[str, Any] = field(default_factory=dict)
+    curve: list[tuple[float, float]] = field(default_factory=list)  # (eps, robust accuracy)
+
+    @property
+    def key(self) -> tuple:
+        """What makes two records the same attack (a rerun replaces the older one)."""
+        return self.method, self.variant, self.norm, self.eps, self.targeted, self.target
+
+
+@dataclass
+class Robustness(JsonRecord):
+    """robustness/results.json: every attack run on the run, in the order first run."""
+
+    attacks: list[AttackRecord] = field(default_factory=list)
+
+    def merge(self, new: list[AttackRecord]) -> Robustness:
+        """These attacks and `new`, a rerun of the same attack replaced by the new one."""
+        keys = {a.key for a in new}
+        return Robustness([a for a in self.attacks if a.key not in keys] + list(new))
+
+
+# ----------------------------------------------------------------------------- ensemble.json
+@dataclass
+class EnsembleInfo(JsonRecord):
+    """ensemble.json: the member runs (paths relative to the ensemble folder), combined
+    by the mean of their class probabilities."""
+
+    members: Annotated[list[str], Field(min_length=2)]
+    kind: Literal["ensemble"] = "ensemble"
+    combine: Literal["mean_probability"] = "mean_probability"
