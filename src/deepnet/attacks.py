@@ -13,14 +13,26 @@ comes only from an explicit `generator`.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
+from pydantic import model_validator
 
-from deepnet.core.errors import choose
+from deepnet.core.registry import Registry
+from deepnet.core.schema import (
+    NonNegative,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    Section,
+)
 
 Bounds = tuple[float, float]
 NORMS = ("linf", "l2")
+TARGETS = ("next", "random", "least_likely")
+LOSSES = ("ce", "margin")
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -43,7 +55,7 @@ def attack_loss(z: torch.Tensor, y: torch.Tensor, targeted: bool, loss: str = "c
         return -value if targeted else value
     if loss == "margin":
         return -_margin(z, y, targeted)
-    raise ValueError(f"unknown attack loss {loss!r}; valid: ce, margin")
+    raise ValueError(f"unknown attack loss {loss!r}; valid: {', '.join(LOSSES)}")
 
 
 def _loss_grad(model, x_adv: torch.Tensor, y: torch.Tensor, targeted: bool,
@@ -283,21 +295,91 @@ def deepfool(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
     return project(x_adv, x, eps, norm, bounds)  # the cap, after the minimal search
 
 
+# ----------------------------------------------------------------------------- arguments
+class AttackArgs(Section):
+    """What every attack takes (`- pgd: {eps: 0.1, steps: 20}`; eps in raw input units).
+    cw and deepfool find a minimal perturbation: eps, when given, caps it. A subclass per
+    attack adds the keyword arguments of its function, which are its `options`."""
+
+    main: ClassVar[str] = "eps"
+    eps: NonNegative | None = None  # default 0.1 for fgsm and pgd, none for cw and deepfool
+    norm: Literal[NORMS] | None = None  # default: the attack's (ATTACKS[name].norm)
+    targeted: bool = False
+    # a class number, next ((y + 1) mod classes), random, least_likely (pick_targets)
+    target: NonNegativeInt | Literal[TARGETS] = "next"
+    curve: list[NonNegative] | None = None  # eps values of the accuracy-vs-eps curve
+
+    @classmethod
+    def own(cls) -> tuple[str, ...]:
+        """The options of this attack: the keyword arguments of its function."""
+        return tuple(k for k in cls.model_fields if k not in AttackArgs.model_fields)
+
+    def keywords(self, steps: int | None) -> dict[str, Any]:
+        """The attack function's own keyword arguments; `steps` when not given."""
+        kw = {k: getattr(self, k) for k in self.own()}
+        if kw.get("steps", 0) is None:
+            kw["steps"] = steps
+        return kw
+
+    def options(self) -> dict[str, Any]:
+        """The options as given (none: the attack's default), for the results."""
+        return {k: getattr(self, k) for k in self.own()} | {"targeted": self.targeted} | (
+            {"target": self.target} if self.targeted else {})
+
+
+class FgsmArgs(AttackArgs):
+    alpha: PositiveFloat | None = None  # step size (default eps)
+    loss: Literal[LOSSES] = "ce"  # cross-entropy or the logit margin (CW)
+
+
+class PgdArgs(AttackArgs):
+    steps: PositiveInt | None = None  # default ATTACKS["pgd"].steps
+    restarts: PositiveInt = 1  # random restarts, the strongest kept per example
+    alpha: PositiveFloat | None = None  # step size (default 2.5 eps / steps)
+    random_start: bool = True
+    loss: Literal[LOSSES] = "ce"
+
+
+class CwArgs(AttackArgs):
+    steps: PositiveInt | None = None
+    c: PositiveFloat = 1.0  # weight of the classification term
+    kappa: NonNegative = 0.0  # confidence margin
+    lr: PositiveFloat = 0.1  # Adam step size (in tanh space)
+
+    @model_validator(mode="after")
+    def _l2(self) -> CwArgs:
+        if self.norm not in (None, "l2"):
+            raise ValueError(f"cw is an l2 attack; got norm {self.norm!r} (use norm l2, or "
+                             "pgd with norm linf)")
+        return self
+
+
+class DeepfoolArgs(AttackArgs):
+    steps: PositiveInt | None = None
+    overshoot: NonNegative = 0.02
+
+
 # ----------------------------------------------------------------------------- registry
-ATTACKS: dict[str, Callable[..., torch.Tensor]] = {
-    "fgsm": fgsm,
-    "pgd": pgd,
-    "cw": cw,
-    "deepfool": deepfool,
-}
-DEFAULT_NORM = {"fgsm": "linf", "pgd": "linf", "cw": "l2", "deepfool": "l2"}
-MINIMAL = ("cw", "deepfool")  # find the smallest perturbation; eps only caps it
-TARGETS = ("next", "random", "least_likely")
+@dataclass(frozen=True)
+class AttackType:
+    run: Callable[..., torch.Tensor]  # (model, x, y, eps, norm=..., **options) -> x_adv
+    args: type[AttackArgs]  # its settings in the spec and in `deepnet.attack`
+    norm: str  # the default norm
+    steps: int | None = None  # the default number of iterations
+    minimal: bool = False  # finds the smallest perturbation; eps only caps it
+
+
+ATTACKS: Registry[AttackType] = Registry("attack", {
+    "fgsm": AttackType(fgsm, FgsmArgs, "linf"),
+    "pgd": AttackType(pgd, PgdArgs, "linf", steps=20),
+    "cw": AttackType(cw, CwArgs, "l2", steps=100, minimal=True),
+    "deepfool": AttackType(deepfool, DeepfoolArgs, "l2", steps=50, minimal=True),
+})
 
 
 def get(name: str) -> Callable[..., torch.Tensor]:
     """The attack function of that name; ValueError listing the valid names."""
-    return choose("attack", name, ATTACKS)
+    return ATTACKS.get(name).run
 
 
 def pick_targets(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,

@@ -45,7 +45,7 @@ def test_valid_range_is_the_pixel_range(digits_run):
 ])
 def test_each_attack_stays_in_eps_ball_and_range(batch, method, eps, options):
     net, x, y, bounds = batch
-    norm = options.get("norm", A.DEFAULT_NORM[method])
+    norm = options.get("norm", A.ATTACKS[method].norm)
     goal = (y + 1) % 10 if options.get("targeted") else y
     g = torch.Generator().manual_seed(0)
     x_adv = A.get(method)(net, x, goal, eps, bounds=bounds, generator=g, **options)
@@ -99,7 +99,7 @@ def test_pick_targets(batch):
 
 def test_bad_arguments_are_value_errors(batch):
     net, x, y, bounds = batch
-    with pytest.raises(ValueError, match="valid: cw, deepfool, fgsm, pgd"):
+    with pytest.raises(ValueError, match="valid: fgsm, pgd, cw, deepfool"):
         A.get("pgdd")
     with pytest.raises(ValueError, match="norm"):
         A.pgd(net, x, y, 0.1, norm="l3")

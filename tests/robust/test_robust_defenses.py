@@ -10,8 +10,8 @@ import torch
 
 import deepnet
 from deepnet import attacks as A
-from deepnet.robust import evaluate as E
 from deepnet.data.transforms import SqueezedPreprocess, squeeze
+from deepnet.robust import evaluate as E
 from deepnet.robust.defenses import AdversarialBatches
 from deepnet.spec import AdversarialTraining
 
@@ -75,7 +75,7 @@ def test_distillation_t20_naive_drops_cw_still_succeeds(tmp_path, digits_run):
         "robust={defense: {distillation: 20}, attacks: [{pgd: {eps: 0.3, curve: [0.3]}}], "
         "limit: 100}"])
     assert (run.path / "teacher.safetensors").is_file()
-    assert run.results["test"]["accuracy"] >= 0.9
+    assert run.results.test["accuracy"] >= 0.9
     rows = {r["variant"]: r for r in _saved(run)}
     naive, cw = rows["naive"], rows["CW on logits"]
     examples = E.test_examples(digits_run, 100)

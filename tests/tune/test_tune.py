@@ -17,7 +17,7 @@ JSON_KEYS = {"best_value", "best_params", "best_spec", "trials", "storage"}
 
 def _val(run, metric="accuracy"):
     """The validation metric at the epoch a run kept."""
-    return kept_value(run.history, run.results["best_epoch"], f"val_{metric}")
+    return kept_value(run.history, run.results.best_epoch, f"val_{metric}")
 
 
 def test_small_search_beats_the_spec_prunes_and_continues(tmp_path, tune_spec_dict, one_thread,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import platform
-import re
 import shutil
 import time
 from pathlib import Path
@@ -11,8 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from deepnet.core.errors import CheckpointError, DataError, DeepnetError, SpecError
-from deepnet.core.io import write_json_atomic
+from deepnet.core.errors import CheckpointError, DataError, DeepnetError, Problems, SpecError
 from deepnet.core.version import VERSION
 from deepnet.data.augment import make_augment
 from deepnet.data.batches import InMemory
@@ -25,12 +23,14 @@ from deepnet.report.html import write_report
 from deepnet.robust.defenses import check, defended_preprocess
 from deepnet.robust.defenses import plan as plan_defense
 from deepnet.robust.evaluate import evaluate_spec
+from deepnet.runs.files import RunDir, new_run_dir
 from deepnet.runs.load import load
-from deepnet.runs.run import Run, new_run_dir, save_model
-from deepnet.spec import Loss, Spec
+from deepnet.runs.records import ModelMeta, Results
+from deepnet.runs.run import Run
+from deepnet.spec import Loss, Spec, parse_path
 from deepnet.train import checkpoint, distributed
 from deepnet.train.callbacks import Checkpoint, EpochSeeds, MetricsLog, Progress, checkpointed
-from deepnet.train.losses import CLASSIFICATION_LOSSES, default_loss, make_loss
+from deepnet.train.losses import LOSSES, default_loss, make_loss
 from deepnet.train.metrics import DEFAULT_METRICS, METRICS
 from deepnet.train.setup import Setup, device_for, make_trainer
 from deepnet.train.trainer import Trainer, checkpoint_state, evaluate, fit, load_checkpoint
@@ -38,46 +38,64 @@ from deepnet.train.trainer import Trainer, checkpoint_state, evaluate, fit, load
 EVAL_BATCH = 1024
 
 
-def resolve(spec: Spec, prepared: Prepared, n_outputs: int) -> Spec:
-    """The spec with every default that depends on the data filled in, checked against it."""
+def check_against_data(spec: Spec, prepared: Prepared) -> tuple[Spec, torch.nn.Module]:
+    """The spec resolved for the data (resolve) and its model built on them, after one
+    pass of every check that needs the data: the model's first layer and outputs, the
+    metrics, loss and monitor for the task, the robust section. One error lists every
+    problem: a DataError when each is one of the data, a SpecError otherwise."""
+    problems = Problems()
+    built = build_for_data(spec, prepared, problems)
+    if built is None:  # the model does not build: its outputs are unknown
+        spec = resolve(spec, prepared, None, problems)
+    else:
+        n_outputs = built[1][-1].output_shape
+        spec = resolve(spec, prepared, n_outputs[-1] if n_outputs else 1, problems)
+        _check_outputs(prepared.task, n_outputs, prepared, spec.train.loss.name, problems)
+    check(spec, prepared, problems)
+    where = prepared.dataset.source or spec.data.source
+    problems.raise_all(f"in the spec for the data {where!r}")
+    return spec, built[0]
+
+
+def resolve(spec: Spec, prepared: Prepared, n_outputs: int | None, problems: Problems
+            ) -> Spec:
+    """The spec with every default that depends on the data and the network's output
+    units (None: unknown) filled in; what does not suit the data's task joins `problems`."""
     task = prepared.task
     train = spec.train
     loss = train.loss or Loss(name=default_loss(task, n_outputs))
     metrics = train.metrics or DEFAULT_METRICS[task]
-    problems = []
     for i, m in enumerate(metrics):
-        if m not in METRICS:
-            problems.append(f"train.metrics[{i}]: unknown metric {m!r}; valid: "
-                            f"{', '.join(METRICS)}")
-        elif METRICS[m][0] != task:
-            problems.append(f"train.metrics[{i}]: {m} is a {METRICS[m][0]} metric, but the "
-                            f"task is {task}")
-    if (loss.name in CLASSIFICATION_LOSSES) != (task == "classification"):
-        problems.append(f"train.loss.name: {loss.name} does not suit a {task} task")
+        if METRICS.get(m).task != task:
+            problems.add(f"train.metrics[{i}]",
+                         f"{m} is a {METRICS.get(m).task} metric, but the task is {task}")
+    if LOSSES.get(loss.name).task != task:
+        problems.add("train.loss.name", f"{loss.name} is a {LOSSES.get(loss.name).task} loss; "
+                                        f"it does not suit a {task} task")
     es = train.early_stopping
     monitors = {"val_loss", "train_loss"} | {f"{p}_{m}" for p in ("val", "train") for m in metrics}
     if es is not None and es.monitor not in monitors:
-        problems.append(f"train.early_stopping.monitor: {es.monitor!r} is not logged; "
-                        f"choose one of {', '.join(sorted(monitors))}")
-    if problems:
-        raise SpecError("the spec does not fit the data:\n  " + "\n  ".join(problems))
+        problems.add("train.early_stopping.monitor", f"{es.monitor!r} is not logged; choose one "
+                                                     f"of {', '.join(sorted(monitors))}")
     return spec.model_copy(update={"task": task, "train": train.model_copy(
         update={"loss": loss, "metrics": metrics})})
 
 
-def _check_outputs(task: str, n_outputs: tuple[int, ...], prepared: Prepared, loss: str):
+def _check_outputs(task: str, n_outputs: tuple[int, ...], prepared: Prepared, loss: str,
+                   problems: Problems) -> None:
     n_classes = prepared.dataset.n_classes
     if task == "classification":
-        want = 1 if loss == "binary_cross_entropy" else n_classes
+        one = LOSSES.get(loss).one_output
+        want = 1 if one else n_classes
         if n_outputs != (want,):
-            raise SpecError(
-                f"model.layers[-1]: the network outputs {n_outputs} per sample, but "
-                f"{prepared.dataset.source} has {n_classes} classes; make the last layer "
-                f"`dense: {{units: {want}}}`"
-                + (" (binary_cross_entropy takes one output unit)" if want == 1 else ""))
+            problems.add("model.layers[-1]",
+                         f"the network outputs {n_outputs} per sample, but "
+                         f"{prepared.dataset.source} has {n_classes} classes; make the last "
+                         f"layer `dense: {{units: {want}}}`"
+                         + (f" ({loss} takes one output unit)" if one else ""))
     elif int(np.prod(n_outputs)) != int(np.prod(prepared.dataset.y.shape[1:] or (1,))):
-        raise SpecError(f"model.layers[-1]: the network outputs {n_outputs} per sample; a "
-                        "regression on one target needs `dense: {units: 1}` last")
+        problems.add("model.layers[-1]", f"the network outputs {n_outputs} per sample; a "
+                                         "regression on one target needs `dense: {units: 1}` last")
 
 
 def train(spec: Spec, out: str | Path | None = None, resume: str | Path | None = None,
@@ -97,12 +115,7 @@ def train(spec: Spec, out: str | Path | None = None, resume: str | Path | None =
                                   f"{path / 'checkpoint' / checkpoint.STATE} file)")
         spec = Spec.from_yaml(path / "spec.yaml")
     prepared = prepare(spec)
-    model, rows = build_for_data(spec, prepared)
-    n_outputs = rows[-1].output_shape
-    spec = resolve(spec, prepared, n_outputs[-1] if n_outputs else 1)
-    _check_outputs(prepared.task, n_outputs, prepared, spec.train.loss.name)
-    if spec.robust is not None:  # refused before the run directory exists
-        check(spec, prepared)
+    spec, model = check_against_data(spec, prepared)  # refused before the run directory exists
     dist = distributed.init(spec.train.device)
     made = None
     if resume is None:
@@ -126,26 +139,34 @@ def train(spec: Spec, out: str | Path | None = None, resume: str | Path | None =
         raise
 
 
-_FIRST_LAYER = re.compile(r"model\.layers\[0\](\.\w+\.layers\[0\])*:")
+def _first_layer(path: str | None) -> bool:
+    """Whether a spec path is the model's first layer: model.layers[0], or the first
+    layer inside it (model.layers[0].residual.layers[0], ...repeat[0].layers[0])."""
+    parts = parse_path(path) if path else []
+    return parts[:3] == ["model", "layers", 0] and \
+        all(p == 0 for p in parts if isinstance(p, int))
 
 
-def build_for_data(spec: Spec, prepared: Prepared):
-    """build_model on the data's shape; DataError naming both shapes when the data do not
-    fit the model's first layer (token ids without an embedding, too small a vocabulary)."""
+def build_for_data(spec: Spec, prepared: Prepared, problems: Problems):
+    """(model, summary rows) of build_model on the data's shape, or None. When the data
+    do not fit the model's first layer (its shape, token ids without an embedding, too
+    small a vocabulary) a DataError naming both joins `problems`; so does a SpecError
+    from elsewhere in the model."""
     ds = prepared.dataset
     where = ds.source or spec.data.source
-    try:
-        model, rows = build_model(spec.model.layers, ds.input_shape, spec.seed)
-    except SpecError as e:
-        if _FIRST_LAYER.match(str(e)):
-            raise DataError(f"{where}: the data have samples of shape {tuple(ds.input_shape)}, "
-                            f"which the model's first layer cannot take: {e}") from None
-        raise
     first, args = item_parts(spec.model.layers[0])
     max_id = int(ds.x.max()) if first == "embedding" and np.issubdtype(ds.x.dtype, np.integer) \
         and len(ds.y) else None
-    check_model_input(ds.x.dtype, ds.input_shape, first, args, where, max_id)
-    return model, rows
+    with problems.gather():
+        check_model_input(ds.x.dtype, ds.input_shape, first, args, where, max_id)
+    try:
+        return build_model(spec.model.layers, ds.input_shape, spec.seed)
+    except SpecError as e:
+        if _first_layer(e.path):
+            e = DataError(f"{where}: the data have samples of shape {tuple(ds.input_shape)}, "
+                          f"which the model's first layer cannot take: {e}", path=e.path)
+        problems.append(e)
+        return None
 
 
 def _train(spec: Spec, prepared: Prepared, model, path: Path, resuming: bool, quiet: bool,
@@ -207,30 +228,30 @@ def finish(spec: Spec, prepared: Prepared, t: Trainer, path: Path, seconds: floa
     """Evaluate on the test split and write model.safetensors, results.json, report.html."""
     model = t.model
     ds = prepared.dataset
-    meta = {"task": prepared.task, "classes": ds.classes, "input_shape": list(ds.input_shape),
-            "preprocess": prepared.preprocess.to_json(), "source": ds.source,
-            "encoding": prepared.encoding, "x_range": prepared.x_range}
-    save_model(path / "model.safetensors", model, meta)
+    files = RunDir(path)
+    meta = ModelMeta(prepared.task, tuple(ds.input_shape), prepared.preprocess.to_json(),
+                     list(ds.classes), ds.source, prepared.encoding,
+                     None if prepared.x_range is None else tuple(prepared.x_range))
+    files.write_model(model, meta)
     test = {}
     if len(prepared.splits["test"]):
         test = evaluate(model, prepared.batches("test", EVAL_BATCH, device), t.loss_fn,
                         t.metrics, t.autocast)
-    results = {
-        "test": test,
-        "epochs": t.epoch,
-        "best_epoch": t.best_epoch or t.epoch,
-        "stop_reason": t.stop_reason,
-        "stop_message": t.stop_message,
-        "seconds": round(seconds, 3),
-        "seconds_per_epoch": round(seconds / max(len(t.history), 1), 4),
-        "device": str(device),
-        "samples": {k: len(v) for k, v in prepared.splits.items()},
-        "versions": _versions(),
-    }
-    write_json_atomic(path / "results.json", results)
+    results = Results(
+        test=test,
+        epochs=t.epoch,
+        best_epoch=t.best_epoch or t.epoch,
+        stop_reason=t.stop_reason,
+        stop_message=t.stop_message,
+        seconds=round(seconds, 3),
+        seconds_per_epoch=round(seconds / max(len(t.history), 1), 4),
+        device=str(device),
+        samples={k: len(v) for k, v in prepared.splits.items()},
+        versions=_versions(),
+    )
+    files.write_results(results)
     model.cpu()
-    run = Run(path, spec, model.eval(), prepared.preprocess, prepared.task, ds.classes,
-              ds.input_shape, t.history, results, encoding=prepared.encoding)
+    run = Run(path, spec, model.eval(), prepared.preprocess, meta, t.history, results)
     if not report:
         return run
     if spec.robust is not None:  # robust.attacks, naive and adaptive

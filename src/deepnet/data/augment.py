@@ -17,15 +17,71 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
 
 from deepnet.core.errors import SpecError
-
-GEOMETRIC = ("rotate", "scale", "crop", "flip")
+from deepnet.core.registry import Registry
+from deepnet.core.schema import NonNegative, NonNegativeInt, PositiveFloat
 
 Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
+# A geometric augmentation's part of the affine map: fills the (n, 3, 3) maps `m` from
+# output to input coordinates (affine_grid's convention) for its value in the spec, from
+# the generator, for images of height h and width w.
+Matrix = Callable[[torch.Tensor, Any, torch.Generator, int, int], None]
+
+
+def _rand(n: int, g: torch.Generator, like: torch.Tensor) -> torch.Tensor:
+    return torch.rand(n, generator=g, device=g.device).to(like.device)
+
+
+def _rotate(m: torch.Tensor, degrees: float, g: torch.Generator, h: int, w: int) -> None:
+    a = (_rand(len(m), g, m) * 2 - 1) * math.radians(degrees)
+    c, s = torch.cos(a), torch.sin(a)
+    # a rotation in pixels, in [-1, 1] coordinates that stretch with the aspect
+    m[:, 0, 0], m[:, 0, 1] = c, s * h / w
+    m[:, 1, 0], m[:, 1, 1] = -s * w / h, c
+
+
+def _scale(m: torch.Tensor, zoom: tuple[float, float], g: torch.Generator, h: int, w: int
+           ) -> None:
+    lo, hi = zoom
+    z = lo + _rand(len(m), g, m) * (hi - lo)
+    m[:, 0, 0], m[:, 1, 1] = 1 / z, 1 / z
+
+
+def _crop(m: torch.Tensor, k: int, g: torch.Generator, h: int, w: int) -> None:
+    shift = torch.randint(-k, k + 1, (len(m), 2), generator=g, device=g.device).to(m.device)
+    m[:, 0, 2] = -2 * shift[:, 0].float() / w
+    m[:, 1, 2] = -2 * shift[:, 1].float() / h
+
+
+def _flip(m: torch.Tensor, axes: str, g: torch.Generator, h: int, w: int) -> None:
+    for axis, name in ((0, "horizontal"), (1, "vertical")):
+        if axes in (name, "both"):
+            m[:, axis, axis] = torch.where(_rand(len(m), g, m) < 0.5, -1.0, 1.0)
+
+
+@dataclass(frozen=True)
+class AugmentType:
+    value: Any  # the type of its value in the spec (`- rotate: 10`)
+    matrix: Matrix | None = None  # geometric (images only); None: noise
+
+
+AUGMENTS: Registry[AugmentType] = Registry("augmentation", {
+    "rotate": AugmentType(NonNegative, _rotate),  # degrees, uniform in [-rotate, rotate]
+    "scale": AugmentType(tuple[PositiveFloat, PositiveFloat], _scale),  # zoom range
+    "crop": AugmentType(NonNegativeInt, _crop),  # random shift, pixels
+    "noise": AugmentType(NonNegative),  # gaussian std, in raw input units
+    "flip": AugmentType(Literal["horizontal", "vertical", "both"], _flip),
+})
+
+
+def is_geometric(kind: str) -> bool:
+    return AUGMENTS.get(kind).matrix is not None
 
 
 def validate_augment(items, input_shape: tuple[int, ...], integer: bool = False) -> None:
@@ -37,7 +93,7 @@ def validate_augment(items, input_shape: tuple[int, ...], integer: bool = False)
         if integer:
             problems.append(f"data.augment[{i}]: {kind} cannot apply to token ids (a text "
                             "table); remove it")
-        elif kind in GEOMETRIC and len(input_shape) != 3:
+        elif is_geometric(kind) and len(input_shape) != 3:
             problems.append(f"data.augment[{i}]: {kind} is an image augmentation, but the data "
                             f"are {kind_of_data} with samples of shape {tuple(input_shape)}; "
                             "only noise applies to them")
@@ -52,7 +108,7 @@ def make_augment(items, input_shape: tuple[int, ...], preprocess, integer: bool 
     steps: list[Augment] = []
     geometric: list = []
     for item in items:
-        if item.kind in GEOMETRIC:
+        if is_geometric(item.kind):
             geometric.append(item)
             continue
         if geometric:
@@ -83,10 +139,6 @@ class _PerDevice:
         return self.cache[key]
 
 
-def _rand(n: int, g: torch.Generator, like: torch.Tensor) -> torch.Tensor:
-    return torch.rand(n, generator=g, device=g.device).to(like.device)
-
-
 class _Noise:
     def __init__(self, std: float, preprocess):
         self.std = _PerDevice(lambda: std / torch.as_tensor(preprocess.scale, dtype=torch.float32))
@@ -106,36 +158,13 @@ class _Affine:
         self.zero = _PerDevice(lambda: -torch.as_tensor(preprocess.shift, dtype=torch.float32)
                                / torch.as_tensor(preprocess.scale, dtype=torch.float32))
 
-    def _matrix(self, item, n: int, g: torch.Generator, like: torch.Tensor) -> torch.Tensor:
-        """(n, 3, 3) maps from output to input coordinates (affine_grid's convention)."""
-        m = torch.eye(3, device=like.device).repeat(n, 1, 1)
-        kind = item.kind
-        if kind == "rotate":
-            a = (_rand(n, g, like) * 2 - 1) * math.radians(item.rotate)
-            c, s = torch.cos(a), torch.sin(a)
-            # a rotation in pixels, in [-1, 1] coordinates that stretch with the aspect
-            m[:, 0, 0], m[:, 0, 1] = c, s * self.h / self.w
-            m[:, 1, 0], m[:, 1, 1] = -s * self.w / self.h, c
-        elif kind == "scale":
-            lo, hi = item.scale
-            z = lo + _rand(n, g, like) * (hi - lo)
-            m[:, 0, 0], m[:, 1, 1] = 1 / z, 1 / z
-        elif kind == "crop":
-            k = item.crop
-            shift = torch.randint(-k, k + 1, (n, 2), generator=g, device=g.device).to(like.device)
-            m[:, 0, 2] = -2 * shift[:, 0].float() / self.w
-            m[:, 1, 2] = -2 * shift[:, 1].float() / self.h
-        else:  # flip
-            for axis, name in ((0, "horizontal"), (1, "vertical")):
-                if item.flip in (name, "both"):
-                    m[:, axis, axis] = torch.where(_rand(n, g, like) < 0.5, -1.0, 1.0)
-        return m
-
     def __call__(self, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
         n = x.shape[0]
         theta = torch.eye(3, device=x.device).repeat(n, 1, 1)
         for item in self.items:  # the first listed is applied first: its inverse goes left
-            theta = theta @ self._matrix(item, n, g, x)
+            m = torch.eye(3, device=x.device).repeat(n, 1, 1)
+            AUGMENTS.get(item.kind).matrix(m, item.value, g, self.h, self.w)
+            theta = theta @ m
         grid = F.affine_grid(theta[:, :2], list(x.shape), align_corners=False)
         zero = self.zero.get(x)
         out = F.grid_sample((x - zero).float(), grid, mode="bilinear", padding_mode="zeros",

@@ -3,12 +3,14 @@ the detectors read. Remedies are spec changes `{path: value}`, applied with `app
 
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
+
+from deepnet.nn.tree import layer_tree, spec_items
+from deepnet.spec import Spec
 
 KINDS = ("diverged", "exploding_gradients", "vanishing_gradients", "unstable_training",
          "dead_units", "underfitting", "overfitting", "healthy")  # also the order of priority
@@ -97,32 +99,11 @@ def _jsonable(x):
 def apply_changes(spec, changes: dict[str, Any]):
     """A new Spec with each `path: value` set (paths as in `--set`; missing mapping keys
     are created). The given spec is not changed."""
-    from deepnet.spec import Spec, parse_path
-
-    raw = copy.deepcopy(spec.to_dict())
-    for path, value in changes.items():
-        parts = parse_path(path)
-        node = raw
-        for part in parts[:-1]:
-            if isinstance(part, str) and isinstance(node, dict) and node.get(part) is None:
-                node[part] = {}
-            node = node[part]
-        node[parts[-1]] = copy.deepcopy(value)
-    return Spec.from_dict(raw, source="the remedy's spec")
+    return Spec.from_dict(spec.to_dict(), changes=changes, source="the remedy's spec")
 
 
 def layer_items(spec) -> list[tuple[str, str, dict]]:
-    """(spec path, layer type, arguments) of every layer item in the spec, nested ones
-    included: `model.layers[2].repeat.layers[0]` is shared by all the repeats."""
-    out: list[tuple[str, str, dict]] = []
-
-    def walk(items: list, prefix: str) -> None:
-        for i, item in enumerate(items):
-            (name, args), = item.items()
-            path = f"{prefix}[{i}]"
-            out.append((path, name, args or {}))
-            if name in ("residual", "repeat"):
-                walk(args["layers"], f"{path}.{name}.layers")
-
-    walk(spec.to_dict()["model"]["layers"], "model.layers")
-    return out
+    """(spec path, layer type, arguments as plain data) of every layer item in the spec,
+    nested ones included: `model.layers[2].repeat.layers[0]` is shared by all the repeats."""
+    return [(n.item_path, n.type, n.args.model_dump(mode="json"))
+            for n in spec_items(layer_tree(spec.model.layers))]

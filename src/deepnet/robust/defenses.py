@@ -25,10 +25,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from deepnet import attacks
-from deepnet.core.errors import SpecError
+from deepnet.core.errors import Problems
 from deepnet.data.transforms import Bounds, Normalize, Preprocess, SqueezedPreprocess
 from deepnet.nn.build import build_model
-from deepnet.runs.run import read_model, save_model
+from deepnet.runs.files import RunDir
+from deepnet.runs.records import TeacherMeta
 from deepnet.train.callbacks import Progress, checkpointed
 from deepnet.train.setup import Setup, make_trainer
 from deepnet.train.trainer import fit
@@ -99,10 +100,10 @@ def train_teacher(spec, setup: Setup, base_loss: Callable, input_shape: tuple[in
     tc = spec.train
     teacher, _ = build_model(spec.model.layers, input_shape, spec.seed)
     teacher.to(setup.device)
-    file = Path(path) / "teacher.safetensors"
-    if file.is_file():
-        tensors, _ = read_model(file)
-        teacher.load_state_dict(tensors)
+    files = RunDir(path)
+    saved = files.read_teacher()
+    if saved is not None:
+        teacher.load_state_dict(saved[0])
         return teacher.eval()
     tt = make_trainer(teacher, replace(setup, dist=None),
                       lambda out, y: base_loss(out / temperature, y), seed_offset=7)
@@ -113,8 +114,7 @@ def train_teacher(spec, setup: Setup, base_loss: Callable, input_shape: tuple[in
         callbacks.append(Progress(tc.epochs, len(setup.train_data), tc.metrics[0]))
     fit(tt, callbacks)
     teacher.eval()
-    save_model(file, teacher, {"role": "distillation teacher", "temperature": temperature,
-                               "epochs": tt.epoch, "stop_reason": tt.stop_reason})
+    files.write_teacher(teacher, TeacherMeta(temperature, tt.epoch, tt.stop_reason))
     if not quiet:
         print("distillation: training the student on the teacher's soft labels",
               file=sys.stderr)
@@ -135,30 +135,29 @@ def _chain(hooks: list[Callable]) -> Callable:
     return transform
 
 
-def check(spec, prepared) -> None:
-    """SpecError when the spec's robust section cannot apply to these data; called before
-    the run directory is made, so a refused spec leaves nothing behind."""
+def check(spec, prepared, problems: Problems) -> None:
+    """Add to `problems` each way the spec's robust section cannot apply to these data;
+    called before the run directory is made, so a refused spec leaves nothing behind."""
     if spec.robust is None:
         return
     if prepared.dataset.encoding.get("kind") == "text" or \
             not np.issubdtype(prepared.dataset.x.dtype, np.floating):
-        raise SpecError("robust: attacks on token inputs are not supported: the data are "
-                        "word ids (a text model), which cannot be perturbed; drop the "
-                        "robust section")
+        problems.add("robust", "attacks on token inputs are not supported: the data are word "
+                               "ids (a text model), which cannot be perturbed; drop the robust "
+                               "section")
     if prepared.task != "classification":
-        raise SpecError(f"robust: attacks and defenses need a classification task; this "
-                        f"one is {prepared.task}; drop the robust section")
+        problems.add("robust", f"attacks and defenses need a classification task; this one is "
+                               f"{prepared.task}; drop the robust section")
     d = _defense(spec)
-    where = "robust.defense"
     shape = tuple(prepared.dataset.input_shape)
     if d is not None and d.input_transform is not None and d.input_transform.smoothing \
             and len(shape) != 3:
-        raise SpecError(f"{where}.input_transform.smoothing: median smoothing needs "
-                        f"images (channels, height, width); the samples have shape {shape}")
+        problems.add("robust.defense.input_transform.smoothing", "median smoothing needs "
+                     f"images (channels, height, width); the samples have shape {shape}")
     if d is not None and d.distillation is not None and \
             (spec.train.loss is None or spec.train.loss.name != "cross_entropy"):
-        raise SpecError(f"{where}.distillation: needs a softmax classifier trained with "
-                        "train.loss: cross_entropy (several output units)")
+        problems.add("robust.defense.distillation", "needs a softmax classifier trained with "
+                     "train.loss: cross_entropy (several output units)")
 
 
 def defended_preprocess(spec, prepared) -> Preprocess:

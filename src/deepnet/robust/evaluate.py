@@ -10,14 +10,13 @@ target), mean and max perturbation norms, and an accuracy-vs-eps curve.
 Honest evaluation: runs whose defense obfuscates gradients also get the attacks known to
 break them, reported beside the naive figures: CW on logits (and PGD on the logit margin)
 for defensive distillation, BPDA through the input transformation. The results go to
-`robustness/` in the run directory and into its report (`report_sections(run)`).
+`robustness/` in the run directory and into its report (`report_sections`).
 """
 
 from __future__ import annotations
 
-import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -25,43 +24,25 @@ import torch
 from pydantic import ValidationError
 
 from deepnet import attacks as A
+from deepnet.attacks import AttackArgs
 from deepnet.core.errors import DeepnetError, SpecError
-from deepnet.core.io import write_bytes_atomic, write_json_atomic
 from deepnet.data.transforms import SqueezedPreprocess
-from deepnet.spec import Attack, AttackArgs, format_errors
+from deepnet.runs.files import RunDir
+from deepnet.runs.records import AttackRecord, Robustness
+from deepnet.spec import Attack, format_errors
 
-FOLDER = "robustness"
 BATCH = 512
 CURVE_FACTORS = (0.0, 0.5, 1.0, 1.5, 2.0)
 DEFAULT_EPS = 0.1
-DEFAULT_STEPS = {"fgsm": 1, "pgd": 20, "cw": 100, "deepfool": 50}
 DEFAULT_LIMIT = 1000
-OPTIONS = {"fgsm": ("alpha", "loss", "targeted"),
-           "pgd": ("steps", "restarts", "alpha", "random_start", "loss", "targeted"),
-           "cw": ("steps", "c", "kappa", "lr", "targeted"),
-           "deepfool": ("steps", "overshoot", "targeted")}
 
 
 @dataclass
-class AttackResult:
-    """One attack on one set of examples; `to_dict()` is what --json prints."""
+class AttackResult(AttackRecord):
+    """One attack on one set of examples: its record (deepnet.runs.records.AttackRecord,
+    what robustness/results.json keeps and `to_dict()` gives, as --json prints it) and
+    the examples themselves, for the grid."""
 
-    method: str
-    variant: str  # naive, or the adaptive attack's name
-    norm: str
-    eps: float | None
-    targeted: bool
-    target: int | str | None
-    n: int
-    clean_accuracy: float
-    robust_accuracy: float
-    success_rate: float
-    mean_perturbation: float
-    max_perturbation: float
-    seconds: float
-    options: dict = field(default_factory=dict)
-    curve: list[tuple[float, float]] = field(default_factory=list)  # (eps, robust accuracy)
-    # the examples, for the grid (not in to_dict)
     x: torch.Tensor | None = field(default=None, repr=False)
     x_adv: torch.Tensor | None = field(default=None, repr=False)
     y: torch.Tensor | None = field(default=None, repr=False)
@@ -69,13 +50,15 @@ class AttackResult:
     adv_pred: torch.Tensor | None = field(default=None, repr=False)
     goal: torch.Tensor | None = field(default=None, repr=False)
 
+    def record(self) -> AttackRecord:
+        """The attack without its examples."""
+        return AttackRecord(**{f.name: getattr(self, f.name) for f in fields(AttackRecord)})
+
+    def to_json(self) -> dict:
+        return self.record().to_json()
+
     def to_dict(self) -> dict:
-        d = {k: getattr(self, k) for k in (
-            "method", "variant", "norm", "eps", "targeted", "target", "n", "clean_accuracy",
-            "robust_accuracy", "success_rate", "mean_perturbation", "max_perturbation",
-            "seconds", "options")}
-        d["curve"] = [list(p) for p in self.curve]
-        return d
+        return self.to_json()
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -91,22 +74,13 @@ def check_attackable(run) -> None:
 
 def valid_range(run) -> tuple[float, float]:
     """The raw inputs' valid range: the training split's min and max, saved with the
-    model (older runs: recomputed from the data)."""
-    from deepnet.runs.ensemble import member_runs
-
-    members = member_runs(run)
-    if members:
-        ranges = [valid_range(m) for m in members]
-        return min(r[0] for r in ranges), max(r[1] for r in ranges)
-    from deepnet.runs.run import read_model
-
-    meta = {}
-    file = Path(run.path) / "model.safetensors"
-    if file.is_file():
-        meta = read_model(file)[1]
-    if meta.get("x_range"):
-        lo, hi = meta["x_range"]
+    model (an ensemble: the union of its members'; older runs: recomputed from the data)."""
+    if run.meta.x_range is not None:
+        lo, hi = run.meta.x_range
         return float(lo), float(hi)
+    if run.members:
+        ranges = [valid_range(m) for m in run.members]
+        return min(r[0] for r in ranges), max(r[1] for r in ranges)
     from deepnet.data.prepare import prepare
 
     return tuple(prepare(run.spec).x_range)
@@ -137,14 +111,16 @@ def network(run, bpda: bool = False) -> torch.nn.Module:
 
 
 def _args(method: str, options: dict) -> AttackArgs:
+    """The attack's own argument model (attacks.ATTACKS) of `options`: an option that
+    this attack does not take is a SpecError naming it."""
     try:
-        A.get(method)
+        args = A.ATTACKS.get(method).args
     except ValueError as e:
         raise DeepnetError(f"--method: {e}") from None
     try:
-        return AttackArgs(**options)
+        return args(**options)
     except ValidationError as e:
-        raise SpecError(format_errors(e, f"{method} attack")) from None
+        raise SpecError(format_errors(e, f"{method} attack", args)) from None
 
 
 # ----------------------------------------------------------------------------- one attack
@@ -155,20 +131,11 @@ def _predict(net, x: torch.Tensor) -> torch.Tensor:
 
 def _run_attack(net, method: str, a: AttackArgs, eps: float | None, norm: str,
                 x: torch.Tensor, goal: torch.Tensor, bounds, generator) -> torch.Tensor:
-    fn = A.get(method)
-    kw = {"norm": norm, "targeted": a.targeted, "bounds": bounds, "generator": generator}
-    steps = a.steps or DEFAULT_STEPS[method]
-    if method == "fgsm":
-        kw |= {"alpha": a.alpha, "loss": a.loss}
-    elif method == "pgd":
-        kw |= {"steps": steps, "alpha": a.alpha, "random_start": a.random_start,
-               "restarts": a.restarts, "loss": a.loss}
-    elif method == "cw":
-        kw |= {"steps": steps, "c": a.c, "kappa": a.kappa, "lr": a.lr}
-    else:
-        kw |= {"steps": steps, "overshoot": a.overshoot}
+    kind = A.ATTACKS.get(method)
+    kw = {"norm": norm, "targeted": a.targeted, "bounds": bounds, "generator": generator,
+          **a.keywords(kind.steps)}
     try:
-        return torch.cat([fn(net, x[i:i + BATCH], goal[i:i + BATCH], eps, **kw)
+        return torch.cat([kind.run(net, x[i:i + BATCH], goal[i:i + BATCH], eps, **kw)
                           for i in range(0, len(x), BATCH)])
     except ValueError as e:
         raise DeepnetError(f"{method}: {e}") from None
@@ -190,12 +157,10 @@ def attack(run, method: str = "pgd", eps: float | None = None, *, seed: int = 0,
     """
     check_attackable(run)
     a = _args(method, {**options, "eps": eps})
-    if method not in A.MINIMAL and a.eps is None:
+    kind = A.ATTACKS.get(method)
+    if not kind.minimal and a.eps is None:
         a = a.model_copy(update={"eps": DEFAULT_EPS})
-    norm = a.norm or A.DEFAULT_NORM[method]
-    if method == "cw" and norm != "l2":
-        raise DeepnetError(f"cw is an l2 attack; got --norm {norm} (use --norm l2, or pgd "
-                           "with --norm linf)")
+    norm = a.norm or kind.norm
     net = network(run, bpda)
     bounds = valid_range(run)
     x, y = examples if examples is not None else test_examples(run, _limit(run, limit))
@@ -234,8 +199,7 @@ def _measure(method, variant, norm, a: AttackArgs, x, x_adv, y, clean, adv, goal
     else:
         ok = clean == y
         success = (adv != y)[ok].float().mean().item() if ok.any() else 0.0
-    keys = set(OPTIONS[method]) | ({"target"} if a.targeted else set())
-    options = a.model_dump(include=keys)
+    options = a.options()
     return AttackResult(
         method=method, variant=variant, norm=norm, eps=a.eps, targeted=a.targeted,
         target=a.target if a.targeted else None, n=len(y),
@@ -247,7 +211,7 @@ def _measure(method, variant, norm, a: AttackArgs, x, x_adv, y, clean, adv, goal
 
 
 def default_curve(method: str, eps: float | None, result: AttackResult) -> list[float]:
-    if method in A.MINIMAL:
+    if A.ATTACKS.get(method).minimal:
         top = eps if eps is not None else max(result.max_perturbation, 1e-6)
         return [round(top * f / 2, 6) for f in CURVE_FACTORS]
     return [round(eps * f, 6) for f in CURVE_FACTORS]
@@ -258,7 +222,7 @@ def accuracy_curve(net, method, a: AttackArgs, norm, x, y, goal, clean, x_adv, a
     """Robust accuracy at each eps. cw and deepfool give minimal perturbations: an example
     falls at every eps at or above its perturbation's norm; fgsm and pgd are rerun."""
     out = []
-    if method in A.MINIMAL:
+    if A.ATTACKS.get(method).minimal:
         d = A.norms(x_adv - x, norm)
         broken = adv == goal if a.targeted else adv != y
         for e in values:
@@ -287,7 +251,7 @@ def adaptive_attacks(run, method: str, eps: float | None, options: dict
     out = []
     if d is None:
         return out
-    norm = options.get("norm") or A.DEFAULT_NORM[method]
+    norm = options.get("norm") or A.ATTACKS.get(method).norm
     if d.distillation is not None:
         keep = {k: v for k, v in options.items() if k in ("targeted", "target")}
         cw_eps = eps if norm == "l2" else None
@@ -326,9 +290,9 @@ def evaluate_spec(run, quiet: bool = True) -> list[AttackResult]:
     items = list(r.attacks) if r.attacks else [_default_attack(r)]
     results = []
     for item in items:
-        opts = item.args.model_dump(exclude_none=True)
+        opts = item.value.model_dump(exclude_none=True)
         eps = opts.pop("eps", None)
-        results += evaluate_robustness(run, item.method, eps, **opts)
+        results += evaluate_robustness(run, item.kind, eps, **opts)
     save(run, results)
     return results
 
@@ -342,87 +306,74 @@ def _default_attack(r) -> Attack:
 
 
 # ----------------------------------------------------------------------------- saving, report
-def _key(d: dict) -> str:
-    return json.dumps([d["method"], d["variant"], d["norm"], d["eps"], d["targeted"],
-                       d["target"]])
-
-
 def save(run, results: list[AttackResult]) -> Path:
-    """Merge `results` into `robustness/results.json` (a rerun of the same attack replaces
-    it) and draw the example grid and curves; the app then rewrites the run's report."""
-    folder = Path(run.path) / FOLDER
-    folder.mkdir(exist_ok=True)
-    file = folder / "results.json"
-    old = json.loads(file.read_text()).get("attacks", []) if file.is_file() else []
-    new = [r.to_dict() for r in results]
-    keys = {_key(d) for d in new}
-    merged = [d for d in old if _key(d) not in keys] + new
-    write_json_atomic(file, {"attacks": merged})
+    """Merge `results` into the run's `robustness/results.json` (a rerun of the same attack
+    replaces it) and draw the example grid and curves beside it; the app then rewrites
+    the run's report. Returns the results file."""
     from deepnet.robust.figures import curve_png, grid_png
 
-    write_bytes_atomic(folder / "examples.png", grid_png(results[0], run.classes))
-    write_bytes_atomic(folder / "curve.png", curve_png(merged))
-    return file
+    files = RunDir(run.path)
+    record = (files.read_robustness() or Robustness()).merge(
+        [r.record() for r in results])
+    figures = {"examples.png": grid_png(results[0], run.classes),
+               "curve.png": curve_png(record.to_json()["attacks"])}
+    return files.write_robustness(record, figures)
 
 
-def report_sections(run) -> list[dict]:
-    """The report's robustness sections from `robustness/` ([] when never attacked): a
-    table of every attack (naive and adaptive side by side), the accuracy-vs-eps curves
-    and the grid of examples; report.html's robustness sections."""
+def report_sections(run, record: Robustness | None) -> list[dict]:
+    """The report's robustness sections from the run's robustness `record` ([] when
+    never attacked): a table of every attack (naive and adaptive side by side), the
+    accuracy-vs-eps curves and the grid of examples."""
     import base64
 
-    folder = Path(run.path) / FOLDER
-    file = folder / "results.json"
-    if not file.is_file():
+    if record is None:
         return []
-    rows = json.loads(file.read_text()).get("attacks", [])
 
     def fmt(v):
         return "-" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v)
 
     table = [("attack (variant)", "norm, eps", "clean acc", "robust acc", "success",
               "mean / max perturbation")]
-    for d in rows:
-        name = d["method"] + (f" targeted ({d['target']})" if d["targeted"] else "")
-        table.append((f"{name} ({d['variant']})", f"{d['norm']}, {fmt(d['eps'])}",
-                      fmt(d["clean_accuracy"]), fmt(d["robust_accuracy"]),
-                      fmt(d["success_rate"]),
-                      f"{fmt(d['mean_perturbation'])} / {fmt(d['max_perturbation'])}"))
+    for a in record.attacks:
+        name = a.method + (f" targeted ({a.target})" if a.targeted else "")
+        table.append((f"{name} ({a.variant})", f"{a.norm}, {fmt(a.eps)}",
+                      fmt(a.clean_accuracy), fmt(a.robust_accuracy), fmt(a.success_rate),
+                      f"{fmt(a.mean_perturbation)} / {fmt(a.max_perturbation)}"))
     sections = [{"title": "Robustness: attacks", "header": True, "table": table,
                  "text": "Attacks on the test split in raw input units (eps), through the "
                          "saved preprocessing. Robust accuracy: the share still classified "
                          "correctly; success: of the examples the model got right (targeted: "
                          "all whose target differs from the label), the share the attack "
                          "fooled."}]
-    notes, why = _honesty_notes(run, rows)
+    notes, why = _honesty_notes(run, record.attacks)
     if notes:
         sections.append({"title": "Robustness: naive and adaptive attacks", "text": why,
                          "table": notes})
+    files = RunDir(run.path)
     for name, title in (("curve.png", "Robustness: accuracy vs eps"),
                         ("examples.png", "Robustness: adversarial examples")):
-        if (folder / name).is_file():
-            data = base64.b64encode((folder / name).read_bytes()).decode()
+        png = files.read_figure(name)
+        if png is not None:
+            data = base64.b64encode(png).decode()
             sections.append({"title": title, "image": "data:image/png;base64," + data})
     return sections
 
 
-def _honesty_notes(run, rows: list[dict]) -> tuple[list[tuple[str, str]], str]:
+def _honesty_notes(run, rows: list[AttackRecord]) -> tuple[list[tuple[str, str]], str]:
     d = run.spec.robust.defense if run.spec.robust is not None else None
     if d is None or (d.distillation is None and d.input_transform is None):
         return [], ""
     out = []
-    naive = [r for r in rows if r["variant"] == "naive"]
-    adaptive = [r for r in rows if r["variant"] != "naive"]
+    naive = [r for r in rows if r.variant == "naive"]
+    adaptive = [r for r in rows if r.variant != "naive"]
     for r in naive:
-        out.append((f"naive {r['method']} {r['norm']} eps {r['eps']}",
-                    f"robust accuracy {r['robust_accuracy']:.4f}, success "
-                    f"{r['success_rate']:.4f}"))
+        out.append((f"naive {r.method} {r.norm} eps {r.eps}",
+                    f"robust accuracy {r.robust_accuracy:.4f}, success {r.success_rate:.4f}"))
     for r in adaptive:
-        eps = "unbounded (minimal perturbation)" if r["eps"] is None else f"eps {r['eps']}"
-        out.append((f"adaptive: {r['variant']} ({r['norm']}, {eps})",
-                    f"robust accuracy {r['robust_accuracy']:.4f}, success "
-                    f"{r['success_rate']:.4f}, mean perturbation "
-                    f"{r['mean_perturbation']:.4g}"))
+        eps = "unbounded (minimal perturbation)" if r.eps is None else f"eps {r.eps}"
+        out.append((f"adaptive: {r.variant} ({r.norm}, {eps})",
+                    f"robust accuracy {r.robust_accuracy:.4f}, success "
+                    f"{r.success_rate:.4f}, mean perturbation {r.mean_perturbation:.4g}"))
     why = []
     if d.distillation is not None:
         why.append("defensive distillation saturates the softmax, so cross-entropy "

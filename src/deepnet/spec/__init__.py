@@ -1,22 +1,23 @@
-"""The spec: pydantic models of every section, YAML in and out, spec paths (`--set`,
-remedies, tuning) and one error that lists every problem."""
+"""The spec: pydantic models of every section (data, train, robust, tune, the whole Spec),
+YAML in and out, spec paths (`--set`, diagnose remedies, tuning: deepnet.spec.paths) and
+one error that lists every problem (deepnet.spec.errors)."""
 
-from deepnet.spec.models import (
-    AdversarialTraining,
-    Attack,
-    AttackArgs,
-    Augment,
-    Data,
-    Distribution,
-    Loss,
-    Optimizer,
-    Spec,
-    apply_override,
-    format_errors,
+from deepnet.spec.data import Augment, Data
+from deepnet.spec.errors import format_errors
+from deepnet.spec.models import Model, Spec, Tune
+from deepnet.spec.paths import (
+    apply_changes,
     format_path,
+    get_path,
+    parse_override,
     parse_path,
+    set_path,
 )
+from deepnet.spec.robust import AdversarialTraining, Attack, Robust
+from deepnet.spec.train import Loss, Optimizer, Train
+from deepnet.spec.tune import Distribution, Pruner
 
-__all__ = ["AdversarialTraining", "Attack", "AttackArgs", "Augment", "Data", "Distribution",
-           "Loss", "Optimizer", "Spec", "apply_override", "format_errors", "format_path",
-           "parse_path"]
+__all__ = ["AdversarialTraining", "Attack", "Augment", "Data", "Distribution", "Loss", "Model",
+           "Optimizer", "Pruner", "Robust", "Spec", "Train", "Tune", "apply_changes",
+           "format_errors", "format_path", "get_path", "parse_override", "parse_path",
+           "set_path"]

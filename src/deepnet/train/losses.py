@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from deepnet.core.errors import SpecError
+from deepnet.core.registry import Registry
 
 
 def _class_weights(spec, y: np.ndarray, n_classes: int) -> torch.Tensor | None:
@@ -45,22 +47,29 @@ def _regression(fn):
     return build
 
 
-LOSSES: dict[str, Callable] = {
-    "cross_entropy": _cross_entropy,
-    "binary_cross_entropy": _binary_cross_entropy,
-    "mse": _regression(lambda o, t, s: F.mse_loss(o, t)),
-    "mae": _regression(lambda o, t, s: F.l1_loss(o, t)),
-    "huber": _regression(lambda o, t, s: F.huber_loss(o, t, delta=s.delta)),
-}
-
-CLASSIFICATION_LOSSES = ("cross_entropy", "binary_cross_entropy")
+@dataclass(frozen=True)
+class LossType:
+    build: Callable  # (spec section, training targets, classes, device) -> loss(out, t)
+    task: str  # classification | regression
+    one_output: bool = False  # takes one output unit (a logit), not one per class
 
 
-def default_loss(task: str, n_outputs: int) -> str:
+LOSSES: Registry[LossType] = Registry("loss", {
+    "cross_entropy": LossType(_cross_entropy, "classification"),
+    "binary_cross_entropy": LossType(_binary_cross_entropy, "classification", one_output=True),
+    "mse": LossType(_regression(lambda o, t, s: F.mse_loss(o, t)), "regression"),
+    "mae": LossType(_regression(lambda o, t, s: F.l1_loss(o, t)), "regression"),
+    "huber": LossType(_regression(lambda o, t, s: F.huber_loss(o, t, delta=s.delta)),
+                      "regression"),
+})
+
+
+def default_loss(task: str, n_outputs: int | None) -> str:
+    """The loss of a task for a network of `n_outputs` output units (None: unknown)."""
     if task == "regression":
         return "mse"
     return "binary_cross_entropy" if n_outputs == 1 else "cross_entropy"
 
 
 def make_loss(spec, y_train: np.ndarray, n_classes: int, device) -> Callable:
-    return LOSSES[spec.name](spec, y_train, n_classes, device)
+    return LOSSES.get(spec.name).build(spec, y_train, n_classes, device)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
+
+from deepnet.core.registry import Registry
 
 
 def probabilities(out: torch.Tensor) -> torch.Tensor:
@@ -68,19 +71,26 @@ def r2(out, y) -> float:
     return (1 - ss_res / ss_tot).item() if ss_tot > 0 else 0.0
 
 
-METRICS: dict[str, tuple[str, Callable]] = {  # name -> (task, function)
-    "accuracy": ("classification", accuracy),
-    "f1": ("classification", macro_f1),
-    "top3": ("classification", top_k(3)),
-    "top5": ("classification", top_k(5)),
-    "mae": ("regression", mae),
-    "rmse": ("regression", rmse),
-    "r2": ("regression", r2),
-}
+@dataclass(frozen=True)
+class Metric:
+    task: str  # classification | regression
+    compute: Callable[[torch.Tensor, torch.Tensor], float]  # (outputs, targets) -> value
+    higher_is_better: bool
+
+
+METRICS: Registry[Metric] = Registry("metric", {
+    "accuracy": Metric("classification", accuracy, True),
+    "f1": Metric("classification", macro_f1, True),
+    "top3": Metric("classification", top_k(3), True),
+    "top5": Metric("classification", top_k(5), True),
+    "mae": Metric("regression", mae, False),
+    "rmse": Metric("regression", rmse, False),
+    "r2": Metric("regression", r2, True),
+})
 
 DEFAULT_METRICS = {"classification": ["accuracy", "f1"], "regression": ["mae", "rmse", "r2"]}
-HIGHER_IS_BETTER = {"accuracy", "f1", "top3", "top5", "r2"}
+HIGHER_IS_BETTER = frozenset(name for name, m in METRICS.items() if m.higher_is_better)
 
 
 def compute(names: list[str], out: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
-    return {name: METRICS[name][1](out, y) for name in names}
+    return {name: METRICS.get(name).compute(out, y) for name in names}

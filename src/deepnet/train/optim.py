@@ -3,9 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from torch.optim import lr_scheduler
+
+from deepnet.core.registry import Registry
+
+
+@dataclass(frozen=True)
+class OptimizerType:
+    build: Callable[..., torch.optim.Optimizer]  # (params, spec section, **kw)
+    fused: bool  # PyTorch has a fused kernel for it (one kernel updates every parameter)
+    state: int  # optimizer state per parameter, in parameter-sized tensors
+    momentum_state: int = 0  # the tensors momentum > 0 adds
+
+    def state_factor(self, momentum: float = 0.0) -> int:
+        """Parameter-sized state tensors per parameter at this momentum."""
+        return self.state + (self.momentum_state if momentum else 0)
 
 
 def _sgd(params, o, **kw):
@@ -13,16 +28,16 @@ def _sgd(params, o, **kw):
                            weight_decay=o.weight_decay, **kw)
 
 
-OPTIMIZERS: dict[str, Callable] = {  # name -> builder(params, spec section, **kw)
-    "sgd": _sgd,
-    "adam": lambda params, o, **kw: torch.optim.Adam(
-        params, lr=o.lr, weight_decay=o.weight_decay, **kw),
-    "adamw": lambda params, o, **kw: torch.optim.AdamW(
-        params, lr=o.lr, weight_decay=o.weight_decay, **kw),
-    "rmsprop": lambda params, o, **kw: torch.optim.RMSprop(
+OPTIMIZERS: Registry[OptimizerType] = Registry("optimizer", {
+    "sgd": OptimizerType(_sgd, fused=True, state=0, momentum_state=1),
+    "adam": OptimizerType(lambda params, o, **kw: torch.optim.Adam(
+        params, lr=o.lr, weight_decay=o.weight_decay, **kw), fused=True, state=2),
+    "adamw": OptimizerType(lambda params, o, **kw: torch.optim.AdamW(
+        params, lr=o.lr, weight_decay=o.weight_decay, **kw), fused=True, state=2),
+    "rmsprop": OptimizerType(lambda params, o, **kw: torch.optim.RMSprop(
         params, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay, **kw),
-}
-FUSED = {"sgd", "adam", "adamw"}  # those PyTorch has a fused kernel for
+        fused=False, state=1, momentum_state=1),
+})
 
 
 def make_optimizer(params, o) -> torch.optim.Optimizer:
@@ -30,14 +45,14 @@ def make_optimizer(params, o) -> torch.optim.Optimizer:
     parameter) it is used, on the CPU too, where PyTorch's default is a loop over the
     parameters: the digits MLP's step is a quarter faster (bench/overhead.py)."""
     params = list(params)
-    build = OPTIMIZERS[o.name]
-    fused = o.name in FUSED and all(p.is_floating_point() and p.device.type in ("cpu", "cuda")
-                            for p in params)
-    return build(params, o, fused=True) if fused else build(params, o)
+    kind = OPTIMIZERS.get(o.name)
+    fused = kind.fused and all(p.is_floating_point() and p.device.type in ("cpu", "cuda")
+                               for p in params)
+    return kind.build(params, o, fused=True) if fused else kind.build(params, o)
 
 
 # A schedule builder returns (scheduler or None, when it steps: "batch" | "epoch" | "val").
-SCHEDULES: dict[str, Callable] = {
+SCHEDULES: Registry[Callable] = Registry("schedule", {
     "none": lambda opt, s, lr, epochs, steps: (None, "epoch"),
     "step": lambda opt, s, lr, epochs, steps: (
         lr_scheduler.StepLR(opt, s.step_size, s.gamma), "epoch"),
@@ -48,8 +63,8 @@ SCHEDULES: dict[str, Callable] = {
         lr_scheduler.OneCycleLR(opt, s.max_lr or lr, total_steps=epochs * steps), "batch"),
     "plateau": lambda opt, s, lr, epochs, steps: (
         lr_scheduler.ReduceLROnPlateau(opt, factor=s.factor, patience=s.patience), "val"),
-}
+})
 
 
 def make_schedule(opt, schedule, lr: float, epochs: int, steps_per_epoch: int):
-    return SCHEDULES[schedule.name](opt, schedule, lr, epochs, max(steps_per_epoch, 1))
+    return SCHEDULES.get(schedule.name)(opt, schedule, lr, epochs, max(steps_per_epoch, 1))

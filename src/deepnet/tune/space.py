@@ -3,12 +3,11 @@ point with Optuna, and applying it to the spec the way `--set` does."""
 
 from __future__ import annotations
 
-import copy
 import json
 from typing import Any
 
-from deepnet.core.errors import SpecError, did_you_mean
-from deepnet.spec import Distribution, Spec, apply_override, format_path, parse_path
+from deepnet.core.errors import SpecError, listing
+from deepnet.spec import Distribution, Spec, get_path
 
 SCALARS = (type(None), bool, int, float, str)
 
@@ -25,9 +24,10 @@ def check_space(spec: Spec) -> None:
     base = spec.to_dict()
     problems = []
     for path, dist in spec.tune.space.items():
-        missing = _missing(base, parse_path(path))
-        if missing:
-            problems.append(f"tune.space[{path!r}]: {missing}")
+        try:
+            get_path(base, path, Spec)
+        except SpecError as e:
+            problems.append(f"tune.space[{path!r}]: {e}")
             continue
         for value in _candidates(dist):
             try:
@@ -38,36 +38,7 @@ def check_space(spec: Spec) -> None:
                                 f"spec: {reason}")
                 break
     if problems:
-        raise SpecError(f"{len(problems)} problem{'s' * (len(problems) > 1)} in tune.space:\n  "
-                        + "\n  ".join(problems))
-
-
-def _missing(base: dict, parts: list[str | int]) -> str | None:
-    """Why the path does not exist in the resolved spec `base` (every default filled in)."""
-    node: Any = base
-    for i, part in enumerate(parts):
-        here = format_path(parts[: i + 1])
-        if isinstance(part, int):
-            if not isinstance(node, list):
-                return f"{format_path(parts[:i])} is not a list in this spec"
-            if not -len(node) <= part < len(node):
-                return (f"{here} does not exist in this spec: "
-                        f"{format_path(parts[:i])} has {len(node)} items")
-            node = node[part]
-        elif isinstance(node, dict) and part in node:
-            node = node[part]
-        else:
-            where = format_path(parts[:i])
-            if isinstance(node, dict) and len(node) == 1 and isinstance(parts[i - 1], int):
-                hint = f" ({where} is a {next(iter(node))} layer)"
-            elif node is None:
-                hint = f" ({where} is null; write it out in the spec first)"
-            elif not isinstance(node, dict):
-                hint = f" ({where} is the value {node!r})"
-            else:
-                hint = f"{did_you_mean(part, list(node))}; keys there: {', '.join(node)}"
-            return f"{here} does not exist in this spec{hint}"
-    return None
+        raise SpecError(listing(problems, "in tune.space"))
 
 
 def _candidates(dist: Distribution) -> list[Any]:
@@ -75,16 +46,9 @@ def _candidates(dist: Distribution) -> list[Any]:
 
 
 def apply_values(base: dict, values: dict[str, Any]) -> Spec:
-    """The spec `base` (a spec dict) with each path set to its value, validated."""
-    raw = copy.deepcopy(base)
-    for path, value in values.items():
-        apply_override(raw, f"{path}=null")  # the --set machinery makes the path
-        parts = parse_path(path)
-        node: Any = raw
-        for part in parts[:-1]:
-            node = node[part]
-        node[parts[-1]] = copy.deepcopy(value)
-    return Spec.from_dict(raw, source="tune trial")
+    """The spec `base` (a spec dict, not changed) with each path set to its value the
+    way `--set` does, validated."""
+    return Spec.from_dict(base, changes=values, source="tune trial")
 
 
 def label(choice: Any) -> Any:

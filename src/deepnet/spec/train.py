@@ -1,0 +1,84 @@
+"""The spec's `train` section: optimizer, loss, schedule, stopping, device. Names come
+from the registries of deepnet.train (OPTIMIZERS, LOSSES, SCHEDULES, METRICS)."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import Field, field_validator
+
+from deepnet.core.schema import (
+    Fraction,
+    NonNegative,
+    PositiveFloat,
+    PositiveInt,
+    Section,
+    registered,
+)
+from deepnet.train.losses import LOSSES
+from deepnet.train.metrics import METRICS
+from deepnet.train.optim import OPTIMIZERS, SCHEDULES
+
+
+class Optimizer(Section):
+    main: ClassVar[str] = "name"
+    name: registered(OPTIMIZERS) = "adam"
+    lr: PositiveFloat = 1e-3
+    weight_decay: NonNegative = 0.0  # L2
+    momentum: NonNegative = 0.0  # sgd, rmsprop
+    nesterov: bool = False  # sgd
+
+
+class Loss(Section):
+    main: ClassVar[str] = "name"
+    name: registered(LOSSES)
+    label_smoothing: Fraction = 0.0
+    class_weights: Literal["balanced"] | list[PositiveFloat] | None = None
+    delta: PositiveFloat = 1.0  # huber
+
+
+class Schedule(Section):
+    main: ClassVar[str] = "name"
+    name: registered(SCHEDULES) = "none"
+    step_size: PositiveInt = 10  # step: epochs between decays
+    gamma: PositiveFloat = 0.1  # step: decay factor
+    factor: PositiveFloat = 0.1  # plateau: decay factor
+    patience: Annotated[int, Field(ge=0)] = 3  # plateau
+    max_lr: PositiveFloat | None = None  # onecycle: default 10 x optimizer.lr
+
+
+class EarlyStopping(Section):
+    main: ClassVar[str] = "monitor"
+    monitor: str = "val_loss"
+    patience: Annotated[int, Field(ge=0)] = 5
+    min_delta: NonNegative = 0.0
+    mode: Literal["auto", "min", "max"] = "auto"
+
+
+class Divergence(Section):
+    main: ClassVar[str] = "factor"
+    factor: PositiveFloat = 1e3  # stop when a batch loss exceeds factor x the first epoch's
+
+
+class Train(Section):
+    epochs: PositiveInt = 30
+    batch_size: PositiveInt = 64
+    optimizer: Optimizer = Optimizer()
+    l1: NonNegative = 0.0
+    loss: Loss | None = None  # default: cross_entropy for classification, mse for regression
+    clip_grad_norm: PositiveFloat | None = None
+    schedule: Schedule = Schedule()
+    early_stopping: EarlyStopping | None = EarlyStopping()
+    divergence: Divergence = Divergence()
+    metrics: list[registered(METRICS)] | None = None  # default by task
+    device: str = "auto"
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    compile: bool = False
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, v: str) -> str:
+        if not re.fullmatch(r"auto|cpu|cuda(:\d+)?|mps", v):
+            raise ValueError(f"device must be auto, cpu, cuda, cuda:N or mps; got {v!r}")
+        return v
