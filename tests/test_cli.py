@@ -2,9 +2,8 @@ import json
 import subprocess
 import sys
 
-import yaml
-
 from deepnet.cli import main
+from factory import spec_dict, write_spec
 
 BAD_SPEC = {
     "name": "bad",
@@ -24,8 +23,7 @@ def run_cli(*args):
 
 
 def test_bad_spec_exit_code_2_one_message_no_traceback(tmp_path):
-    path = tmp_path / "bad.yaml"
-    path.write_text(yaml.safe_dump(BAD_SPEC))
+    path = write_spec(tmp_path / "bad.yaml", BAD_SPEC)
     r = run_cli("summary", str(path))
     assert r.returncode == 2
     assert r.stdout == ""
@@ -59,9 +57,7 @@ def test_summary_table_and_set(capsys):
 
 
 def test_shape_mismatch_exit_2(tmp_path, capsys):
-    spec = {"data": {"source": "digits"}, "model": {"layers": [{"dense": 10}]}}
-    path = tmp_path / "s.yaml"
-    path.write_text(yaml.safe_dump(spec))
+    path = write_spec(tmp_path / "s.yaml", spec_dict("digits", [{"dense": 10}]))
     assert main(["summary", str(path)]) == 2
     err = capsys.readouterr().err
     assert "model.layers[0]: dense cannot take input of shape (1, 8, 8)" in err
@@ -79,8 +75,6 @@ def test_missing_file_and_bad_arguments(tmp_path, capsys):
 
 
 def test_unknown_data_source(tmp_path, capsys):
-    spec = {"data": {"source": "digitz"}, "model": {"layers": [{"flatten": {}}]}}
-    path = tmp_path / "s.yaml"
-    path.write_text(yaml.safe_dump(spec))
+    path = write_spec(tmp_path / "s.yaml", spec_dict("digitz", [{"flatten": {}}]))
     assert main(["summary", str(path)]) == 2
     assert "did you mean 'digits'" in capsys.readouterr().err

@@ -6,21 +6,14 @@ import sys
 
 import pytest
 import torch
-import yaml
 from safetensors.torch import load_file
 
 import deepnet
+from factory import cnn_spec, write_spec
 
-SPEC = {
-    "name": "ddp", "seed": 0, "data": {"source": "digits"},
-    "model": {"layers": [
-        {"conv2d": {"filters": 8, "kernel": 3, "activation": "relu"}},
-        {"batchnorm": {}}, {"maxpool2d": 2}, {"flatten": {}},
-        {"dense": {"units": 32, "activation": "relu"}}, {"dense": 10}]},
-    "train": {"epochs": 3, "batch_size": 64,
-              "optimizer": {"name": "sgd", "lr": 0.05, "momentum": 0.9},
-              "early_stopping": None},
-}
+SPEC = cnn_spec(epochs=3, batchnorm=True, pool=2, hidden=32, name="ddp", **{
+    "train.optimizer": {"name": "sgd", "lr": 0.05, "momentum": 0.9},
+    "train.early_stopping": None})
 
 
 def torchrun(*args, env=None):
@@ -39,9 +32,7 @@ def max_relative_difference(a_dir, b_dir) -> float:
 
 @pytest.fixture(scope="module")
 def spec_path(tmp_path_factory):
-    path = tmp_path_factory.mktemp("ddp") / "ddp.yaml"
-    path.write_text(yaml.safe_dump(SPEC))
-    return path
+    return write_spec(tmp_path_factory.mktemp("ddp") / "ddp.yaml", SPEC)
 
 
 def test_two_processes_equal_one(spec_path, tmp_path):

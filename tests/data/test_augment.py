@@ -8,6 +8,7 @@ from deepnet.core.errors import SpecError
 from deepnet.data.augment import make_augment
 from deepnet.data.transforms import Preprocess
 from deepnet.spec import Augment, Spec
+from factory import spec_dict
 
 
 def pre_for(shape, shift=0.25, scale=0.5):
@@ -113,11 +114,11 @@ def test_only_training_batches_are_augmented(tmp_path, monkeypatch):
         return wrapped
 
     monkeypatch.setattr(module, "make_augment", counting)
-    spec = Spec.from_dict({"seed": 0, "data": {"source": "iris", "augment": [{"noise": 0.1}]},
-                           "model": {"layers": [{"dense": 3}]},
-                           "train": {"epochs": 3, "batch_size": 16, "early_stopping": None}})
+    spec = Spec.from_dict(spec_dict({"source": "iris", "augment": [{"noise": 0.1}]},
+                                    [{"dense": 3}], epochs=3, batch_size=16,
+                                    **{"train.early_stopping": None}))
     run = train(spec, out=tmp_path / "run", quiet=True)
-    n_train = run.results["samples"]["train"]
+    n_train = run.results.samples["train"]
     per_epoch = -(-n_train // 16)
     assert len(calls) == 3 * per_epoch
     assert sum(calls) == 3 * n_train

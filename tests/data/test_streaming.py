@@ -10,18 +10,15 @@ from deepnet.data.batches import InMemory, Streaming
 from deepnet.data.images import ImageFiles
 from deepnet.data.prepare import prepare
 from deepnet.spec import Spec
+from factory import mlp_layers, spec_dict, synthetic_data
 
 
 def spec_for(data: dict, layers=None, epochs=2) -> Spec:
-    return Spec.from_dict({
-        "seed": 3, "data": data,
-        "model": {"layers": layers or [{"flatten": {}}, {"dense": {"units": 16,
-                                                                   "activation": "relu"}},
-                                       {"dense": 3}]},
-        "train": {"epochs": epochs, "batch_size": 32, "early_stopping": None}})
+    return Spec.from_dict(spec_dict(data, layers or mlp_layers(16, outputs=3), epochs=epochs,
+                                    batch_size=32, seed=3, **{"train.early_stopping": None}))
 
 
-SYNTH = {"source": "synthetic", "synthetic": {"samples": 301, "features": 5, "classes": 3}}
+SYNTH = synthetic_data(samples=301, features=5, classes=3)
 
 
 def test_streaming_batches_equal_in_memory_batches():
@@ -49,7 +46,7 @@ def test_stream_true_trains_exactly_like_in_memory(tmp_path):
     a = train(spec_for(SYNTH), out=tmp_path / "a", quiet=True)
     b = train(spec_for({**SYNTH, "stream": True, "workers": 1}), out=tmp_path / "b", quiet=True)
     assert [h["train_loss"] for h in a.history] == [h["train_loss"] for h in b.history]
-    assert a.results["test"] == b.results["test"]
+    assert a.results.test == b.results.test
 
 
 def test_large_data_streams_automatically(monkeypatch):
@@ -77,4 +74,4 @@ def test_streamed_image_folder_is_read_from_disk(tmp_path):
     np.testing.assert_allclose(streamed.preprocess.scale, eager.preprocess.scale, rtol=1e-5)
     np.testing.assert_array_equal(streamed.dataset.x[np.arange(36)], eager.dataset.x)
     run = train(spec_for(data, epochs=1), out=tmp_path / "run", quiet=True)
-    assert run.results["samples"]["train"] == 18 and "accuracy" in run.results["test"]
+    assert run.results.samples["train"] == 18 and "accuracy" in run.results.test

@@ -33,7 +33,7 @@ def test_overfitting_is_found_and_auto_raises_val_accuracy(tmp_path, capsys):
 
     # round 1: the planted fault, diagnosed
     run1 = deepnet.load(first["run_dir"])
-    assert run1.results["samples"]["train"] < 210 and run1.results["epochs"] == 200
+    assert run1.results.samples["train"] < 210 and run1.results.epochs == 200
     findings = deepnet.diagnose(run1)
     over = next(f for f in findings if f.kind == "overfitting")
     assert over.severity in ("warning", "critical")

@@ -6,13 +6,10 @@ import torch
 
 import deepnet
 from deepnet.train.setup import precision as _precision
+from factory import cnn_spec, override
 
-CNN = {
-    "name": "p", "seed": 0, "data": {"source": "digits"},
-    "model": {"layers": [{"conv2d": {"filters": 8, "kernel": 3, "activation": "relu"}},
-                         {"batchnorm": {}}, {"flatten": {}}, {"dense": 10}]},
-    "train": {"epochs": 4, "batch_size": 64, "optimizer": {"name": "adam", "lr": 0.003}},
-}
+CNN = cnn_spec(epochs=4, batchnorm=True, name="p",
+               **{"train.optimizer": {"name": "adam", "lr": 0.003}})
 
 
 def test_precision_choices():
@@ -31,17 +28,17 @@ def test_precision_choices():
 
 @pytest.mark.parametrize("precision", ["bf16", "fp16"])
 def test_mixed_precision_trains(precision, tmp_path):
-    spec = deepnet.Spec.from_dict({**CNN, "train": {**CNN["train"], "precision": precision}})
+    spec = deepnet.Spec.from_dict(override(CNN, **{"train.precision": precision}))
     run = deepnet.train(spec, out=tmp_path / "r", quiet=True)
-    assert run.results["stop_reason"] != "diverged"
-    assert run.results["test"]["accuracy"] > 0.85
+    assert run.results.stop_reason != "diverged"
+    assert run.results.test["accuracy"] > 0.85
     assert all(p.dtype == torch.float32 for p in run.model.parameters())  # master weights
 
 
 @pytest.mark.slow
 def test_compile_matches_eager(tmp_path):
     eager = deepnet.train(deepnet.Spec.from_dict(CNN), out=tmp_path / "e", quiet=True)
-    spec = deepnet.Spec.from_dict({**CNN, "train": {**CNN["train"], "compile": True}})
+    spec = deepnet.Spec.from_dict(override(CNN, **{"train.compile": True}))
     compiled = deepnet.train(spec, out=tmp_path / "c", quiet=True)
-    assert compiled.results["test"]["accuracy"] == pytest.approx(
-        eager.results["test"]["accuracy"], abs=0.03)
+    assert compiled.results.test["accuracy"] == pytest.approx(
+        eager.results.test["accuracy"], abs=0.03)

@@ -18,24 +18,17 @@ from deepnet.cli import main
 from deepnet.data.batches import InMemory
 from deepnet.train import checkpoint
 from deepnet.train.trainer import evaluate
+from factory import mlp_spec, override, write_spec
 
-MLP = {
-    "name": "mlp",
-    "seed": 0,
-    "data": {"source": "digits"},
-    "model": {"layers": [{"flatten": {}}, {"dense": {"units": 48, "activation": "relu"}},
-                         {"dropout": 0.2}, {"dense": {"units": 10}}]},
-    "train": {"epochs": 8, "batch_size": 64, "optimizer": {"name": "adam", "lr": 0.003},
-              "schedule": "onecycle", "early_stopping": {"patience": 2}},
-}
+MLP = mlp_spec(epochs=8, hidden=48, dropout=0.2, name="mlp", **{
+    "train.optimizer": {"name": "adam", "lr": 0.003}, "train.schedule": "onecycle",
+    "train.early_stopping": {"patience": 2}})
 RUN_FILES = {"spec.yaml", "metrics.jsonl", "model.safetensors", "checkpoint", "results.json",
              "report.html"}
 
 
 def spec(**train):
-    d = json.loads(json.dumps(MLP))
-    d["train"].update(train)
-    return deepnet.Spec.from_dict(d)
+    return deepnet.Spec.from_dict(override(MLP, **{f"train.{k}": v for k, v in train.items()}))
 
 
 def tensors(run_dir) -> dict[str, torch.Tensor]:
@@ -59,7 +52,7 @@ def test_run_directory_and_metrics(reference):
     path = reference.path
     assert {p.name for p in path.iterdir()} == RUN_FILES
     lines = [json.loads(x) for x in (path / "metrics.jsonl").read_text().splitlines()]
-    assert len(lines) == reference.results["epochs"] >= 3
+    assert len(lines) == reference.results.epochs >= 3
     first = lines[0]
     for key in ("epoch", "train_loss", "val_loss", "train_accuracy", "val_accuracy",
                 "train_f1", "val_f1", "lr", "seconds", "grad_norms"):
@@ -81,7 +74,7 @@ def test_run_directory_and_metrics(reference):
 def test_same_spec_and_seed_give_identical_weights(reference, tmp_path):
     again = deepnet.train(spec(), out=tmp_path / "again", quiet=True)
     assert same_tensors(reference.path, again.path)
-    other = deepnet.train(deepnet.Spec.from_dict({**MLP, "seed": 1}), out=tmp_path / "s1",
+    other = deepnet.train(deepnet.Spec.from_dict(override(MLP, seed=1)), out=tmp_path / "s1",
                           quiet=True)
     assert not same_tensors(reference.path, other.path)
 
@@ -97,7 +90,7 @@ def test_early_stopping_keeps_the_best_weights(reference):
     loss_fn = make_loss(run.spec.train.loss, y, 10, "cpu")
     val = evaluate(run.model, InMemory(x, y, EVAL_BATCH, "cpu"), loss_fn, ["accuracy"])
     assert val["loss"] == pytest.approx(best, rel=1e-6, abs=1e-7)
-    assert reference.results["best_epoch"] == 1 + [h["val_loss"] for h in history].index(best)
+    assert reference.results.best_epoch == 1 + [h["val_loss"] for h in history].index(best)
 
 
 def test_best_weights_restored_when_epochs_run_out(tmp_path):
@@ -105,20 +98,20 @@ def test_best_weights_restored_when_epochs_run_out(tmp_path):
                              optimizer={"name": "sgd", "lr": 3.0}),
                         out=tmp_path / "r", quiet=True)
     losses = [h["val_loss"] for h in run.history]
-    assert run.results["stop_reason"] == "completed"
-    assert run.results["best_epoch"] == 1 + int(np.nanargmin(losses))
+    assert run.results.stop_reason == "completed"
+    assert run.results.best_epoch == 1 + int(np.nanargmin(losses))
 
 
 def test_no_early_stopping_keeps_the_last_weights(tmp_path):
     run = deepnet.train(spec(epochs=3, early_stopping=None), out=tmp_path / "r", quiet=True)
-    assert run.results["epochs"] == 3
-    assert run.results["stop_reason"] == "completed"
+    assert run.results.epochs == 3
+    assert run.results.stop_reason == "completed"
 
 
 def test_load_and_predict_match_evaluate(reference, tmp_path, capsys):
     run = deepnet.load(reference.path)
     metrics = evaluate_run(run)
-    assert metrics["accuracy"] == pytest.approx(reference.results["test"]["accuracy"])
+    assert metrics["accuracy"] == pytest.approx(reference.results.test["accuracy"])
     prepared = deepnet.data.prepare.prepare(run.spec)
     idx = prepared.splits["test"]
     raw = prepared.dataset.x[idx][:, 0]  # (N, 8, 8) pixel values in [0, 1]
@@ -140,8 +133,7 @@ def test_load_and_predict_match_evaluate(reference, tmp_path, capsys):
 
 
 def test_train_json_output_exact_keys(tmp_path, capsys):
-    path = tmp_path / "s.yaml"
-    path.write_text(yaml.safe_dump(MLP))
+    path = write_spec(tmp_path / "s.yaml", MLP)
     assert main(["train", str(path), "--set", "train.epochs=2", "--out", str(tmp_path / "r"),
                  "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
@@ -170,8 +162,8 @@ def test_divergence_guard_exit_3_and_checkpoint_loads(tmp_path, capsys):
 def test_non_finite_loss_stops_at_once(tmp_path):
     run = deepnet.train(spec(optimizer={"name": "sgd", "lr": 1.0e30}, schedule="none",
                              early_stopping=None), out=tmp_path / "r", quiet=True)
-    assert run.results["stop_reason"] == "diverged"
-    assert "epoch 1, step" in run.results["stop_message"]
+    assert run.results.stop_reason == "diverged"
+    assert "epoch 1, step" in run.results.stop_message
 
 
 def test_corrupt_checkpoint_refused(reference, tmp_path, capsys):
@@ -199,8 +191,7 @@ def test_bad_run_directories(tmp_path, capsys):
 
 
 def test_output_layer_must_fit_the_classes(tmp_path, capsys):
-    d = json.loads(json.dumps(MLP))
-    d["model"]["layers"][-1] = {"dense": 7}
+    d = override(MLP, **{"model.layers[-1]": {"dense": 7}})
     with pytest.raises(deepnet.SpecError, match=r"model.layers\[-1\].*10 classes"):
         deepnet.train(deepnet.Spec.from_dict(d), out=tmp_path / "r", quiet=True)
     assert not (tmp_path / "r").exists()
@@ -231,10 +222,8 @@ def _kill_when(cmd, ready, timeout=120):
 
 
 def test_sigkill_at_three_points_then_resume_is_bit_identical(tmp_path):
-    d = json.loads(json.dumps(MLP))
-    d["train"].update(epochs=12, early_stopping={"patience": 100})
-    spec_path = tmp_path / "s.yaml"
-    spec_path.write_text(yaml.safe_dump(d))
+    spec_path = write_spec(tmp_path / "s.yaml", override(
+        MLP, **{"train.epochs": 12, "train.early_stopping": {"patience": 100}}))
     full = tmp_path / "full"
     deepnet.train(deepnet.Spec.from_yaml(spec_path), out=full, quiet=True)
 
@@ -263,34 +252,15 @@ def test_sigkill_at_three_points_then_resume_is_bit_identical(tmp_path):
                [h["val_loss"] for h in deepnet.load(full).history]
 
 
-def test_checkpoint_tensors_are_a_safetensors_file():
-    """Our one-copy serialiser writes exactly what safetensors.torch.save writes."""
-    from safetensors.torch import load, save
-
-    g = torch.Generator().manual_seed(0)
-    tensors = {"w": torch.randn(3, 4, generator=g), "b.bias": torch.randn(4, generator=g),
-               "half": torch.randn(5, generator=g).half(), "bf": torch.randn(2, 2).bfloat16(),
-               "step": torch.tensor(7.0, dtype=torch.float64), "rng": torch.get_rng_state(),
-               "idx": torch.arange(6).reshape(2, 3), "i32": torch.arange(3, dtype=torch.int32),
-               "mask": torch.tensor([True, False, True]), "empty": torch.zeros(0, 3),
-               "strided": torch.randn(4, 6, generator=g)[:, ::2]}
-    data = bytes(checkpoint.serialize(tensors))
-    assert data == save({k: v.contiguous() for k, v in tensors.items()})
-    back = load(data)
-    assert back.keys() == tensors.keys()
-    assert all(torch.equal(back[k], v) for k, v in tensors.items())
-    assert bytes(checkpoint.serialize({})) == save({})
-
-
 def test_refused_spec_leaves_no_run_directory(tmp_path, capsys):
     """Errors found only once the data are split (empty validation split, class weights
     of the wrong length) leave neither a new folder nor files in an empty --out folder."""
     mine = tmp_path / "mine"
     mine.mkdir()
-    for out, override in ((tmp_path / "new", "data.split.val=0"),
-                          (mine, "train.loss={name: cross_entropy, class_weights: [1, 2]}")):
+    for out, setting in ((tmp_path / "new", "data.split.val=0"),
+                         (mine, "train.loss={name: cross_entropy, class_weights: [1, 2]}")):
         assert main(["train", "examples/digits.yaml", "--out", str(out), "--quiet",
-                     "--set", override]) == 2
+                     "--set", setting]) == 2
         assert "Traceback" not in capsys.readouterr().err
     assert not (tmp_path / "new").exists()
     assert mine.is_dir() and not any(mine.iterdir())
