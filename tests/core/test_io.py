@@ -133,3 +133,17 @@ def test_no_kill_for_another_label_or_a_later_count(tmp_path, kill_at):
 def test_unlabelled_writes_are_never_killed(tmp_path):
     assert write_in_a_process(tmp_path / "f", "", 2, ":1") == 0
     assert (tmp_path / "f").read_bytes() == bytes([1]) * 1000
+
+
+def test_remove_temporaries_deletes_only_the_writers_temp_files(tmp_path):
+    from deepnet.core.io import remove_temporaries
+
+    (tmp_path / ".metrics.jsonl.abc123.tmp").write_text("half")
+    (tmp_path / "metrics.jsonl").write_text("{}\n")
+    (tmp_path / "notes.tmp").write_text("a user's file, not hidden")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / ".x.tmp").write_text("below the folder: left alone")
+    removed = remove_temporaries(tmp_path)
+    assert [p.name for p in removed] == [".metrics.jsonl.abc123.tmp"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.jsonl", "notes.tmp", "sub"]
+    assert (tmp_path / "sub" / ".x.tmp").exists()

@@ -42,8 +42,3 @@ def _five_problems():
         e: int
 
     Five.from_json({})
-
-
-def test_get_reads_a_field_like_a_dict():
-    p = Point(1.0)
-    assert p.get("x") == 1.0 and p.get("missing", 7) == 7

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from deepnet.core.errors import CheckpointError, DataError, DeepnetError, Problems, SpecError
+from deepnet.core.io import remove_temporaries
 from deepnet.core.version import VERSION
 from deepnet.data.augment import make_augment
 from deepnet.data.batches import InMemory
@@ -23,7 +24,8 @@ from deepnet.report.html import write_report
 from deepnet.robust.defenses import check, defended_preprocess
 from deepnet.robust.defenses import plan as plan_defense
 from deepnet.robust.evaluate import evaluate_spec
-from deepnet.runs.files import RunDir, new_run_dir
+from deepnet.runs.files import CHECKPOINT, RunDir, new_run_dir
+from deepnet.runs.files import METRICS as METRICS_FILE
 from deepnet.runs.load import load
 from deepnet.runs.records import ModelMeta, Results
 from deepnet.runs.run import Run
@@ -110,10 +112,12 @@ def train(spec: Spec, out: str | Path | None = None, resume: str | Path | None =
     """
     if resume is not None:
         path = Path(resume)
-        if not checkpoint.exists(path / "checkpoint"):
+        ckpt = RunDir(path).file(CHECKPOINT)
+        if not checkpoint.exists(ckpt):
             raise CheckpointError(f"--resume {str(path)!r}: no checkpoint found (no "
-                                  f"{path / 'checkpoint' / checkpoint.STATE} file)")
-        spec = Spec.from_yaml(path / "spec.yaml")
+                                  f"{ckpt / checkpoint.STATE} file)")
+        spec = RunDir(path).read_spec()
+        remove_temporaries(path)  # a kill mid-write (metrics.jsonl, spec.yaml) left one
     prepared = prepare(spec)
     spec, model = check_against_data(spec, prepared)  # refused before the run directory exists
     dist = distributed.init(spec.train.device)
@@ -124,7 +128,7 @@ def train(spec: Spec, out: str | Path | None = None, resume: str | Path | None =
         path = new_run_dir(spec, out, runs_root) if lead else None
         if lead:
             made = path
-            spec.to_yaml(path / "spec.yaml")
+            RunDir(path).write_spec(spec)
         if dist is not None:
             path = Path(dist.broadcast_text(str(path) if lead else None))
     try:
@@ -132,7 +136,7 @@ def train(spec: Spec, out: str | Path | None = None, resume: str | Path | None =
                       callbacks, report)
     except DeepnetError:
         # refused before any checkpoint: the new run directory is removed, not left half
-        if made is not None and not checkpoint.exists(made / "checkpoint"):
+        if made is not None and not checkpoint.exists(RunDir(made).file(CHECKPOINT)):
             shutil.rmtree(made, ignore_errors=True)
             if kept:
                 made.mkdir()
@@ -196,10 +200,10 @@ def _train(spec: Spec, prepared: Prepared, model, path: Path, resuming: bool, qu
     callbacks = list(stateful)
     if dist is not None:
         callbacks.append(EpochSeeds(spec.seed, dist.rank))
-    ckpt_dir = path / "checkpoint"
+    ckpt_dir = RunDir(path).file(CHECKPOINT)
     if lead:
         callbacks += [Checkpoint(ckpt_dir, lambda tr: checkpoint_state(tr, stateful)),
-                      MetricsLog(path / "metrics.jsonl")]
+                      MetricsLog(RunDir(path).file(METRICS_FILE))]
     if lead and not quiet:
         callbacks.append(Progress(tc.epochs, len(setup.train_data), tc.metrics[0]))
     if resuming:

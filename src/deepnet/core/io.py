@@ -32,6 +32,15 @@ def write_bytes_atomic(path: str | Path, data: bytes, label: str = "",
         raise
 
 
+def remove_temporaries(folder: str | Path) -> list[Path]:
+    """Delete the temp files that writes killed midway left in `folder` (not below it);
+    the files they were writing are whole or absent. Returns what was deleted."""
+    found = [f for f in Path(folder).glob(".*.tmp") if f.is_file()]
+    for f in found:
+        f.unlink(missing_ok=True)
+    return found
+
+
 def write_text_atomic(path: str | Path, text: str, durable: bool = True) -> None:
     write_bytes_atomic(path, text.encode(), durable=durable)
 

@@ -52,7 +52,3 @@ class JsonRecord:
             return _adapter(cls).validate_python(d)
         except ValidationError as e:
             raise ValueError(describe(e)) from None
-
-    def get(self, key: str, default: Any = None) -> Any:
-        """The field `key`, like dict.get: for code that still reads records by key."""
-        return getattr(self, key, default)

@@ -22,6 +22,7 @@ import numpy as np
 
 from deepnet.core.errors import DataError
 from deepnet.core.io import write_bytes_atomic
+from deepnet.data.encoding import ArrayEncoding, Encoding, TableEncoding
 from deepnet.data.sources import TABLE_SUFFIXES
 from deepnet.runs.files import RunDir
 from deepnet.runs.records import AUDIT_KEYS, AuditReport
@@ -40,11 +41,11 @@ KEYS = AUDIT_KEYS  # the JSON's keys, in order
 
 
 # ----------------------------------------------------------------------------- features
-def _features(x: np.ndarray, encoding: dict) -> np.ndarray:
+def _features(x: np.ndarray, encoding: Encoding) -> np.ndarray:
     """(N, F) float64 features: flattened inputs; token ids become counts of words and
     of (hashed) word pairs, so that word order such as "not good" counts too."""
     n = len(x)
-    if encoding.get("kind") != "text":
+    if encoding.kind != "text":
         return np.asarray(x, dtype=np.float64).reshape(n, -1)
     ids = np.asarray(x, dtype=np.int64).reshape(n, -1)
     vocab = min(int(ids.max()) + 1 if ids.size else 1, TEXT_WORDS)
@@ -60,10 +61,10 @@ def _features(x: np.ndarray, encoding: dict) -> np.ndarray:
     return bow[:, bow.any(axis=0)]
 
 
-def feature_names(input_shape: tuple[int, ...], encoding: dict) -> list[str]:
-    cols = encoding.get("columns") or []
+def feature_names(input_shape: tuple[int, ...], encoding: Encoding) -> list[str]:
+    cols = encoding.columns if isinstance(encoding, TableEncoding) else []
     width = int(np.prod(input_shape)) if input_shape else 1
-    if encoding.get("kind") == "table" and len(cols) == width:
+    if len(cols) == width and cols:
         return [str(c["name"]) for c in cols]
     if len(input_shape) <= 1:
         return [f"x[{i}]" for i in range(width)]
@@ -240,7 +241,7 @@ def constant_features(f: np.ndarray, names: list[str]) -> list[dict]:
 
 def audit_arrays(x: np.ndarray, y: np.ndarray, task: str, classes: list[str],
                  splits: dict[str, np.ndarray], rows: np.ndarray | None = None,
-                 encoding: dict | None = None, seed: int = 0) -> AuditReport:
+                 encoding: Encoding | None = None, seed: int = 0) -> AuditReport:
     """Audit raw inputs `x` (N, ...) and targets `y` split as `splits` (row positions);
     `rows` maps positions to source rows (default: the identity)."""
     from threadpoolctl import threadpool_limits
@@ -248,7 +249,7 @@ def audit_arrays(x: np.ndarray, y: np.ndarray, task: str, classes: list[str],
     # small models on small data: one BLAS thread is as fast, and many threads competing
     # with the rest of the machine are many times slower
     with threadpool_limits(limits=1):
-        return _audit_arrays(x, y, task, classes, splits, rows, encoding or {}, seed)
+        return _audit_arrays(x, y, task, classes, splits, rows, encoding or ArrayEncoding(), seed)
 
 
 def _audit_arrays(x, y, task, classes, splits, rows, encoding, seed) -> AuditReport:
@@ -258,7 +259,7 @@ def _audit_arrays(x, y, task, classes, splits, rows, encoding, seed) -> AuditRep
         raise DataError(f"audit: {n} rows are too few to audit; at least 3 are needed")
     rows = np.arange(n) if rows is None else np.asarray(rows)
     f = _features(x, encoding)
-    names = feature_names(tuple(x.shape[1:]), encoding) if encoding.get("kind") != "text" \
+    names = feature_names(tuple(x.shape[1:]), encoding) if encoding.kind != "text" \
         else [f"text feature {i}" for i in range(f.shape[1])]
     z = _reduce(_standardise(f), seed)
     dist, idx = _neighbours(z, NEIGHBOURS)

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from deepnet.nn.tree import layer_tree, spec_items
+from deepnet.runs.records import Results
 from deepnet.spec import Spec
 
 KINDS = ("diverged", "exploding_gradients", "vanishing_gradients", "unstable_training",
@@ -54,7 +55,7 @@ class Facts:
 
     spec: Any  # the run's resolved Spec
     history: list[dict]
-    results: dict = field(default_factory=dict)
+    results: Results = field(default_factory=Results)
     task: str = "classification"
     n_classes: int = 0
     input_shape: tuple[int, ...] = ()  # per sample

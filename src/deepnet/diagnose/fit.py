@@ -44,7 +44,7 @@ def _lower_lr(f: Facts, factor: float = 10.0) -> dict:
 # ----------------------------------------------------------------------------- diverged
 def detect_diverged(f: Facts) -> list[Finding]:
     losses = np.concatenate([f.series("train_loss"), f.series("val_loss")])
-    stopped = f.results.get("stop_reason") == "diverged"
+    stopped = f.results.stop_reason == "diverged"
     if not stopped and np.isfinite(losses).all():
         return []
     changes = _lower_lr(f)
@@ -52,8 +52,8 @@ def detect_diverged(f: Facts) -> list[Finding]:
         changes["train.clip_grad_norm"] = 1.0
     return [Finding(
         "diverged", "critical",
-        {"stop_reason": f.results.get("stop_reason"),
-         "message": f.results.get("stop_message") or "a logged loss is not finite",
+        {"stop_reason": f.results.stop_reason,
+         "message": f.results.stop_message or "a logged loss is not finite",
          "epochs_completed": len(f.history), "lr": _lr(f)},
         "The loss blew up (became infinite, NaN or enormous), so training stopped: the "
         "optimizer's steps were so large that the weights flew off instead of settling.",
@@ -135,8 +135,8 @@ def detect_overfitting(f: Facts) -> list[Finding]:
                 "final_val_loss": rounded(val[-1]), "val_loss_rise": rounded(rise, 3),
                 "final_train_loss": rounded(train[-1]), f"train_{m}": rounded(tr),
                 f"val_{m}": rounded(va), "epochs": len(val),
-                "train_samples": f.results.get("samples", {}).get("train")}
-    kept_best = es is not None and f.results.get("best_epoch") == i_min + 1
+                "train_samples": f.results.samples.get("train")}
+    kept_best = es is not None and f.results.best_epoch == i_min + 1
     return [Finding(
         "overfitting", "info" if kept_best else ("critical" if rise > 0.5 else "warning"),
         evidence,
@@ -264,7 +264,7 @@ def _widen(f: Facts) -> dict:
 
 def healthy(f: Facts) -> Finding:
     m = f.metric
-    evidence = {"epochs": len(f.history), "stop_reason": f.results.get("stop_reason")}
+    evidence = {"epochs": len(f.history), "stop_reason": f.results.stop_reason}
     for part in ("train", "val"):
         s = f.series(f"{part}_{m}")
         if len(s):

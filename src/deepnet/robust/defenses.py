@@ -140,7 +140,7 @@ def check(spec, prepared, problems: Problems) -> None:
     called before the run directory is made, so a refused spec leaves nothing behind."""
     if spec.robust is None:
         return
-    if prepared.dataset.encoding.get("kind") == "text" or \
+    if prepared.dataset.encoding.kind == "text" or \
             not np.issubdtype(prepared.dataset.x.dtype, np.floating):
         problems.add("robust", "attacks on token inputs are not supported: the data are word "
                                "ids (a text model), which cannot be perturbed; drop the robust "

@@ -64,7 +64,7 @@ class AttackResult(AttackRecord):
 # ----------------------------------------------------------------------------- inputs
 def check_attackable(run) -> None:
     """DeepnetError (exit 2) for runs that cannot be attacked in input space."""
-    if run.encoding.get("kind") == "text":
+    if run.encoding.kind == "text":
         raise DeepnetError("attacks on token inputs are not supported: this run is a text "
                            "model whose inputs are discrete word ids, not values that a "
                            "small perturbation can change; attack a model of numeric inputs")
