@@ -14,6 +14,7 @@ every test folder.
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
@@ -104,3 +105,18 @@ def write_spec(path: str | Path, spec: dict) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
     return path
+
+
+def digits_spec(layers: list, data: dict | None = None, **train) -> Spec:
+    """A validated spec on the bundled digits, flattened into `layers` (the planted-fault
+    tests of diagnose, the report and --auto)."""
+    return Spec.from_dict(copy.deepcopy({
+        "name": "planted", "seed": 0, "data": {"source": "digits", **(data or {})},
+        "model": {"layers": [{"flatten": {}}, *layers]},
+        "train": {"batch_size": 64, **train}}))
+
+
+def kinds(findings) -> list[str]:
+    """The kinds of a diagnosis' findings, in order."""
+    return [f.kind for f in findings]
+

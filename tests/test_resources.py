@@ -22,7 +22,7 @@ from deepnet.resources import (
     plan_memory,
 )
 
-# The five architectures (bench/memory.py runs the same ones); the transformer
+# Five architectures (bench/memory.py runs the same ones); the transformer
 # also with attention dropout, the path that keeps the attention weights.
 ARCHITECTURES = {
     "mlp": ([{"flatten": {}}, {"dense": {"units": 256, "activation": "relu"}},

@@ -1,4 +1,4 @@
-"""Planted data faults -> `deepnet audit` (ISSUE 5 acceptance): 10% flipped labels are
+"""Planted data faults -> `deepnet audit`: 10% flipped labels are
 found with precision and recall >= 0.8; 50 samples copied across the train/test split are
 all reported as leakage; --fix writes a cleaned copy and never edits the source."""
 

@@ -1,18 +1,18 @@
-"""Planted training faults -> the findings `deepnet diagnose` gives (ISSUE 5 acceptance),
-plus the pieces they rest on. The overfitting fault is in test_auto.py, with --auto."""
+"""Planted training faults -> the findings `deepnet diagnose` gives,
+plus the pieces they rest on. The overfitting fault is in tests/app/test_auto.py, with --auto."""
 
 import json
 
 import numpy as np
 import pytest
 import torch
-from diag_helpers import digits_spec, kinds
 
 import deepnet
 from deepnet.cli import main
 from deepnet.diagnose import Finding, apply_changes
 from deepnet.diagnose.findings import Facts, layer_items
 from deepnet.diagnose.gradients import dead_fractions, detect_dead_units, weight_layers
+from factory import digits_spec, kinds
 
 GRADIENT_KINDS = {"vanishing_gradients", "exploding_gradients"}
 

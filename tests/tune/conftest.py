@@ -1,7 +1,6 @@
 import copy
 
 import pytest
-import torch
 
 # A small MLP on the bundled digits: a trial takes about a second on one core.
 TUNE_MLP = {
@@ -28,11 +27,3 @@ TUNE_MLP = {
 def tune_spec_dict():
     return copy.deepcopy(TUNE_MLP)
 
-
-@pytest.fixture
-def one_thread():
-    """Small networks train far faster on one thread, above all on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)

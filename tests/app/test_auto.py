@@ -1,4 +1,4 @@
-"""The overfitting fault (ISSUE 5 acceptance): an MLP of three dense layers of 512 units on
+"""The overfitting fault: an MLP of three dense layers of 512 units on
 ~200 training rows of digits, no regularisation, 200 epochs -> an `overfitting` finding
 with a remedy; `train --auto` from that spec ends with a higher validation accuracy than
 its first round. One test, so that the 200-epoch run is trained once."""
@@ -7,10 +7,12 @@ import json
 
 import pytest
 import yaml
-from diag_helpers import digits_spec
 
 import deepnet
 from deepnet.cli import main
+from factory import digits_spec
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks
 
 # data.split keeps 11% of the 1797 digits for training: 197 rows, 4 batches an epoch.
 OVERFIT = digits_spec([{"dense": {"units": 512, "activation": "relu"}}] * 3 + [{"dense": 10}],

@@ -10,7 +10,6 @@ import subprocess
 
 import numpy as np
 import pytest
-from diag_helpers import digits_spec
 from PIL import Image
 
 import deepnet
@@ -18,6 +17,9 @@ from deepnet.cli import main
 from deepnet.data.prepare import prepare
 from deepnet.diagnose.audit import audit_arrays, save_audit
 from deepnet.report import html as report_html
+from factory import digits_spec
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
