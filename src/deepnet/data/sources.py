@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from deepnet.core.errors import DataError, did_you_mean
+from deepnet.core.registry import Registry
 from deepnet.data.checks import check_finite, check_not_empty, check_numeric, encode_target
 from deepnet.data.dataset import Dataset
 from deepnet.data.encoding import TableEncoding
@@ -106,7 +107,8 @@ def synthetic(data, task=None) -> Dataset:
                    "synthetic", encoding=_table(x, [f"x{i}" for i in range(f)]))
 
 
-SOURCES: dict[str, Callable] = {
+# Built-in data sets by name: fn(spec.data, task) -> Dataset.
+SOURCES: Registry[Callable] = Registry("data source", {
     "digits": _digits,
     "breast_cancer": _sklearn_csv("breast_cancer.csv", "breast_cancer",
                                   [f"mean {c}" for c in _CANCER]
@@ -116,9 +118,21 @@ SOURCES: dict[str, Callable] = {
     "iris": _sklearn_csv("iris.csv", "iris", _IRIS),
     "diabetes": _diabetes,
     "synthetic": synthetic,
-}
+})
 
-TABLE_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq")
+
+def _table_or_text(data, path: Path, task: str | None) -> Dataset:
+    return load_text(data, path, task) if data.text is not None else \
+        load_table(data, path, task)
+
+
+# Files by suffix: fn(spec.data, path, task) -> Dataset. A folder is an image folder.
+FILE_KINDS: Registry[Callable] = Registry("file kind", {
+    ".csv": _table_or_text, ".tsv": _table_or_text, ".parquet": _table_or_text,
+    ".pq": _table_or_text,
+    ".npz": lambda data, path, task: load_npz_dataset(path, task),
+})
+TABLE_SUFFIXES = tuple(k for k, fn in FILE_KINDS.items() if fn is _table_or_text)
 
 
 def load_source(data, task: str | None = None) -> Dataset:
@@ -131,18 +145,14 @@ def load_source(data, task: str | None = None) -> Dataset:
     suffix = path.suffix.lower()
     if path.is_dir():
         return load_images(data, path, task)
-    if suffix in TABLE_SUFFIXES or suffix == ".npz":
+    if suffix in FILE_KINDS:
         if not path.is_file():
             raise DataError(f"data.source: file {name!r} not found")
-        if suffix == ".npz":
-            return load_npz_dataset(path, task)
-        if data.text is not None:
-            return load_text(data, path, task)
-        return load_table(data, path, task)
+        return FILE_KINDS[suffix](data, path, task)
     if suffix or "/" in name or "\\" in name:
         raise DataError(
             f"data.source: {name!r} is neither a folder of images nor a file of a known kind "
-            f"(.csv, .tsv, .parquet, .npz){' and does not exist' if not path.exists() else ''}")
+            f"({', '.join(FILE_KINDS)}){' and does not exist' if not path.exists() else ''}")
     raise DataError(
         f"data.source: unknown source {name!r}{did_you_mean(name, list(SOURCES))}; expected "
         f"one of {', '.join(SOURCES)}, or a path to a .csv/.parquet/.npz file or an image folder"
