@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+
 from deepnet import tune as tuning
 from deepnet.app.train import train
+
+# How a worker process of `deepnet tune --workers K` is started: the CLI's own tune command.
+WORKER = (sys.executable, "-m", "deepnet", "tune")
 
 
 def tune(spec, trials=None, timeout=None, storage=None, study=None, workers: int = 1,
@@ -14,4 +19,4 @@ def tune(spec, trials=None, timeout=None, storage=None, study=None, workers: int
     >>> result = deepnet.tune(deepnet.Spec.from_yaml("examples/digits.yaml"), trials=10)
     """
     return tuning.tune(spec, trials, timeout, storage, study, workers, out, quiet,
-                       worker=worker, train=train)
+                       worker=worker, train=train, worker_command=WORKER)

@@ -24,6 +24,11 @@ def png_bytes(fig) -> bytes:
     return buf.getvalue()
 
 
+def data_uri(png: bytes) -> str:
+    """PNG bytes as a data: URI, for a self-contained page."""
+    return "data:image/png;base64," + base64.b64encode(png).decode()
+
+
 def figure_png(fig) -> str:
     """A matplotlib figure as a data: URI."""
-    return "data:image/png;base64," + base64.b64encode(png_bytes(fig)).decode()
+    return data_uri(png_bytes(fig))

@@ -34,9 +34,9 @@ OUTLIER_Z = 6.0  # robust z-score of the mean k-NN distance
 NEAR = 0.05  # near duplicate: nearest neighbour closer than this x the median distance
 SHIFT_P = 0.01  # Bonferroni-corrected p-value of the KS test
 IMBALANCE_RATIO = 3.0  # largest class / smallest class
-LIST_LIMIT = 1000
+LIST_LIMIT = 1000  # at most this many rows listed per check
 TEXT_WORDS = 2000  # text: word ids counted (the most frequent are the lowest)
-TEXT_PAIRS = 4096  # text: buckets of hashed word pairs  # at most this many rows listed per check
+TEXT_PAIRS = 4096  # text: buckets of hashed word pairs
 KEYS = AUDIT_KEYS  # the JSON's keys, in order
 
 

@@ -21,6 +21,7 @@ import yaml
 
 from deepnet.diagnose.gradients import layer_grad_rms, weight_layers
 from deepnet.report.plots import curves
+from deepnet.report.robustness import report_sections
 
 TEMPLATE = Path(__file__).with_name("template.html")
 PREDICTION_ROWS = 20_000  # at most this many test rows in the confusion matrix/residuals
@@ -153,8 +154,6 @@ def _summary(src: _Sources) -> dict:
 
 
 def _robustness(src: _Sources) -> list[dict]:
-    from deepnet.robust.evaluate import report_sections
-
     return report_sections(src.run, src.robustness)
 
 

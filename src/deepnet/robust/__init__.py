@@ -1,2 +1,2 @@
-"""Adversarial robustness: attacks (pure functions on a model of raw inputs), their
-evaluation on a run, and defenses set up from the spec's `robust` section."""
+"""Adversarial robustness: the evaluation of attacks (deepnet.attacks) on a run, and the
+defenses set up from the spec's `robust` section."""

@@ -1,4 +1,6 @@
-"""Defenses of `robust.defense`, set up around the training loop by `apply_defense`.
+"""Defenses of `robust.defense`. Before the run's Trainer is built, `defended_preprocess`
+gives the preprocessing (with the input transformation) and `plan` the loss and per-batch
+transform (training the distillation teacher with the train library on the way).
 
 - adversarial_training: each training batch is (partly, by `ratio`) replaced by
   adversarial examples of the model being trained: PGD, or fast FGSM with a random start

@@ -10,7 +10,7 @@ target), mean and max perturbation norms, and an accuracy-vs-eps curve.
 Honest evaluation: runs whose defense obfuscates gradients also get the attacks known to
 break them, reported beside the naive figures: CW on logits (and PGD on the logit margin)
 for defensive distillation, BPDA through the input transformation. The results go to
-`robustness/` in the run directory and into its report (`report_sections`).
+`robustness/` in the run directory; the report shows them (deepnet.report.robustness).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from deepnet import attacks as A
 from deepnet.attacks import AttackArgs
 from deepnet.core.errors import DeepnetError, SpecError
 from deepnet.data.transforms import SqueezedPreprocess
-from deepnet.runs.files import RunDir
+from deepnet.runs.files import CURVE_FIGURE, EXAMPLES_FIGURE, RunDir
 from deepnet.runs.records import AttackRecord, Robustness
 from deepnet.spec import Attack, format_errors
 
@@ -315,72 +315,6 @@ def save(run, results: list[AttackResult]) -> Path:
     files = RunDir(run.path)
     record = (files.read_robustness() or Robustness()).merge(
         [r.record() for r in results])
-    figures = {"examples.png": grid_png(results[0], run.classes),
-               "curve.png": curve_png(record.to_json()["attacks"])}
+    figures = {EXAMPLES_FIGURE: grid_png(results[0], run.classes),
+               CURVE_FIGURE: curve_png(record.to_json()["attacks"])}
     return files.write_robustness(record, figures)
-
-
-def report_sections(run, record: Robustness | None) -> list[dict]:
-    """The report's robustness sections from the run's robustness `record` ([] when
-    never attacked): a table of every attack (naive and adaptive side by side), the
-    accuracy-vs-eps curves and the grid of examples."""
-    import base64
-
-    if record is None:
-        return []
-
-    def fmt(v):
-        return "-" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v)
-
-    table = [("attack (variant)", "norm, eps", "clean acc", "robust acc", "success",
-              "mean / max perturbation")]
-    for a in record.attacks:
-        name = a.method + (f" targeted ({a.target})" if a.targeted else "")
-        table.append((f"{name} ({a.variant})", f"{a.norm}, {fmt(a.eps)}",
-                      fmt(a.clean_accuracy), fmt(a.robust_accuracy), fmt(a.success_rate),
-                      f"{fmt(a.mean_perturbation)} / {fmt(a.max_perturbation)}"))
-    sections = [{"title": "Robustness: attacks", "header": True, "table": table,
-                 "text": "Attacks on the test split in raw input units (eps), through the "
-                         "saved preprocessing. Robust accuracy: the share still classified "
-                         "correctly; success: of the examples the model got right (targeted: "
-                         "all whose target differs from the label), the share the attack "
-                         "fooled."}]
-    notes, why = _honesty_notes(run, record.attacks)
-    if notes:
-        sections.append({"title": "Robustness: naive and adaptive attacks", "text": why,
-                         "table": notes})
-    files = RunDir(run.path)
-    for name, title in (("curve.png", "Robustness: accuracy vs eps"),
-                        ("examples.png", "Robustness: adversarial examples")):
-        png = files.read_figure(name)
-        if png is not None:
-            data = base64.b64encode(png).decode()
-            sections.append({"title": title, "image": "data:image/png;base64," + data})
-    return sections
-
-
-def _honesty_notes(run, rows: list[AttackRecord]) -> tuple[list[tuple[str, str]], str]:
-    d = run.spec.robust.defense if run.spec.robust is not None else None
-    if d is None or (d.distillation is None and d.input_transform is None):
-        return [], ""
-    out = []
-    naive = [r for r in rows if r.variant == "naive"]
-    adaptive = [r for r in rows if r.variant != "naive"]
-    for r in naive:
-        out.append((f"naive {r.method} {r.norm} eps {r.eps}",
-                    f"robust accuracy {r.robust_accuracy:.4f}, success {r.success_rate:.4f}"))
-    for r in adaptive:
-        eps = "unbounded (minimal perturbation)" if r.eps is None else f"eps {r.eps}"
-        out.append((f"adaptive: {r.variant} ({r.norm}, {eps})",
-                    f"robust accuracy {r.robust_accuracy:.4f}, success "
-                    f"{r.success_rate:.4f}, mean perturbation {r.mean_perturbation:.4g}"))
-    why = []
-    if d.distillation is not None:
-        why.append("defensive distillation saturates the softmax, so cross-entropy "
-                   "gradients vanish; attacks on the logits are unaffected")
-    if d.input_transform is not None:
-        why.append("the input transformation has zero or sparse gradients; BPDA passes "
-                   "them straight through")
-    why = ("This run's defense obfuscates gradients: " + "; ".join(why) + ". The naive "
-           "figures overstate its robustness; the adaptive ones are the ones to trust.")
-    return out, why

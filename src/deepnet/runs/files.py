@@ -51,7 +51,9 @@ AUDIT = "audit.json"
 ROBUSTNESS = "robustness"
 ROBUSTNESS_RESULTS = f"{ROBUSTNESS}/results.json"
 ENSEMBLE = "ensemble.json"
-FIGURES = ("examples.png", "curve.png")  # in robustness/
+EXAMPLES_FIGURE = "examples.png"  # in robustness/: the grid of adversarial examples
+CURVE_FIGURE = "curve.png"  # in robustness/: accuracy against eps
+FIGURES = (EXAMPLES_FIGURE, CURVE_FIGURE)
 
 # What to do about a damaged file, by its name in the run directory.
 REMEDIES = {

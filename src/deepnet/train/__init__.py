@@ -1,1 +1,2 @@
-"""Training: the loop, callbacks, checkpoints, run directories."""
+"""Training, a closed library: the loop, callbacks, optimizers, schedules, losses, metrics,
+checkpoints, data parallelism, and make_trainer. The run around it is deepnet.app.train."""

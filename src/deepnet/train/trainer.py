@@ -1,4 +1,5 @@
-"""The training loop (`fit`) and `train(spec)`, which sets up a run around it."""
+"""The training loop: `Trainer` (the state callbacks share), `fit`, `evaluate`, and the
+checkpoint state of a Trainer. Trainers are built by deepnet.train.setup.make_trainer."""
 
 from __future__ import annotations
 

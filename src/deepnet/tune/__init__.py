@@ -52,12 +52,14 @@ class TuneResult:
 def tune(spec: Spec, trials: int | None = None, timeout: float | None = None,
          storage: str | None = None, study: str | None = None, workers: int = 1,
          out: str | Path | None = None, quiet: bool = False, *,
-         worker: bool = False, train: Callable[..., Any]) -> TuneResult | None:
+         worker: bool = False, train: Callable[..., Any],
+         worker_command: tuple[str, ...] = ()) -> TuneResult | None:
     """Search `spec.tune.space` with Optuna's seeded TPE sampler, pruning from per-epoch
     validation reports, until the study has `trials` (default tune.trials) finished trials
     (complete or pruned; failed ones are retried) or `timeout` seconds have passed.
 
-    `worker=True` only runs trials (what each of the `workers` processes does) and
+    `worker=True` only runs trials (what each of the `workers` processes does: they are
+    started as `worker_command` SPEC --worker --out ... --storage ...) and
     returns None; otherwise the outputs are written and a TuneResult returned. `train`
     trains one trial's spec (deepnet.app.train.train; `deepnet.tune` passes it).
     """
@@ -67,6 +69,8 @@ def tune(spec: Spec, trials: int | None = None, timeout: float | None = None,
         raise DeepnetError(f"--workers must be a positive integer; got {workers!r}")
     check_space(spec)  # every problem of the space, before any work
     job = _job(spec, trials, timeout, storage, study, out, train)
+    if workers > 1 and not worker_command:
+        raise DeepnetError("--workers above 1 needs the command that starts a worker")
     from deepnet.tune import worker as w
 
     st = w.open_study(job)
@@ -76,7 +80,7 @@ def tune(spec: Spec, trials: int | None = None, timeout: float | None = None,
     spec.to_yaml(job.folder / "spec.yaml")  # what worker processes load
     progress = Progress(job, quiet)
     if workers > 1:
-        _run_workers(job, st, workers, progress)
+        _run_workers(job, st, workers, progress, list(worker_command))
     if job.deadline is None or time.time() < job.deadline:  # also: the workers all died
         w.work(job, st, on_trial=progress.trial)
     progress.done(st)
@@ -168,10 +172,10 @@ def _best(study):
     return min(done, key=lambda t: (key(t), t.number))
 
 
-def _run_workers(job, study, k: int, progress: Progress) -> None:
+def _run_workers(job, study, k: int, progress: Progress, command: list[str]) -> None:
     """K worker processes of `deepnet tune --worker` on the study's storage; progress from
     the storage until they all exit."""
-    cmd = [sys.executable, "-m", "deepnet", "tune", str(job.folder / "spec.yaml"), "--worker",
+    cmd = [*command, str(job.folder / "spec.yaml"), "--worker",
            "--out", str(job.folder), "--storage", job.storage, "--study", job.study,
            "--trials", str(job.trials)]
     if job.deadline is not None:
