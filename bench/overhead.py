@@ -92,7 +92,7 @@ def with_deepnet(spec: deepnet.Spec) -> tuple[float, float]:
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as d:
         run = deepnet.train(spec, out=f"{d}/run", quiet=True)
-    return run.results["seconds"], time.perf_counter() - start
+    return run.results.seconds, time.perf_counter() - start
 
 
 def main() -> None:
