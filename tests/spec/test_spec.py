@@ -77,7 +77,7 @@ def test_every_problem_reported_at_once(mlp_spec_dict):
     assert "model.layers[1].dense.units: input should be greater than 0; got -3" in msg
     assert "model.layers[1].dense.activaton: unknown key 'activaton' (did you mean 'activation'?)" in msg
     assert "model.layers[2]: unknown layer type 'convolution'" in msg
-    assert "valid layer types: dense, conv1d" in msg
+    assert "valid: dense, conv1d" in msg
     assert "train.batch_size" in msg
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from deepnet.core.errors import did_you_mean, listing
+from deepnet.core.schema import one_key
 from deepnet.nn.layers import LAYERS
 from deepnet.spec.paths import format_path
 from deepnet.spec.schema import keys_at
@@ -32,13 +33,11 @@ def _describe(err: Any, root: type[BaseModel]) -> str:
         valid = sorted(keys_at(root, loc[:-1]))
         hint = did_you_mean(str(key), valid)
         return f"unknown key {key!r}{hint}; valid keys here: {', '.join(valid)}"
-    if kind == "union_tag_invalid":
-        tag = err["ctx"]["tag"]
-        return (f"unknown layer type {tag!r}{did_you_mean(tag, list(LAYERS))}; "
-                f"valid layer types: {', '.join(LAYERS)}")
-    if kind == "union_tag_not_found":
-        return ("each layer is one layer type mapped to its arguments, e.g. "
-                f"`- dense: {{units: 64}}`; got {value!r}")
+    if kind in ("union_tag_invalid", "union_tag_not_found"):  # a layer item's one key
+        try:
+            one_key(value, LAYERS, "`- dense: {units: 64}`")
+        except ValueError as e:
+            return str(e)
     if kind == "missing":
         return "required key is missing"
     msg = err["msg"].removeprefix("Value error, ")
