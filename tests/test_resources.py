@@ -21,6 +21,7 @@ from deepnet.resources import (
     optimizer_state_factor,
     plan_memory,
 )
+from deepnet.spec import Optimizer
 
 # Five architectures (bench/memory.py runs the same ones); the transformer
 # also with attention dropout, the path that keeps the attention weights.
@@ -135,6 +136,14 @@ def test_optimizer_state(optimizer, momentum, factor):
     assert optimizer_state_factor(optimizer, momentum) == factor
     assert est.optimizer == factor * est.parameters
     assert abs(meas.optimizer - est.optimizer) <= 4 * 6  # adam/rmsprop: a step per tensor
+
+
+def test_default_optimizer_is_the_specs():
+    layers, shape = ARCHITECTURES["mlp"]
+    m = estimate_memory(_spec(layers), shape, 8)
+    assert Optimizer().name == "adam" and m == estimate_memory(_spec(layers), shape, 8,
+                                                               optimizer="adam")
+    assert m.optimizer == 2 * m.parameters  # adam's two moments
 
 
 def test_plain_module_is_estimated_too():

@@ -367,14 +367,19 @@ class AttackType:
     norm: str  # the default norm
     steps: int | None = None  # the default number of iterations
     minimal: bool = False  # finds the smallest perturbation; eps only caps it
+    trains: bool = False  # makes the examples of adversarial training (a random start)
 
 
 ATTACKS: Registry[AttackType] = Registry("attack", {
-    "fgsm": AttackType(fgsm, FgsmArgs, "linf"),
-    "pgd": AttackType(pgd, PgdArgs, "linf", steps=20),
+    "fgsm": AttackType(fgsm, FgsmArgs, "linf", trains=True),
+    "pgd": AttackType(pgd, PgdArgs, "linf", steps=20, trains=True),
     "cw": AttackType(cw, CwArgs, "l2", steps=100, minimal=True),
     "deepfool": AttackType(deepfool, DeepfoolArgs, "l2", steps=50, minimal=True),
 })
+
+# The attacks that `robust.defense.adversarial_training.method` may name.
+TRAINING_ATTACKS: Registry[AttackType] = Registry(
+    "adversarial training attack", {name: a for name, a in ATTACKS.items() if a.trains})
 
 
 def get(name: str) -> Callable[..., torch.Tensor]:

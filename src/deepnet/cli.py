@@ -199,13 +199,13 @@ def _audit(args) -> int:
         for name, line in report.summary():
             print(f"{name}: {line}")
         for r in report.label_issues[:10]:
-            print(f"  label issue: row {r['row']} labelled {r['label']!r}, looks like "
-                  f"{r['suggested']!r}")
+            print(f"  label issue: row {r.row} labelled {r.label!r}, looks like "
+                  f"{r.suggested!r}")
         for r in report.leakage[:10]:
-            print(f"  leakage: {r['split']} row {r['row']} is train row {r['train_row']}")
+            print(f"  leakage: {r.split} row {r.row} is train row {r.train_row}")
     if fixed is not None:
-        print(f"cleaned copy: {fixed['path']} ({fixed['rows']} rows, {fixed['dropped']} "
-              "dropped)", file=sys.stderr)
+        print(f"cleaned copy: {fixed.path} ({fixed.rows} rows, {fixed.dropped} dropped)",
+              file=sys.stderr)
     return 0
 
 
@@ -258,48 +258,54 @@ def _predict(args) -> int:
 @command("attack", "adversarial evaluation of a trained run (naive and adaptive attacks)")
 def _attack_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", help="the run (or ensemble) directory")
-    p.add_argument("--method", required=True, help="fgsm | pgd | cw | deepfool")
+    p.add_argument("--method", required=True,
+                   help="the attack (deepnet.attacks; an unknown name lists them)")
     p.add_argument("--eps", type=float, default=None,
-                   help="perturbation budget in raw input units (default 0.1 for fgsm and "
-                        "pgd; cw and deepfool: minimal perturbations, eps caps them)")
-    p.add_argument("--norm", choices=["linf", "l2"], default=None,
-                   help="default linf for fgsm/pgd, l2 for cw/deepfool")
-    p.add_argument("--steps", type=int, default=None, help="iterations (pgd 20, cw 100, "
-                   "deepfool 50)")
-    p.add_argument("--restarts", type=int, default=None, help="pgd random restarts (default 1)")
+                   help="perturbation budget in raw input units (default: the attack's; "
+                        "attacks that find minimal perturbations take it as a cap)")
+    p.add_argument("--norm", default=None,
+                   help="the norm of the perturbation (default: the attack's)")
+    p.add_argument("--steps", type=int, default=None,
+                   help="iterations (default: the attack's)")
+    p.add_argument("--restarts", type=int, default=None,
+                   help="random restarts, for the attacks that take them (default 1)")
     p.add_argument("--targeted", action="store_true", help="aim for a target class")
     p.add_argument("--target", default=None, metavar="T",
-                   help="a class (name or number), next, random or least_likely "
-                        "(default next; implies --targeted)")
+                   help="a class (name or number) or a rule that picks one per example "
+                        "(default: the next class; implies --targeted)")
     p.add_argument("--seed", type=int, default=0, help="seed of random starts and targets")
     p.add_argument("--limit", type=int, default=None,
                    help="attack at most this many test examples (default robust.limit, 1000)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
-def _target(run, value: str | None):
-    if value is None or value in ("next", "random", "least_likely"):
-        return value or "next"
+def _target(run, value: str, rules: tuple[str, ...]):
+    """The attack's target that --target names: a rule (`rules`, deepnet.attacks.TARGETS)
+    or a class number."""
+    if value in rules:
+        return value
     if value in run.classes:
         return run.classes.index(value)
     if value.isdigit():
         return int(value)
     raise DeepnetError(f"--target {value!r}: expected a class of this run "
-                       f"({', '.join(run.classes[:20])}), a class number, next, random or "
-                       "least_likely")
+                       f"({', '.join(run.classes[:20])}), a class number, or "
+                       f"{', '.join(rules)}")
 
 
 @_attack_args.run
 def _attack(args) -> int:
     from deepnet.app.robust import attack_run
+    from deepnet.attacks import TARGETS
     from deepnet.runs.files import REPORT
     from deepnet.runs.load import load
 
     if args.limit is not None and args.limit < 1:
         raise DeepnetError(f"--limit must be a positive integer; got {args.limit}")
     run = load(args.run)
-    options = {"targeted": args.targeted or args.target is not None,
-               "target": _target(run, args.target)}
+    options = {"targeted": args.targeted or args.target is not None}
+    if args.target is not None:  # else the attack's default
+        options["target"] = _target(run, args.target, TARGETS)
     for key in ("norm", "steps", "restarts"):  # only those given: each attack takes its own
         if getattr(args, key) is not None:
             options[key] = getattr(args, key)

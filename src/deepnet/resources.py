@@ -34,6 +34,8 @@ from deepnet.nn.saved import Activations, saved_activations
 from deepnet.spec import Optimizer
 from deepnet.train.optim import OPTIMIZERS, make_optimizer
 
+DEFAULT_OPTIMIZER: str = Optimizer.model_fields["name"].default  # the spec's default
+
 BYTES = {"fp32": 4, "bf16": 2, "fp16": 2}
 
 
@@ -111,14 +113,14 @@ def _state(model: nn.Module, optimizer: str, momentum: float) -> tuple[int, int,
 
 
 def plan_from_rows(layers: Sequence, input_shape: Shape, rows: Sequence[Row],
-                   model: nn.Module, optimizer: str = "adam", precision: str = "fp32",
+                   model: nn.Module, optimizer: str = DEFAULT_OPTIMIZER, precision: str = "fp32",
                    momentum: float = 0.0) -> MemoryPlan:
     """The MemoryPlan of validated spec `layers`, already built into `model` and `rows`."""
     acts = saved_activations(layers, input_shape, rows, _element_bytes(precision))
     return MemoryPlan(*_state(model, optimizer, momentum), acts)
 
 
-def plan_memory(spec_or_model, input_shape: Shape, optimizer: str = "adam",
+def plan_memory(spec_or_model, input_shape: Shape, optimizer: str = DEFAULT_OPTIMIZER,
                 precision: str = "fp32", momentum: float = 0.0) -> MemoryPlan:
     """The MemoryPlan of a spec; or of any nn.Module, whose layers deepnet cannot read
     from a spec, so its activations are measured at two small batches and extrapolated."""
@@ -131,7 +133,7 @@ def plan_memory(spec_or_model, input_shape: Shape, optimizer: str = "adam",
 
 
 def estimate_memory(spec_or_model, input_shape: Shape, batch_size: int,
-                    optimizer: str = "adam", precision: str = "fp32",
+                    optimizer: str = DEFAULT_OPTIMIZER, precision: str = "fp32",
                     momentum: float = 0.0) -> Memory:
     """Bytes for one training step, before any run: parameters, gradients, optimizer state,
     the activations autograd keeps for backward, their total, and the inference memory.
@@ -176,7 +178,7 @@ def _nbytes(t: torch.Tensor) -> int:
 
 
 def measure_memory(model: nn.Module, input_shape: Shape, batch_size: int,
-                   optimizer: str = "adam", momentum: float = 0.0) -> Memory:
+                   optimizer: str = DEFAULT_OPTIMIZER, momentum: float = 0.0) -> Memory:
     """Measured on a copy of `model` at fp32: the activations of one training-mode forward
     (`saved_bytes`), then parameter, gradient and optimizer-state bytes after one step."""
     model = copy.deepcopy(model).train()

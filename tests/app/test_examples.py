@@ -61,7 +61,7 @@ def test_breast_cancer_example_and_predict_on_raw_csv(tmp_path, capsys):
     run = load(run_dir)
     prepared = prepare(run.spec)
     idx = prepared.splits["test"]
-    names = [c["name"] for c in run.encoding.columns]
+    names = [c.name for c in run.encoding.columns]
     frame = pd.DataFrame(prepared.dataset.x[idx], columns=names)
     labels = [run.classes[i] for i in prepared.dataset.y[idx]]
     frame.insert(0, "target", labels)  # raw rows, as a user would have them

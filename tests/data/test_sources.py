@@ -22,7 +22,7 @@ def test_builtin_tables_match_scikit_learn(name):
     ds = SOURCES[name](Data(source=name))
     np.testing.assert_allclose(ds.x, ref.data, rtol=1e-6)
     assert (ds.y == ref.target).all() and ds.classes == list(ref.target_names)
-    assert [c["name"] for c in ds.encoding.columns] == list(ref.feature_names)
+    assert [c.name for c in ds.encoding.columns] == list(ref.feature_names)
     assert ds.task == "classification"
 
 
@@ -72,8 +72,8 @@ def test_csv_table_numeric_and_categorical_columns(tmp_path):
     # row 1 has no income: dropped, and the rest keep their source row numbers
     assert list(ds.rows) == [0, 2, 3, 4, 5, 6, 7]
     cols = ds.encoding.columns
-    assert [c["type"] for c in cols] == ["numeric", "numeric", "onehot", "ordinal"]
-    assert cols[2]["categories"] == ["berlin", "london", "paris"]
+    assert [c.type for c in cols] == ["numeric", "numeric", "onehot", "ordinal"]
+    assert cols[2].categories == ["berlin", "london", "paris"]
     assert ds.x.shape == (7, 2 + 3 + 1)
     np.testing.assert_array_equal(ds.x[0], [34, 52000, 0, 0, 1, 1])  # paris, member yes = 1
     assert ds.classes == ["buy", "skip"] and list(ds.y[:2]) == [0, 0]
@@ -83,7 +83,7 @@ def test_table_features_subset_and_onehot_threshold(tmp_path):
     path = tmp_path / "t.csv"
     path.write_text(TABLE)
     ds = load_source(Data(source=str(path), features=["age", "city"], onehot_max=2))
-    assert [c["type"] for c in ds.encoding.columns] == ["numeric", "ordinal"]
+    assert [c.type for c in ds.encoding.columns] == ["numeric", "ordinal"]
     assert ds.x.shape == (8, 2) and ds.rows is None
 
 
@@ -96,7 +96,7 @@ def test_impute_uses_training_rows_only(tmp_path):
     train = p.splits["train"]
     incomes = np.array([52000, np.nan, 31000, 75000, 48000, 91000, 22000, 66000])
     want = np.nanmedian(incomes[train])
-    assert p.dataset.encoding.columns[1]["fill"] == want
+    assert p.dataset.encoding.columns[1].fill == want
     assert p.dataset.x[1, 1] == want
 
 

@@ -14,6 +14,7 @@ from deepnet.data.sources import load_source
 from deepnet.data.split import split_indices
 from deepnet.diagnose import apply_changes
 from deepnet.diagnose.audit import KEYS, audit_arrays
+from deepnet.runs.records import ConstantFeature, Leak
 
 
 def digits():
@@ -34,13 +35,14 @@ def test_flipped_labels_precision_and_recall(tmp_path):
     flipped = rng.choice(len(y), len(y) // 10, replace=False)
     y[flipped] = (y[flipped] + rng.integers(1, 10, len(flipped))) % 10  # always a new class
     report = deepnet.audit(npz_spec(tmp_path, x, y))
-    found = {r["row"] for r in report.label_issues}
+    found = {r.row for r in report.label_issues}
     hits = len(found & set(flipped.tolist()))
     precision, recall = hits / max(len(found), 1), hits / len(flipped)
     print(f"label issues: {len(found)} found, precision {precision:.3f}, recall {recall:.3f}")
     assert precision >= 0.8 and recall >= 0.8, (precision, recall)
-    some = next(r for r in report.label_issues if r["row"] in set(flipped.tolist()))
-    assert some["label"] == str(y[some["row"]]) and some["suggested"] != some["label"]
+    some = next(r for r in report.label_issues if r.row in set(flipped.tolist()))
+    assert some.label == str(y[some.row]) and some.suggested != some.label
+    assert 0 <= some.label_probability < 0.5
 
 
 def test_leakage_across_the_split_and_fix(tmp_path, capsys):
@@ -117,11 +119,19 @@ def test_audit_arrays_small_table():
     x[250:, 3] += 3.0  # the test part is shifted on feature 3
     x[5] = x[260]  # exact duplicate across the split
     report = audit_arrays(x, y, "classification", ["no", "yes"], splits)
-    assert report.constant_features == [{"feature": "x[2]", "value": 7.0}]
-    assert [s["feature"] for s in report.shift] == ["x[3]"]
-    assert report.imbalance["imbalanced"] and report.imbalance["minority"] == ["yes"]
-    assert {"row": 260, "split": "test", "train_row": 5, "exact": True} in report.leakage
-    assert list(report.to_dict()) == list(KEYS)
+    assert report.constant_features == [ConstantFeature("x[2]", 7.0)]
+    assert [s.feature for s in report.shift] == ["x[3]"]
+    assert report.imbalance.imbalanced and report.imbalance.minority == ("yes",)
+    assert report.imbalance.counts == {"no": int((y == 0).sum()), "yes": int(y.sum())}
+    assert Leak(260, "test", 5, True) in report.leakage
+    assert any({5, 260} <= set(g.rows) and g.exact for g in report.duplicates)
+    d = report.to_dict()
+    assert list(d) == list(KEYS)
+    assert d["constant_features"] == [{"feature": "x[2]", "value": 7.0}]
+    assert {"row": 260, "split": "test", "train_row": 5, "exact": True} in d["leakage"]
+    assert list(d["imbalance"]) == ["counts", "ratio", "imbalanced", "minority"]
+    assert d["imbalance"]["minority"] == ["yes"]
+    assert list(d["shift"][0]) == ["feature", "statistic", "p_value"]
 
 
 def test_audit_bad_input(tmp_path, capsys):

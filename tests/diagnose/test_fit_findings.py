@@ -147,6 +147,15 @@ def test_layer_items_name_each_spec_item_once_with_its_arguments():
     assert args["model.layers[3]"]["times"] == 2 and args["model.layers[0]"] == {}
 
 
+@pytest.mark.parametrize("task, metric", [("classification", "accuracy"),
+                                          ("regression", "mae")])
+def test_facts_metric_defaults_to_the_tasks_first_training_metric(task, metric):
+    spec = digits_spec([{"dense": 10}])
+    assert spec.train.metrics is None
+    assert Facts(spec, [], task=task).metric == metric
+    assert Facts(digits_spec([{"dense": 10}], metrics=["f1"]), [], task=task).metric == "f1"
+
+
 def test_apply_changes_sets_paths_and_leaves_the_spec_alone():
     spec = deepnet.Spec.from_dict(NESTED)
     new = apply_changes(spec, {"train.optimizer.lr": 0.01,

@@ -51,6 +51,9 @@ def test_attack_text_output_targeted(digits_run, capsys):
     (["--method", "cw", "--norm", "linf"], "cw is an l2 attack"),
     (["--method", "pgd", "--target", "12"], "out of range"),
     (["--method", "pgd", "--target", "sideways"], "expected a class of this run"),
+    (["--method", "pgd", "--target", "sideways"], "a class number, or next, random, "
+                                                   "least_likely"),
+    (["--method", "pgd", "--norm", "l3"], "norm"),
     (["--method", "pgd", "--limit", "0"], "--limit"),
 ])
 def test_attack_bad_arguments_exit_2(digits_run, capsys, args, fragment):

@@ -47,6 +47,35 @@ def test_adversarial_batches_stay_in_raw_eps_ball(digits_run, digits_examples):
         assert raw.min() >= -1e-5 and raw.max() <= 1 + 1e-5
 
 
+def test_adversarial_batches_call_the_attack_as_before(digits_run, digits_examples):
+    """The training attack comes from attacks.TRAINING_ATTACKS with the same arguments as
+    the direct calls: fast FGSM from a random start, PGD with the configured steps."""
+    x, y = digits_examples
+    pre = digits_run.preprocess
+    xb = torch.as_tensor(pre(x[:16].numpy()))
+    net = torch.nn.Sequential(AdversarialBatches(AdversarialTraining(), pre, (0, 1)).norm,
+                              digits_run.model)
+    raw = xb * torch.as_tensor(pre.scale) + torch.as_tensor(pre.shift)
+    direct = {
+        "fgsm": lambda g: A.fgsm(net, raw, y[:16], 0.1, norm="l2", random_start=True,
+                                 alpha=0.05, bounds=(0.0, 1.0), generator=g),
+        "pgd": lambda g: A.pgd(net, raw, y[:16], 0.1, norm="l2", steps=3, alpha=0.05,
+                               bounds=(0.0, 1.0), generator=g),
+    }
+    assert A.TRAINING_ATTACKS.names == ("fgsm", "pgd")
+    for method, call in direct.items():
+        cfg = AdversarialTraining(eps=0.1, method=method, norm="l2", steps=3, alpha=0.05)
+
+        class T:  # what the hook reads from the Trainer
+            model = digits_run.model
+            augment_rng = torch.Generator().manual_seed(3)
+
+        out, _ = AdversarialBatches(cfg, pre, (0.0, 1.0))(T(), xb, y[:16])
+        expected = call(torch.Generator().manual_seed(3))
+        shift, scale = torch.as_tensor(pre.shift), torch.as_tensor(pre.scale)
+        assert torch.equal(out, ((expected - shift) / scale).to(xb.dtype)), method
+
+
 def test_adversarial_training_short_run(tmp_path, digits_run, digits_examples):
     """The cheap default check: a few epochs of fast FGSM training already resist PGD
     at eps 0.1 better than the plain model."""
@@ -129,6 +158,9 @@ def test_ensemble_evaluate_predict_attack(tmp_path, digits_run, capsys, mlp_spec
     report = (tmp_path / "ens" / "report.html").read_text()
     assert "Ensemble members" in report and str(other.path) in report
     ens = deepnet.load(tmp_path / "ens")
+    assert ens.spec.name == "ensemble-ens"
+    assert ens.spec.train.loss is None or ens.spec.train.loss.name == "cross_entropy"
+    assert ens.spec.model == digits_run.spec.model
     metrics = evaluate_run(ens)
     assert metrics["accuracy"] == pytest.approx(out["test"]["accuracy"])
     x, y = E.test_examples(ens, 20)

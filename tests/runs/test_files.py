@@ -21,7 +21,14 @@ from deepnet.runs.files import (
     ROBUSTNESS_RESULTS,
     RunDir,
 )
-from deepnet.runs.records import AttackRecord, AuditReport, EnsembleInfo, Results, Robustness
+from deepnet.runs.records import (
+    AttackRecord,
+    AuditReport,
+    EnsembleInfo,
+    Leak,
+    Results,
+    Robustness,
+)
 from factory import mlp_layers, spec_dict
 
 
@@ -35,8 +42,7 @@ def runs(tmp_path_factory):
         deepnet.train(deepnet.Spec.from_dict(spec), out=root / name, quiet=True,
                       report=False)
     files = RunDir(root / "a")
-    files.write_audit(AuditReport(leakage=[{"split": "test", "row": 3, "train_row": 1,
-                                            "exact": True}]))
+    files.write_audit(AuditReport(leakage=[Leak(3, "test", 1, True)]))
     attack = AttackRecord("pgd", "naive", "linf", 0.1, False, None, 30, 0.9, 0.4, 0.5,
                           0.09, 0.1, 0.2, {}, [(0.0, 0.9), (0.1, 0.4)])
     files.write_robustness(Robustness([attack]), {})
@@ -54,7 +60,7 @@ def test_a_run_reads_back_as_records(runs):
     assert run.meta.classes == ["setosa", "versicolor", "virginica"]
     assert run.encoding.kind == "table" and run.meta.input_shape == run.input_shape == (4,)
     assert run.history[-1]["epoch"] == 2
-    assert run.files.read_audit().leakage[0]["train_row"] == 1
+    assert run.files.read_audit().leakage[0] == Leak(3, "test", 1, True)
     assert run.files.read_robustness().attacks[0].robust_accuracy == 0.4
     ens = deepnet.load(runs / "ens")
     assert [m.path for m in ens.members] == [runs / "ens" / "../a", runs / "ens" / "../b"]

@@ -10,7 +10,9 @@ from safetensors.torch import save_file
 from deepnet.core.errors import CheckpointError
 from deepnet.data.encoding import (
     ArrayEncoding,
+    Column,
     ImageEncoding,
+    PreprocessRecord,
     TableEncoding,
     TextEncoding,
     encoding_from_json,
@@ -21,20 +23,27 @@ from deepnet.runs.records import (
     FORMAT,
     AttackRecord,
     AuditReport,
+    ConstantFeature,
+    DuplicateGroup,
     EnsembleInfo,
+    Imbalance,
+    LabelIssue,
+    Leak,
     ModelMeta,
+    Outlier,
     Results,
     Robustness,
+    ShiftedFeature,
     TeacherMeta,
 )
 
 PREPROCESS = {"mode": "standard", "shape": [1], "shift": [0.5], "scale": [2.0]}
-TABLE = TableEncoding("label", [{"name": "a", "type": "numeric"},
-                                {"name": "b", "type": "onehot", "categories": ["x", "y"]}])
+PREPROCESS_RECORD = PreprocessRecord.from_json(PREPROCESS)
+TABLE = TableEncoding("label", [Column("a"), Column("b", "onehot", ["x", "y"], fill="y")])
 
 
 def _meta(**kw) -> ModelMeta:
-    return ModelMeta("classification", (4,), PREPROCESS, ["no", "yes"], "data.csv",
+    return ModelMeta("classification", (4,), PREPROCESS_RECORD, ["no", "yes"], "data.csv",
                      kw.pop("encoding", TABLE), (0.0, 7.5), **kw)
 
 
@@ -51,10 +60,13 @@ def _attack(method="pgd", eps=0.1, robust=0.5) -> AttackRecord:
     Results(test={"accuracy": 0.95}, members=["../a", "../b"], warnings=["split differs"],
             member_test={"a": {"accuracy": 0.9}, "b": {"accuracy": 0.92}}),
     _meta(),
-    ModelMeta("regression", (3, 8, 8), PREPROCESS, encoding=ImageEncoding((8, 8), 3)),
+    ModelMeta("regression", (3, 8, 8), PREPROCESS_RECORD, encoding=ImageEncoding((8, 8), 3)),
     TeacherMeta(20.0, 7, "completed"),
-    AuditReport(label_issues=[{"row": 3, "label": "a", "suggested": "b"}],
-                imbalance={"ratio": 2.0, "imbalanced": False, "minority": []}),
+    AuditReport(label_issues=[LabelIssue(3, "a", "b", 0.12)],
+                imbalance=Imbalance({"a": 4, "b": 2}, 2.0, False, ())),
+    AuditReport(outliers=[Outlier(7, 8.5)], duplicates=[DuplicateGroup((1, 4, 9), True, False)],
+                leakage=[Leak(9, "test", 1, True)], shift=[ShiftedFeature("x[1]", 0.4, 1e-5)],
+                constant_features=[ConstantFeature("x[0]", 7.0)]),
     Robustness([_attack(), _attack("cw", None)]),
     EnsembleInfo(["../a", "../b"]),
 ])
@@ -122,11 +134,46 @@ def test_model_meta_is_versioned():
         ModelMeta.from_json(d | {"task": "ranking"})
 
 
+def test_model_meta_preprocess_is_a_record_with_the_saved_keys():
+    meta = _meta()
+    assert meta.preprocess == PreprocessRecord("standard", (1,), [0.5], [2.0])
+    assert meta.to_json()["preprocess"] == PREPROCESS  # no input_transform: none saved
+    assert ModelMeta.from_json(meta.to_json()).preprocess == meta.preprocess
+    saved = {**meta.to_json(), "preprocess": {"mode": "none", "shift": [0.0], "scale": [1.0]}}
+    with pytest.raises(ValueError, match="shape: missing"):
+        ModelMeta.from_json(saved)
+
+
 def test_audit_record_needs_every_key():
     d = AuditReport().to_json()
     assert tuple(d) == AUDIT_KEYS
     with pytest.raises(ValueError, match="leakage"):
         AuditReport.from_json({k: v for k, v in d.items() if k != "leakage"})
+
+
+def test_audit_findings_write_the_json_keys_of_audit_json():
+    report = AuditReport(
+        label_issues=[LabelIssue(3, "a", "b", 0.12)], outliers=[Outlier(7, 8.5)],
+        duplicates=[DuplicateGroup((1, 4, 9), True, False)], leakage=[Leak(9, "test", 1, True)],
+        imbalance=Imbalance({"a": 4, "b": 1}, 4.0, True, ("b",)),
+        shift=[ShiftedFeature("x[1]", 0.4, 1e-5)], constant_features=[ConstantFeature("x[0]", 7.0)])
+    assert report.to_json() == {
+        "label_issues": [{"row": 3, "label": "a", "suggested": "b", "label_probability": 0.12}],
+        "outliers": [{"row": 7, "score": 8.5}],
+        "duplicates": [{"rows": [1, 4, 9], "exact": True, "same_label": False}],
+        "leakage": [{"row": 9, "split": "test", "train_row": 1, "exact": True}],
+        "imbalance": {"counts": {"a": 4, "b": 1}, "ratio": 4.0, "imbalanced": True,
+                      "minority": ["b"]},
+        "shift": [{"feature": "x[1]", "statistic": 0.4, "p_value": 1e-5}],
+        "constant_features": [{"feature": "x[0]", "value": 7.0}]}
+    # label issues and the training copies of leaks dropped; of a duplicate group with a
+    # held-out row, every training copy; the held-out copies kept
+    assert report.rows_to_drop() == [1, 3, 4]
+    assert dict(report.summary())["imbalance"] == "largest/smallest class 4 (imbalanced)"
+    assert dict(report.summary())["duplicates"] == "1 groups (1 exact)"
+    bad = report.to_json() | {"leakage": [{"row": 9, "split": "test", "exact": True}]}
+    with pytest.raises(ValueError, match=r"leakage\.0\.train_row: missing"):
+        AuditReport.from_json(bad)
 
 
 def test_robustness_merge_replaces_a_rerun():

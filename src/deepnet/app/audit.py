@@ -3,15 +3,22 @@ data, and the audit stored in a run and its report."""
 
 from __future__ import annotations
 
-from deepnet.diagnose.audit import AuditReport, audit, check_clean_target, save_audit, write_clean
+from deepnet.diagnose.audit import (
+    AuditReport,
+    CleanCopy,
+    audit,
+    check_clean_target,
+    save_audit,
+    write_clean,
+)
 from deepnet.report.html import write_report
 from deepnet.runs.load import load
 
 
 def audit_spec(spec, fix: str | None = None, run: str | None = None
-               ) -> tuple[AuditReport, dict | None]:
-    """(the audit, the cleaned copy's {path, rows, dropped} or None). Every argument is
-    checked before the audit runs."""
+               ) -> tuple[AuditReport, CleanCopy | None]:
+    """(the audit, the cleaned copy written to `fix` or None). Every argument is checked
+    before the audit runs."""
     stored = load(run) if run else None
     if fix:
         check_clean_target(spec, fix)

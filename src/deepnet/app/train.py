@@ -233,7 +233,7 @@ def finish(spec: Spec, prepared: Prepared, t: Trainer, path: Path, seconds: floa
     model = t.model
     ds = prepared.dataset
     files = RunDir(path)
-    meta = ModelMeta(prepared.task, tuple(ds.input_shape), prepared.preprocess.to_json(),
+    meta = ModelMeta(prepared.task, tuple(ds.input_shape), prepared.preprocess.record(),
                      list(ds.classes), ds.source, prepared.encoding,
                      None if prepared.x_range is None else tuple(prepared.x_range))
     files.write_model(model, meta)

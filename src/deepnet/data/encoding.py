@@ -3,9 +3,12 @@ its Dataset, saved with the trained model, and read back by `predict` and `evalu
 --data` (deepnet.data.inputs) to encode new files the way training did.
 
     ArrayEncoding()                              an .npz of x, a built-in array set
-    TableEncoding(target, columns)               a table, column by column
+    TableEncoding(target, columns)               a table, column by column (Column)
     TextEncoding(column, vocab, max_len, target) a text column, tokenised
     ImageEncoding(size, channels)                an image folder, decoded
+
+and then the preprocessing fitted on the training split (deepnet.data.transforms), saved
+as a PreprocessRecord.
 """
 
 from __future__ import annotations
@@ -13,9 +16,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, SerializerFunctionWrapHandler, model_serializer
 
 from deepnet.core.records import JsonRecord
+
+Bounds = tuple[float, float]
+Mode = Literal["none", "standard", "minmax"]  # data.normalize
 
 
 @dataclass(frozen=True)
@@ -26,12 +32,35 @@ class ArrayEncoding(JsonRecord):
 
 
 @dataclass(frozen=True)
+class Column(JsonRecord):
+    """One feature column of a table: `numeric` is taken as a number, `onehot` is one
+    input per category, `ordinal` one input, the category's index in `categories`.
+    `fill` replaces a missing value (the training rows' median or most common category,
+    data.missing: impute); None, a missing value is an error. Its JSON leaves out `fill`
+    when None and `categories` of a numeric column, as runs have always saved it."""
+
+    name: str
+    type: Literal["numeric", "ordinal", "onehot"] = "numeric"
+    categories: list[str] = field(default_factory=list)  # sorted; not for numeric
+    fill: float | str | None = None  # a number for numeric, a category otherwise
+
+    @model_serializer(mode="wrap")
+    def _saved(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        d = handler(self)
+        if self.fill is None:
+            del d["fill"]
+        if self.type == "numeric":
+            del d["categories"]
+        return d
+
+
+@dataclass(frozen=True)
 class TableEncoding(JsonRecord):
-    """A table: `columns` are {name, type: numeric|ordinal|onehot, categories, fill}, in
-    the order of the model's features (deepnet.data.tables.encode_frame)."""
+    """A table: `columns` in the order of the model's features
+    (deepnet.data.tables.encode_frame)."""
 
     target: str | None = None
-    columns: list[dict[str, Any]] = field(default_factory=list)
+    columns: list[Column] = field(default_factory=list)
     kind: Literal["table"] = "table"
 
 
@@ -68,3 +97,33 @@ def encoding_from_json(d: Any) -> Encoding:
     """The encoding of its JSON; None or {} (runs before encodings were saved) is an
     array. ValueError naming the problem otherwise."""
     return _Saved.from_json({"encoding": d or {"kind": "array"}}).encoding
+
+
+# ----------------------------------------------------------------------------- preprocessing
+@dataclass(frozen=True)
+class InputTransformRecord(JsonRecord):
+    """The saved input transformation (SqueezedPreprocess)."""
+
+    bit_depth: int | None
+    smoothing: int | None
+    bounds: Bounds
+
+
+@dataclass(frozen=True)
+class PreprocessRecord(JsonRecord):
+    """The saved preprocessing: `shift` and `scale` flattened from arrays of `shape` (one
+    sample's, broadcast), and the input transformation when the run has one (its JSON
+    has no `input_transform` key otherwise, as runs have always saved it)."""
+
+    mode: Mode
+    shape: tuple[int, ...]
+    shift: list[float]
+    scale: list[float]
+    input_transform: InputTransformRecord | None = None
+
+    @model_serializer(mode="wrap")
+    def _saved(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        d = handler(self)
+        if self.input_transform is None:
+            del d["input_transform"]
+        return d

@@ -16,6 +16,7 @@ from deepnet.core.errors import DataError
 from deepnet.data.checks import check_not_empty
 from deepnet.data.encoding import (
     ArrayEncoding,
+    Column,
     Encoding,
     ImageEncoding,
     TableEncoding,
@@ -84,7 +85,7 @@ def _table(encoding: Encoding, path: Path, labelled: bool):
         return encode_texts(docs, encoding.vocab, encoding.max_len), labels, None
     if isinstance(encoding, TableEncoding):
         return encode_frame(frame, encoding.columns, where), labels, None
-    columns = [{"name": c, "type": "numeric"} for c in frame.columns if c != target]
+    columns = [Column(c) for c in frame.columns if c != target]
     return encode_frame(frame, columns, where), labels, None
 
 

@@ -19,7 +19,7 @@ from deepnet.core.errors import DataError, did_you_mean
 from deepnet.core.registry import Registry
 from deepnet.data.checks import check_finite, check_not_empty, check_numeric, encode_target
 from deepnet.data.dataset import Dataset
-from deepnet.data.encoding import TableEncoding
+from deepnet.data.encoding import Column, TableEncoding
 from deepnet.data.images import load_images
 from deepnet.data.tables import load_table
 from deepnet.data.text import load_text
@@ -43,7 +43,7 @@ def _digits(data, task=None) -> Dataset:
 
 
 def _table(x: np.ndarray, names: list[str]) -> TableEncoding:
-    return TableEncoding("target", [{"name": n, "type": "numeric"} for n in names])
+    return TableEncoding("target", [Column(n) for n in names])
 
 
 def _sklearn_csv(file: str, name: str, features: list[str]) -> Callable:

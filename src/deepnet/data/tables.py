@@ -11,6 +11,7 @@ rows only. Rows are numbered from 0, the header not counted.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ import pandas as pd
 from deepnet.core.errors import DataError, did_you_mean
 from deepnet.data.checks import check_not_empty, encode_target, label_key, source_row
 from deepnet.data.dataset import Dataset
-from deepnet.data.encoding import TableEncoding
+from deepnet.data.encoding import Column, TableEncoding
 
 
 def read_frame(path: str | Path) -> pd.DataFrame:
@@ -107,17 +108,17 @@ def _first_bad(series: pd.Series, nums: np.ndarray) -> np.ndarray:
     return np.flatnonzero(series.notna().to_numpy() & np.isnan(nums))
 
 
-def plan_column(series: pd.Series, name: str, data, where: str, rows) -> dict:
+def plan_column(series: pd.Series, name: str, data, where: str, rows) -> Column:
     """How one feature column is encoded: numeric, onehot or ordinal."""
     kind = data.categorical.get(name)
     if kind is None:
         if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
-            return {"name": name, "type": "numeric"}
+            return Column(name)
         nums = _numbers(series)
         bad = _first_bad(series, nums)
         present = int(series.notna().sum())
         if len(bad) == 0:
-            return {"name": name, "type": "numeric"}
+            return Column(name)
         if len(bad) < present / 2:  # mostly numbers: a typo, not a category
             i = int(bad[0])
             raise DataError(
@@ -129,39 +130,39 @@ def plan_column(series: pd.Series, name: str, data, where: str, rows) -> dict:
     categories = sorted({label_key(v) for v in series[series.notna()]})
     if kind is None:
         kind = "onehot" if len(categories) <= data.onehot_max else "ordinal"
-    return {"name": name, "type": kind, "categories": categories}
+    return Column(name, kind, categories)
 
 
-def fit_fills(columns: list[dict], frame: pd.DataFrame, train: np.ndarray) -> list[dict]:
+def fit_fills(columns: list[Column], frame: pd.DataFrame, train: np.ndarray) -> list[Column]:
     """Columns with the values that replace missing ones, from the training rows."""
     out = []
     part = frame.iloc[train]
     for col in columns:
-        s = part[col["name"]]
-        if col["type"] == "numeric":
+        s = part[col.name]
+        if col.type == "numeric":
             nums = _numbers(s)
             nums = nums[np.isfinite(nums)]
             fill = float(np.median(nums)) if len(nums) else 0.0
         else:
             counts = s[s.notna()].map(label_key).value_counts()
-            fill = str(counts.index[0]) if len(counts) else col["categories"][0]
-        out.append({**col, "fill": fill})
+            fill = str(counts.index[0]) if len(counts) else col.categories[0]
+        out.append(replace(col, fill=fill))
     return out
 
 
-def encode_frame(frame: pd.DataFrame, columns: list[dict], where: str,
+def encode_frame(frame: pd.DataFrame, columns: list[Column], where: str,
                  rows: np.ndarray | None = None) -> np.ndarray:
     """The model's input features (N, width) of a table, as the run's encoding says."""
-    require_columns(frame, [c["name"] for c in columns], where, "feature")
+    require_columns(frame, [c.name for c in columns], where, "feature")
     parts = []
     for col in columns:
-        name, s = col["name"], frame[col["name"]]
+        name, s = col.name, frame[col.name]
         missing = s.isna().to_numpy()
-        if missing.any() and "fill" not in col:
+        if missing.any() and col.fill is None:
             i = int(np.flatnonzero(missing)[0])
             raise DataError(f"{where}: row {source_row(rows, i)}, column {name!r}: missing "
                             "value; fill it, or set data.missing: drop or impute")
-        if col["type"] == "numeric":
+        if col.type == "numeric":
             v = _numbers(s)
             bad = _first_bad(s, v)
             if len(bad):
@@ -173,14 +174,15 @@ def encode_frame(frame: pd.DataFrame, columns: list[dict], where: str,
                 i = int(inf[0])
                 raise DataError(f"{where}: row {source_row(rows, i)}, column {name!r}: value "
                                 f"{float(v[i])!r} is not a finite number; fix or remove the row")
-            v[missing] = col.get("fill", np.nan)
+            if missing.any():
+                v[missing] = col.fill
             parts.append(v[:, None])
             continue
-        keys = [col.get("fill") if m else label_key(val)
+        keys = [col.fill if m else label_key(val)
                 for m, val in zip(missing, s.to_numpy(), strict=True)]
-        index = {k: i for i, k in enumerate(col["categories"])}
+        index = {k: i for i, k in enumerate(col.categories)}
         codes = np.asarray([index.get(k, -1) for k in keys], dtype=np.int64)
-        if col["type"] == "ordinal":
+        if col.type == "ordinal":
             parts.append(codes[:, None].astype(np.float64))
         else:
             onehot = np.zeros((len(codes), len(index)))

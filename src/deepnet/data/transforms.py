@@ -1,15 +1,17 @@
-"""Preprocessing fitted on the training split only, saved with the model as JSON."""
+"""Preprocessing fitted on the training split only, saved with the model as JSON
+(PreprocessRecord: model.safetensors' `preprocess`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-Bounds = tuple[float, float]
+from deepnet.data.encoding import Bounds, InputTransformRecord, Mode, PreprocessRecord
 
 
 def _stat_axes(ndim: int) -> tuple[int, ...]:
@@ -25,7 +27,7 @@ def _stat_axes(ndim: int) -> tuple[int, ...]:
 class Preprocess:
     """x -> (x - shift) / scale, with shift and scale broadcast over one sample."""
 
-    mode: str  # none | standard | minmax
+    mode: Mode
     shift: np.ndarray
     scale: np.ndarray
 
@@ -84,21 +86,34 @@ class Preprocess:
         """The same transform as a module, for models that take raw inputs (attacks)."""
         return Normalize(self.shift, self.scale)
 
-    def to_json(self) -> dict:
-        return {"mode": self.mode, "shape": list(self.shift.shape),
-                "shift": self.shift.ravel().tolist(), "scale": self.scale.ravel().tolist()}
+    def record(self) -> PreprocessRecord:
+        """What is saved with the model."""
+        return PreprocessRecord(self.mode, tuple(self.shift.shape),
+                                self.shift.ravel().tolist(), self.scale.ravel().tolist())
+
+    def to_json(self) -> dict[str, Any]:
+        return self.record().to_json()
 
     @classmethod
-    def from_json(cls, d: dict) -> Preprocess:
-        """The saved preprocessing, its input transformation (a defense) included."""
-        shape = tuple(d["shape"])
-        pre = Preprocess(d["mode"], np.asarray(d["shift"], np.float32).reshape(shape),
-                         np.asarray(d["scale"], np.float32).reshape(shape))
-        squeeze = d.get("input_transform")
-        if squeeze is None:
-            return pre
-        return SqueezedPreprocess(pre.mode, pre.shift, pre.scale, squeeze["bit_depth"],
-                                  squeeze["smoothing"], tuple(squeeze["bounds"]))
+    def from_record(cls, r: PreprocessRecord) -> Preprocess:
+        """The saved preprocessing, its input transformation (a defense) included; a
+        ValueError when `shift` or `scale` does not have the size of `shape`."""
+        size = int(np.prod(r.shape))
+        if len(r.shift) != size or len(r.scale) != size:
+            raise ValueError(f"preprocess: shift and scale have {len(r.shift)} and "
+                             f"{len(r.scale)} values, shape {list(r.shape)} needs {size}")
+        shift = np.asarray(r.shift, np.float32).reshape(r.shape)
+        scale = np.asarray(r.scale, np.float32).reshape(r.shape)
+        t = r.input_transform
+        if t is None:
+            return Preprocess(r.mode, shift, scale)
+        return SqueezedPreprocess(r.mode, shift, scale, t.bit_depth, t.smoothing, t.bounds)
+
+    @classmethod
+    def from_json(cls, d: Any) -> Preprocess:
+        """from_record of a PreprocessRecord or its JSON; a ValueError naming what is wrong."""
+        return cls.from_record(d if isinstance(d, PreprocessRecord)
+                               else PreprocessRecord.from_json(d))
 
 
 class Normalize(nn.Module):
@@ -172,7 +187,6 @@ class SqueezedPreprocess(Preprocess):
     def module(self, bpda: bool = False) -> nn.Module:
         return nn.Sequential(self.squeeze_module(bpda), Normalize(self.shift, self.scale))
 
-    def to_json(self) -> dict:
-        return {**super().to_json(), "input_transform": {
-            "bit_depth": self.bit_depth, "smoothing": self.smoothing,
-            "bounds": list(self.bounds)}}
+    def record(self) -> PreprocessRecord:
+        return replace(super().record(), input_transform=InputTransformRecord(
+            self.bit_depth, self.smoothing, self.bounds))

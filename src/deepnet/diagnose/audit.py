@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +26,17 @@ from deepnet.core.io import write_bytes_atomic
 from deepnet.data.encoding import ArrayEncoding, Encoding, TableEncoding
 from deepnet.data.sources import TABLE_SUFFIXES
 from deepnet.runs.files import RunDir
-from deepnet.runs.records import AUDIT_KEYS, AuditReport
+from deepnet.runs.records import (
+    AUDIT_KEYS,
+    AuditReport,
+    ConstantFeature,
+    DuplicateGroup,
+    Imbalance,
+    LabelIssue,
+    Leak,
+    Outlier,
+    ShiftedFeature,
+)
 
 FOLDS = 5
 MAX_FEATURES = 256  # more features than this are reduced by PCA for the models
@@ -65,7 +76,7 @@ def feature_names(input_shape: tuple[int, ...], encoding: Encoding) -> list[str]
     cols = encoding.columns if isinstance(encoding, TableEncoding) else []
     width = int(np.prod(input_shape)) if input_shape else 1
     if len(cols) == width and cols:
-        return [str(c["name"]) for c in cols]
+        return [c.name for c in cols]
     if len(input_shape) <= 1:
         return [f"x[{i}]" for i in range(width)]
     return ["x[" + ",".join(map(str, ix)) + "]" for ix in np.ndindex(*input_shape)]
@@ -109,7 +120,7 @@ def out_of_fold_probabilities(z: np.ndarray, y: np.ndarray, n_classes: int, seed
     return probs
 
 
-def label_issues(z, y, classes, rows, seed) -> list[dict]:
+def label_issues(z, y, classes, rows, seed) -> list[LabelIssue]:
     from cleanlab.filter import find_label_issues
 
     n_classes = max(len(classes), int(y.max()) + 1)
@@ -120,9 +131,8 @@ def label_issues(z, y, classes, rows, seed) -> list[dict]:
     probs = (probs + 1e-6) / (probs + 1e-6).sum(axis=1, keepdims=True)
     idx = find_label_issues(y, probs, return_indices_ranked_by="self_confidence", n_jobs=1)
     name = (lambda c: classes[c]) if classes else str
-    return [{"row": int(rows[i]), "label": name(int(y[i])),
-             "suggested": name(int(np.argmax(probs[i]))),
-             "label_probability": round(float(probs[i, y[i]]), 4)} for i in idx[:LIST_LIMIT]]
+    return [LabelIssue(int(rows[i]), name(int(y[i])), name(int(np.argmax(probs[i]))),
+                       round(float(probs[i, y[i]]), 4)) for i in idx[:LIST_LIMIT]]
 
 
 def _neighbours(z: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -133,7 +143,7 @@ def _neighbours(z: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return dist[:, 1:], idx[:, 1:]  # without the row itself (the first of its duplicates)
 
 
-def outliers(dist: np.ndarray, rows: np.ndarray) -> list[dict]:
+def outliers(dist: np.ndarray, rows: np.ndarray) -> list[Outlier]:
     score = dist.mean(axis=1)
     med = np.median(score)
     mad = 1.4826 * np.median(np.abs(score - med))
@@ -141,7 +151,7 @@ def outliers(dist: np.ndarray, rows: np.ndarray) -> list[dict]:
         return []
     z = (score - med) / mad
     order = np.argsort(-z)
-    return [{"row": int(rows[i]), "score": round(float(z[i]), 2)}
+    return [Outlier(int(rows[i]), round(float(z[i]), 2))
             for i in order if z[i] >= OUTLIER_Z][:LIST_LIMIT]
 
 
@@ -187,7 +197,7 @@ def _part_of(splits: dict[str, np.ndarray], n: int) -> np.ndarray:
     return part
 
 
-def leakage(groups, splits, rows, flat: np.ndarray) -> list[dict]:
+def leakage(groups, splits, rows, flat: np.ndarray) -> list[Leak]:
     """One entry per non-training row that has a copy in the training split."""
     part = _part_of(splits, len(flat))
     out = []
@@ -199,23 +209,23 @@ def leakage(groups, splits, rows, flat: np.ndarray) -> list[dict]:
             if part[i] in ("val", "test"):
                 same = next((t for t in train if np.array_equal(flat[t], flat[i])), None)
                 t = same if same is not None else train[0]
-                out.append({"row": int(rows[i]), "split": str(part[i]),
-                            "train_row": int(rows[t]), "exact": same is not None})
+                out.append(Leak(int(rows[i]), str(part[i]), int(rows[t]), same is not None))
     return out[:LIST_LIMIT]
 
 
-def imbalance(y: np.ndarray, classes: list[str]) -> dict:
+def imbalance(y: np.ndarray, classes: list[str]) -> Imbalance:
     counts = np.bincount(y, minlength=len(classes))
     present = counts[counts > 0]
     ratio = float(present.max() / present.min()) if len(present) else 1.0
     share = counts / max(counts.sum(), 1)
-    return {"counts": {classes[c] if classes else str(c): int(n) for c, n in enumerate(counts)},
-            "ratio": round(ratio, 3), "imbalanced": ratio >= IMBALANCE_RATIO,
-            "minority": [classes[c] if classes else str(c) for c in range(len(counts))
-                         if share[c] < 0.5 / len(counts)]}
+    names = [classes[c] if classes else str(c) for c in range(len(counts))]
+    return Imbalance({names[c]: int(n) for c, n in enumerate(counts)}, round(ratio, 3),
+                     ratio >= IMBALANCE_RATIO,
+                     tuple(names[c] for c in range(len(counts)) if share[c] < 0.5 / len(counts)))
 
 
-def shift(f: np.ndarray, splits: dict[str, np.ndarray], names: list[str]) -> list[dict]:
+def shift(f: np.ndarray, splits: dict[str, np.ndarray], names: list[str]
+          ) -> list[ShiftedFeature]:
     from scipy.stats import ks_2samp
 
     other = splits["test"] if len(splits["test"]) else splits["val"]
@@ -230,13 +240,13 @@ def shift(f: np.ndarray, splits: dict[str, np.ndarray], names: list[str]) -> lis
     p_adj = np.minimum(p * len(varying), 1.0)
     hits = np.flatnonzero(p_adj < SHIFT_P)
     hits = hits[np.argsort(-stat[hits])]
-    return [{"feature": names[varying[j]], "statistic": round(float(stat[j]), 4),
-             "p_value": float(f"{p_adj[j]:.3g}")} for j in hits[:LIST_LIMIT]]
+    return [ShiftedFeature(names[varying[j]], round(float(stat[j]), 4),
+                           float(f"{p_adj[j]:.3g}")) for j in hits[:LIST_LIMIT]]
 
 
-def constant_features(f: np.ndarray, names: list[str]) -> list[dict]:
+def constant_features(f: np.ndarray, names: list[str]) -> list[ConstantFeature]:
     const = np.flatnonzero((f == f[:1]).all(axis=0)) if len(f) else []
-    return [{"feature": names[j], "value": float(f[0, j])} for j in const]
+    return [ConstantFeature(names[j], float(f[0, j])) for j in const]
 
 
 def audit_arrays(x: np.ndarray, y: np.ndarray, task: str, classes: list[str],
@@ -266,8 +276,8 @@ def _audit_arrays(x, y, task, classes, splits, rows, encoding, seed) -> AuditRep
     groups = duplicates(x, dist, idx)
     report = AuditReport(
         outliers=outliers(dist, rows),
-        duplicates=[{"rows": [int(rows[i]) for i in g], "exact": exact,
-                     "same_label": bool(len({_label(y[i]) for i in g}) == 1)}
+        duplicates=[DuplicateGroup(tuple(int(rows[i]) for i in g), exact,
+                                   len({_label(y[i]) for i in g}) == 1)
                     for g, exact in groups][:LIST_LIMIT],
         leakage=leakage(groups, splits, rows, np.ascontiguousarray(x.reshape(n, -1))),
         shift=shift(f, splits, names),
@@ -331,7 +341,16 @@ def check_clean_target(spec, out: str | Path) -> bool:
     return False
 
 
-def write_clean(spec, report: AuditReport, out: str | Path) -> dict:
+@dataclass(frozen=True)
+class CleanCopy:
+    """The cleaned copy `write_clean` wrote: where, the rows it kept and those dropped."""
+
+    path: Path
+    rows: int
+    dropped: int
+
+
+def write_clean(spec, report: AuditReport, out: str | Path) -> CleanCopy:
     """A cleaned copy of the spec's data at `out`, without `report.rows_to_drop()`; the
     source is never touched. Tables (.csv/.tsv/.parquet sources) are written as a table of
     the same columns; anything else as an .npz of raw `x` and `y`."""
@@ -349,10 +368,10 @@ def write_clean(spec, report: AuditReport, out: str | Path) -> dict:
     buf = io.BytesIO()
     np.savez(buf, x=x, y=y)
     write_bytes_atomic(out, buf.getvalue())
-    return {"path": str(out), "rows": int(len(keep)), "dropped": int(len(ds.y) - len(keep))}
+    return CleanCopy(out, int(len(keep)), int(len(ds.y) - len(keep)))
 
 
-def _write_table(source: Path, out: Path, drop: set[int]) -> dict:
+def _write_table(source: Path, out: Path, drop: set[int]) -> CleanCopy:
     import pandas as pd
 
     suffix = source.suffix.lower()
@@ -368,4 +387,4 @@ def _write_table(source: Path, out: Path, drop: set[int]) -> dict:
         data = clean.to_csv(index=False, sep="\t" if out.suffix.lower() == ".tsv" else ",")
         data = data.encode()
     write_bytes_atomic(out, data)
-    return {"path": str(out), "rows": len(clean), "dropped": len(frame) - len(clean)}
+    return CleanCopy(out, len(clean), len(frame) - len(clean))

@@ -12,6 +12,7 @@ import numpy as np
 from deepnet.nn.tree import layer_tree, spec_items
 from deepnet.runs.records import Results
 from deepnet.spec import Spec
+from deepnet.train.metrics import DEFAULT_METRICS
 
 KINDS = ("diverged", "exploding_gradients", "vanishing_gradients", "unstable_training",
          "dead_units", "underfitting", "overfitting", "healthy")  # also the order of priority
@@ -65,7 +66,7 @@ class Facts:
     @property
     def metric(self) -> str:
         metrics = self.spec.train.metrics or []
-        return metrics[0] if metrics else ("accuracy" if self.task == "classification" else "r2")
+        return metrics[0] if metrics else DEFAULT_METRICS[self.task][0]
 
     def series(self, key: str) -> np.ndarray:
         """One logged value per epoch (NaN where missing or not a number)."""

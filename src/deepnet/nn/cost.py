@@ -6,9 +6,11 @@ deepnet.resources turns them into memory and time estimates."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from deepnet.nn.activations import ACTIVATIONS
 
 Shape = tuple[int, ...]  # per sample, without the batch axis
 
@@ -37,10 +39,10 @@ class Saved:
     holds_input: bool = False  # its input stays alive while its layers run (a skip)
 
 
-# Which tensor each activation keeps for backward: its result, its argument, or nothing.
-ACTIVATION_SAVES = {"relu": "output", "sigmoid": "output", "tanh": "output",
-                    "softmax": "output", "gelu": "input", "silu": "input", "elu": "input",
-                    "leaky_relu": "input", "linear": None}
+# Which tensor each activation keeps for backward: its result, its argument, or nothing
+# (stated by each entry of deepnet.nn.activations.ACTIVATIONS).
+ACTIVATION_SAVES: Mapping[str, str | None] = {
+    name: a.saves for name, a in ACTIVATIONS.items()}
 
 
 def no_flops(a: Any, s: Shape, out: Shape) -> int:

@@ -12,16 +12,12 @@ from deepnet.nn.activations import ACTIVATIONS
 
 
 def _gain(activation: str) -> float:
-    known = {"tanh", "sigmoid", "relu", "leaky_relu", "linear"}
-    if activation == "leaky_relu":
-        return nn.init.calculate_gain("leaky_relu", 0.01)
-    return nn.init.calculate_gain(activation if activation in known else "linear")
+    return ACTIVATIONS.get(activation).gain
 
 
 def _kaiming(fn):
     def init(w: torch.Tensor, activation: str, g: torch.Generator) -> None:
-        a = 0.01 if activation == "leaky_relu" else 0.0
-        fn(w, a=a, nonlinearity="leaky_relu", generator=g)
+        fn(w, a=ACTIVATIONS.get(activation).slope, nonlinearity="leaky_relu", generator=g)
 
     return init
 

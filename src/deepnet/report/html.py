@@ -131,10 +131,10 @@ def _audit(src: _Sources) -> dict | None:
     if report is None:
         return None
     top = [("label issues (first 10)", ", ".join(
-        f"row {r['row']}: {r['label']} -> {r['suggested']}" for r in report.label_issues[:10])
+        f"row {r.row}: {r.label} -> {r.suggested}" for r in report.label_issues[:10])
         or "-"),
         ("leakage (first 10)", ", ".join(
-            f"{r['split']} row {r['row']} = train row {r['train_row']}"
+            f"{r.split} row {r.row} = train row {r.train_row}"
             for r in report.leakage[:10]) or "-")]
     return {"title": "Data audit", "table": report.summary() + top,
             "text": "From `deepnet audit SPEC --run RUN`; rows are 0-based indices in the "

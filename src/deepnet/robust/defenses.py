@@ -33,6 +33,7 @@ from deepnet.nn.build import build_model
 from deepnet.runs.files import RunDir
 from deepnet.runs.records import TeacherMeta
 from deepnet.train.callbacks import Progress, checkpointed
+from deepnet.train.losses import LOSSES
 from deepnet.train.setup import Setup, make_trainer
 from deepnet.train.trainer import fit
 
@@ -40,11 +41,15 @@ from deepnet.train.trainer import fit
 # ----------------------------------------------------------------------------- adversarial training
 class AdversarialBatches:
     """Trainer.batch_transform: the first `ratio` of each (shuffled) batch becomes
-    adversarial examples of the current model, made in raw units."""
+    adversarial examples of the current model, made in raw units by the attack
+    `cfg.method` (attacks.TRAINING_ATTACKS) from a random start; `cfg.steps` goes to the
+    attacks that iterate."""
 
     def __init__(self, cfg, preprocess: Preprocess, bounds: Bounds):
         self.cfg, self.bounds = cfg, bounds
         self.norm = Normalize(preprocess.shift, preprocess.scale)  # moved to the device once
+        self.attack = attacks.TRAINING_ATTACKS.get(cfg.method)
+        self.options = {"steps": cfg.steps} if "steps" in self.attack.args.model_fields else {}
 
     def __call__(self, t, xb: torch.Tensor, yb: torch.Tensor):
         m = round(self.cfg.ratio * len(xb))
@@ -55,12 +60,9 @@ class AdversarialBatches:
         net = nn.Sequential(norm, t.model)
         raw = xb[:m].float() * scale + shift
         c = self.cfg
-        if c.method == "fgsm":
-            adv = attacks.fgsm(net, raw, yb[:m], c.eps, norm=c.norm, random_start=True,
-                               alpha=c.alpha, bounds=self.bounds, generator=t.augment_rng)
-        else:
-            adv = attacks.pgd(net, raw, yb[:m], c.eps, norm=c.norm, steps=c.steps,
-                              alpha=c.alpha, bounds=self.bounds, generator=t.augment_rng)
+        adv = self.attack.run(net, raw, yb[:m], c.eps, norm=c.norm, random_start=True,
+                              alpha=c.alpha, bounds=self.bounds, generator=t.augment_rng,
+                              **self.options)
         return torch.cat([((adv - shift) / scale).to(xb.dtype), xb[m:]]), yb
 
 
@@ -157,9 +159,10 @@ def check(spec, prepared, problems: Problems) -> None:
         problems.add("robust.defense.input_transform.smoothing", "median smoothing needs "
                      f"images (channels, height, width); the samples have shape {shape}")
     if d is not None and d.distillation is not None and \
-            (spec.train.loss is None or spec.train.loss.name != "cross_entropy"):
+            (spec.train.loss is None or not LOSSES.get(spec.train.loss.name).softmax):
+        softmax = " or ".join(name for name, loss in LOSSES.items() if loss.softmax)
         problems.add("robust.defense.distillation", "needs a softmax classifier trained with "
-                     "train.loss: cross_entropy (several output units)")
+                     f"train.loss: {softmax} (several output units)")
 
 
 def defended_preprocess(spec, prepared) -> Preprocess:

@@ -316,5 +316,5 @@ def save(run, results: list[AttackResult]) -> Path:
     record = (files.read_robustness() or Robustness()).merge(
         [r.record() for r in results])
     figures = {EXAMPLES_FIGURE: grid_png(results[0], run.classes),
-               CURVE_FIGURE: curve_png(record.to_json()["attacks"])}
+               CURVE_FIGURE: curve_png(record.attacks)}
     return files.write_robustness(record, figures)

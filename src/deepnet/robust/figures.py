@@ -7,21 +7,22 @@ import numpy as np
 
 from deepnet.core.figures import png_bytes as _png
 from deepnet.core.figures import pyplot
+from deepnet.runs.records import AttackRecord
 
 
-def curve_png(rows: list[dict]) -> bytes:
+def curve_png(attacks: list[AttackRecord]) -> bytes:
     """Robust accuracy against eps, one line per attack (and variant) with a curve."""
     plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
     drawn = set()
-    for d in rows:
-        if not d.get("curve"):
+    for a in attacks:
+        if not a.curve:
             continue
-        ax = axes[0] if d["norm"] == "linf" else axes[1]
-        eps, acc = zip(*d["curve"], strict=True)
-        label = f"{d['method']} ({d['variant']})" + (" targeted" if d["targeted"] else "")
+        ax = axes[0] if a.norm == "linf" else axes[1]
+        eps, acc = zip(*a.curve, strict=True)
+        label = f"{a.method} ({a.variant})" + (" targeted" if a.targeted else "")
         ax.plot(eps, acc, marker="o", label=label)
-        drawn.add(d["norm"])
+        drawn.add(a.norm)
     for ax, norm in zip(axes, ("linf", "l2"), strict=True):
         ax.set_xlabel(f"eps ({norm}, raw input units)")
         ax.set_ylabel("robust accuracy")

@@ -21,6 +21,8 @@ from deepnet.data.transforms import Preprocess
 from deepnet.runs.files import RunDir
 from deepnet.runs.records import ModelMeta
 from deepnet.runs.run import Run, load_run
+from deepnet.spec import Spec
+from deepnet.train.losses import default_loss
 from deepnet.train.metrics import probabilities
 
 
@@ -70,16 +72,16 @@ def load_ensemble(path: str | Path) -> Run:
     runs = [load_run(files.path / m) for m in files.read_ensemble().members]
     check_members(runs, [str(r.path) for r in runs])
     first = runs[0]
-    spec = first.spec.model_copy(update={
-        "name": f"ensemble-{files.path.name}",
-        "train": first.spec.train.model_copy(update={
-            "loss": first.spec.train.loss.model_copy(update={"name": "cross_entropy"})
-            if first.spec.train.loss is not None else None})})
+    # its outputs are log-probabilities of the classes: the loss is the classifier's
+    changes = {"name": f"ensemble-{files.path.name}"}
+    if first.spec.train.loss is not None:
+        changes["train.loss.name"] = default_loss("classification", len(first.classes))
+    spec = Spec.from_dict(first.spec.to_dict(), changes=changes, source=str(files.path))
     model = Ensemble([_raw_network(r) for r in runs]).eval()
     shape = (1,) * len(first.input_shape)
     identity = Preprocess("none", np.zeros(shape, np.float32), np.ones(shape, np.float32))
     ranges = [r.meta.x_range for r in runs]
-    meta = ModelMeta("classification", first.input_shape, identity.to_json(),
+    meta = ModelMeta("classification", first.input_shape, identity.record(),
                      list(first.classes), first.meta.source, first.encoding,
                      None if None in ranges else (min(lo for lo, _ in ranges),
                                                   max(hi for _, hi in ranges)))

@@ -21,7 +21,7 @@ from pydantic import Field
 
 from deepnet.core.errors import CheckpointError
 from deepnet.core.records import JsonRecord
-from deepnet.data.encoding import ArrayEncoding, Encoding
+from deepnet.data.encoding import ArrayEncoding, Encoding, PreprocessRecord
 
 # The format of the metadata in model files: 1, runs of deepnet before the format was
 # written (read as 1 when absent); 2, the format itself added. A newer one is refused.
@@ -88,7 +88,7 @@ class ModelMeta(_Versioned):
 
     task: Literal["classification", "regression"]
     input_shape: tuple[int, ...]  # per sample
-    preprocess: dict[str, Any]  # deepnet.data.transforms.Preprocess.to_json()
+    preprocess: PreprocessRecord  # deepnet.data.transforms.Preprocess.record()
     classes: list[str] = field(default_factory=list)  # classification only
     source: str = ""
     encoding: Encoding = field(default_factory=ArrayEncoding)  # how raw files become inputs
@@ -112,17 +112,80 @@ class TeacherMeta(_Versioned):
 
 
 # ----------------------------------------------------------------------------- audit.json
+@dataclass(frozen=True)
+class LabelIssue(JsonRecord):
+    """A row whose label looks wrong: its label, the class the audit's models suggest,
+    and their out-of-fold probability of the label."""
+
+    row: int
+    label: str
+    suggested: str
+    label_probability: float
+
+
+@dataclass(frozen=True)
+class Outlier(JsonRecord):
+    """A row far from all others: the robust z-score of its mean k-NN distance."""
+
+    row: int
+    score: float
+
+
+@dataclass(frozen=True)
+class DuplicateGroup(JsonRecord):
+    """Rows that are the same sample: identical bytes (exact) or nearly so."""
+
+    rows: tuple[int, ...]
+    exact: bool
+    same_label: bool
+
+
+@dataclass(frozen=True)
+class Leak(JsonRecord):
+    """A val/test row with a copy (train_row) in the training split."""
+
+    row: int
+    split: str
+    train_row: int
+    exact: bool
+
+
+@dataclass(frozen=True)
+class Imbalance(JsonRecord):
+    """Class counts; the largest / smallest count; the classes under half their share."""
+
+    counts: dict[str, int]
+    ratio: float
+    imbalanced: bool
+    minority: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ShiftedFeature(JsonRecord):
+    """A feature distributed differently in train and test (Kolmogorov-Smirnov)."""
+
+    feature: str
+    statistic: float
+    p_value: float  # Bonferroni-corrected
+
+
+@dataclass(frozen=True)
+class ConstantFeature(JsonRecord):
+    feature: str
+    value: float
+
+
 @dataclass
 class AuditReport(JsonRecord):
     """What `deepnet audit` finds, in AUDIT_KEYS order; rows are 0-based source rows."""
 
-    label_issues: list[dict] = field(default_factory=list)  # row, label, suggested, ...
-    outliers: list[dict] = field(default_factory=list)
-    duplicates: list[dict] = field(default_factory=list)  # rows, exact, same_label
-    leakage: list[dict] = field(default_factory=list)  # split, row, train_row, exact
-    imbalance: dict | None = None  # None for regression
-    shift: list[dict] = field(default_factory=list)
-    constant_features: list[dict] = field(default_factory=list)
+    label_issues: list[LabelIssue] = field(default_factory=list)
+    outliers: list[Outlier] = field(default_factory=list)
+    duplicates: list[DuplicateGroup] = field(default_factory=list)
+    leakage: list[Leak] = field(default_factory=list)
+    imbalance: Imbalance | None = None  # None for regression
+    shift: list[ShiftedFeature] = field(default_factory=list)
+    constant_features: list[ConstantFeature] = field(default_factory=list)
 
     @classmethod
     def from_json(cls, d: Any) -> AuditReport:
@@ -138,14 +201,13 @@ class AuditReport(JsonRecord):
     def rows_to_drop(self) -> list[int]:
         """Source rows a cleaned copy leaves out: likely label errors, the extra copies of
         duplicates, and the training-side copy of every leaked sample."""
-        drop = {r["row"] for r in self.label_issues} | {r["train_row"] for r in self.leakage}
-        held_out = {r["row"] for r in self.leakage}  # val/test rows with a training copy
+        drop = {r.row for r in self.label_issues} | {r.train_row for r in self.leakage}
+        held_out = {r.row for r in self.leakage}  # val/test rows with a training copy
         for g in self.duplicates:
-            rows = g["rows"]
-            if held_out & set(rows):  # keep the held-out copies, drop every training one
-                drop |= {r for r in rows if r not in held_out}
+            if held_out & set(g.rows):  # keep the held-out copies, drop every training one
+                drop |= {r for r in g.rows if r not in held_out}
             else:
-                drop |= set(rows[1:])
+                drop |= set(g.rows[1:])
         return sorted(drop)
 
     def summary(self) -> list[tuple[str, str]]:
@@ -155,11 +217,11 @@ class AuditReport(JsonRecord):
             ("label issues", f"{len(self.label_issues)} rows whose label looks wrong"),
             ("outliers", f"{len(self.outliers)} rows far from all others"),
             ("duplicates", f"{len(self.duplicates)} groups "
-                           f"({sum(g['exact'] for g in self.duplicates)} exact)"),
+                           f"({sum(g.exact for g in self.duplicates)} exact)"),
             ("leakage", f"{len(self.leakage)} samples on both sides of the split"),
             ("imbalance", "n/a (regression)" if imb is None else
-             f"largest/smallest class {imb['ratio']:.3g}"
-             + (" (imbalanced)" if imb["imbalanced"] else "")),
+             f"largest/smallest class {imb.ratio:.3g}"
+             + (" (imbalanced)" if imb.imbalanced else "")),
             ("shift", f"{len(self.shift)} features distributed differently in train and test"),
             ("constant features", f"{len(self.constant_features)}"),
         ]

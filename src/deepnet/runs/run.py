@@ -105,7 +105,7 @@ def load_run(path: str | Path) -> Run:
     try:
         model, _ = build_model(spec.model.layers, meta.input_shape, spec.seed)
         model.load_state_dict(tensors)
-        pre = Preprocess.from_json(meta.preprocess)
+        pre = Preprocess.from_record(meta.preprocess)
     except (KeyError, RuntimeError, TypeError, ValueError) as e:
         raise CheckpointError(f"{str(files.file(MODEL))!r} does not match the run's "
                               f"{SPEC}: {e}") from None

@@ -7,8 +7,15 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from deepnet.attacks import ATTACKS, NORMS, AttackArgs
-from deepnet.core.schema import OneOf, PositiveFloat, PositiveInt, Section, one_of
+from deepnet.attacks import ATTACKS, NORMS, TRAINING_ATTACKS, AttackArgs
+from deepnet.core.schema import (
+    OneOf,
+    PositiveFloat,
+    PositiveInt,
+    Section,
+    one_of,
+    registered,
+)
 
 
 class _AttackItem(OneOf):
@@ -38,7 +45,7 @@ class AdversarialTraining(Section):
     """Train on adversarial examples made on the fly from each batch (eps in raw units)."""
 
     main: ClassVar[str] = "eps"
-    method: Literal["fgsm", "pgd"] = "fgsm"  # fgsm: fast FGSM with a random start
+    method: registered(TRAINING_ATTACKS) = "fgsm"  # fgsm: fast FGSM with a random start
     eps: PositiveFloat = 0.1
     norm: Literal[NORMS] = "linf"
     steps: PositiveInt = 7  # pgd

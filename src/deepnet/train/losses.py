@@ -52,10 +52,11 @@ class LossType:
     build: Callable  # (spec section, training targets, classes, device) -> loss(out, t)
     task: str  # classification | regression
     one_output: bool = False  # takes one output unit (a logit), not one per class
+    softmax: bool = False  # a softmax over one logit per class (distillation softens it)
 
 
 LOSSES: Registry[LossType] = Registry("loss", {
-    "cross_entropy": LossType(_cross_entropy, "classification"),
+    "cross_entropy": LossType(_cross_entropy, "classification", softmax=True),
     "binary_cross_entropy": LossType(_binary_cross_entropy, "classification", one_output=True),
     "mse": LossType(_regression(lambda o, t, s: F.mse_loss(o, t)), "regression"),
     "mae": LossType(_regression(lambda o, t, s: F.l1_loss(o, t)), "regression"),

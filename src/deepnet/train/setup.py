@@ -27,7 +27,7 @@ def device_for(name: str) -> torch.device:
     dev = torch.device(name)
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise SpecError(f"train.device: {name!r} was asked for, but no CUDA device is "
-                        "available; use device: auto or cpu")
+                        "available; use device: auto or cpu", path="train.device")
     return dev
 
 
