@@ -13,7 +13,8 @@ from deepnet.cli import main
 from deepnet.data.sources import load_source
 from deepnet.data.split import split_indices
 from deepnet.diagnose import apply_changes
-from deepnet.diagnose.audit import KEYS, audit_arrays
+from deepnet.diagnose.audit import audit_arrays
+from deepnet.runs.records import AUDIT_KEYS as KEYS
 from deepnet.runs.records import ConstantFeature, Leak
 
 

@@ -27,7 +27,6 @@ from deepnet.data.encoding import ArrayEncoding, Encoding, TableEncoding
 from deepnet.data.sources import TABLE_SUFFIXES
 from deepnet.runs.files import RunDir
 from deepnet.runs.records import (
-    AUDIT_KEYS,
     AuditReport,
     ConstantFeature,
     DuplicateGroup,
@@ -48,7 +47,6 @@ IMBALANCE_RATIO = 3.0  # largest class / smallest class
 LIST_LIMIT = 1000  # at most this many rows listed per check
 TEXT_WORDS = 2000  # text: word ids counted (the most frequent are the lowest)
 TEXT_PAIRS = 4096  # text: buckets of hashed word pairs
-KEYS = AUDIT_KEYS  # the JSON's keys, in order
 
 
 # ----------------------------------------------------------------------------- features
@@ -313,11 +311,6 @@ def audit(spec, seed: int | None = None) -> AuditReport:
 def save_audit(run_dir: str | Path, report: AuditReport) -> Path:
     """Store the audit with a run (`RUN/audit.json`), where its report.html shows it."""
     return RunDir(run_dir).write_audit(report)
-
-
-def read_audit(run_dir: str | Path) -> AuditReport | None:
-    """The audit stored with a run, or None; CheckpointError when it is damaged."""
-    return RunDir(run_dir).read_audit()
 
 
 def check_clean_target(spec, out: str | Path) -> bool:
