@@ -4,7 +4,7 @@ layers `times` times over). Their layers are laid out by `blocks`, which the tre
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from pydantic import Field
 from torch import nn
@@ -14,19 +14,18 @@ from deepnet.core.schema import PositiveInt
 from deepnet.nn.cost import Saved, keeps_nothing, no_flops, per_element
 from deepnet.nn.layer_type import Args, Block, Built, Context, LayerType, Node, Shape, fmt
 
-if TYPE_CHECKING:  # resolved by deepnet.nn.layers, which makes it from every layer type
-    from deepnet.nn.layers import LayerItem
-
 
 class ResidualArgs(Args):
     main: ClassVar[str] = "layers"
-    layers: list[LayerItem] = Field(min_length=1)
+    # LayerItem: the union of every layer type's item, made (and resolved here with
+    # model_rebuild) by deepnet.nn.layers, which imports this module
+    layers: list[LayerItem] = Field(min_length=1)  # noqa: F821
 
 
 class RepeatArgs(Args):
     main: ClassVar[str] = "times"
     times: PositiveInt
-    layers: list[LayerItem] = Field(min_length=1)
+    layers: list[LayerItem] = Field(min_length=1)  # noqa: F821
 
 
 class Residual(nn.Module):
