@@ -1,5 +1,5 @@
 """The layering written in docs/architecture.md, checked against the imports of every
-module (read with `ast`, imports inside functions included): no module imports a module
+module (read with `ast`: imports inside functions and under TYPE_CHECKING included): no module imports a module
 of a higher layer or of a sibling layer, and no import circle exists."""
 
 from __future__ import annotations
@@ -53,15 +53,12 @@ def _resolve(target: str) -> str | None:
 
 def imports(name: str, path: Path | None = None) -> set[str]:
     """The deepnet modules that module `name` (its file: `path`, default the package's)
-    imports anywhere in its file, except under `if TYPE_CHECKING:` (annotations only:
-    nothing runs)."""
+    imports anywhere in its file."""
     path = path or MODULES[name]
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found: set[str] = set()
 
     def visit(node: ast.AST) -> None:
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-            return
         if isinstance(node, ast.Import):
             found.update(t for a in node.names if (t := _resolve(a.name)))
         elif isinstance(node, ast.ImportFrom):
@@ -139,7 +136,7 @@ def test_no_import_circle():
 
 def test_the_checker_finds_wrong_imports(tmp_path):
     """The rule cannot rot silently: upward and sibling imports, at the top, inside a
-    function or relative, are all found; TYPE_CHECKING imports are not."""
+    function, relative or for type checkers only, are all found."""
     module = tmp_path / "checks.py"
     module.write_text(
         "from typing import TYPE_CHECKING\n"
@@ -152,10 +149,11 @@ def test_the_checker_finds_wrong_imports(tmp_path):
         "    from deepnet.runs.run import Run\n")
     found = imports("deepnet.nn.checks", module)
     assert found == {"deepnet.core.errors", "deepnet.nn.build", "deepnet.app.train",
-                     "deepnet.data.sources"}
+                     "deepnet.data.sources", "deepnet.runs.run"}
     assert wrong_imports({"deepnet.nn.checks": found}) == [
         "deepnet.nn.checks (nn, 2) imports deepnet.app.train (app, 8)",
-        "deepnet.nn.checks (nn, 2) imports deepnet.data.sources (data, 2)"]
+        "deepnet.nn.checks (nn, 2) imports deepnet.data.sources (data, 2)",
+        "deepnet.nn.checks (nn, 2) imports deepnet.runs.run (runs, 5)"]
 
 
 def test_help_imports_no_heavy_library():
