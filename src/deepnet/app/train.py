@@ -112,11 +112,12 @@ def train(spec: Spec, out: str | Path | None = None, resume: str | Path | None =
     """
     if resume is not None:
         path = Path(resume)
-        ckpt = RunDir(path).file(CHECKPOINT)
+        files = RunDir(path)
+        ckpt = files.file(CHECKPOINT)
         if not checkpoint.exists(ckpt):
             raise CheckpointError(f"--resume {str(path)!r}: no checkpoint found (no "
                                   f"{ckpt / checkpoint.STATE} file)")
-        spec = RunDir(path).read_spec()
+        spec = files.read_spec()
         remove_temporaries(path)  # a kill mid-write (metrics.jsonl, spec.yaml) left one
     prepared = prepare(spec)
     spec, model = check_against_data(spec, prepared)  # refused before the run directory exists
@@ -200,10 +201,11 @@ def _train(spec: Spec, prepared: Prepared, model, path: Path, resuming: bool, qu
     callbacks = list(stateful)
     if dist is not None:
         callbacks.append(EpochSeeds(spec.seed, dist.rank))
-    ckpt_dir = RunDir(path).file(CHECKPOINT)
+    files = RunDir(path)
+    ckpt_dir = files.file(CHECKPOINT)
     if lead:
         callbacks += [Checkpoint(ckpt_dir, lambda tr: checkpoint_state(tr, stateful)),
-                      MetricsLog(RunDir(path).file(METRICS_FILE))]
+                      MetricsLog(files.file(METRICS_FILE))]
     if lead and not quiet:
         callbacks.append(Progress(tc.epochs, len(setup.train_data), tc.metrics[0]))
     if resuming:

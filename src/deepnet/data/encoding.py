@@ -93,10 +93,16 @@ class _Saved(JsonRecord):
     encoding: Encoding
 
 
+def saved_encoding(d: Any) -> Any:
+    """A saved encoding's JSON as this deepnet reads it: None or {} (runs from before
+    encodings were saved) is an array."""
+    return d or {"kind": "array"}
+
+
 def encoding_from_json(d: Any) -> Encoding:
-    """The encoding of its JSON; None or {} (runs before encodings were saved) is an
-    array. ValueError naming the problem otherwise."""
-    return _Saved.from_json({"encoding": d or {"kind": "array"}}).encoding
+    """The encoding of its JSON (see saved_encoding); ValueError naming the problem
+    otherwise."""
+    return _Saved.from_json({"encoding": saved_encoding(d)}).encoding
 
 
 # ----------------------------------------------------------------------------- preprocessing

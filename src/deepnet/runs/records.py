@@ -21,7 +21,7 @@ from pydantic import Field
 
 from deepnet.core.errors import CheckpointError
 from deepnet.core.records import JsonRecord
-from deepnet.data.encoding import ArrayEncoding, Encoding, PreprocessRecord
+from deepnet.data.encoding import ArrayEncoding, Encoding, PreprocessRecord, saved_encoding
 
 # The format of the metadata in model files: 1, runs of deepnet before the format was
 # written (read as 1 when absent); 2, the format itself added. A newer one is refused.
@@ -96,8 +96,8 @@ class ModelMeta(_Versioned):
 
     @classmethod
     def from_json(cls, d: Any) -> ModelMeta:
-        if isinstance(d, dict) and not d.get("encoding"):  # format 1 may have saved {}
-            d = {**d, "encoding": {"kind": "array"}}
+        if isinstance(d, dict):  # format 1 may have saved {}
+            d = {**d, "encoding": saved_encoding(d.get("encoding"))}
         return super().from_json(d)
 
 
