@@ -243,11 +243,13 @@ def _predict_args(p: argparse.ArgumentParser) -> None:
 @_predict_args.run
 def _predict(args) -> int:
     from deepnet.app.predict import predict_file
+    from deepnet.core.io import write_text_atomic
+    from deepnet.core.outputs import writable_file
 
+    if args.out:
+        writable_file(args.out, "--out")
     text = predict_file(args.run, args.input)
     if args.out:
-        from deepnet.core.io import write_text_atomic
-
         write_text_atomic(args.out, text)
     else:
         sys.stdout.write(text)
@@ -358,10 +360,14 @@ def _report_args(p: argparse.ArgumentParser) -> None:
 
 @_report_args.run
 def _report(args) -> int:
+    from deepnet.core.outputs import writable_file
     from deepnet.report.html import write_report
+    from deepnet.runs.files import REPORT
     from deepnet.runs.load import load
 
-    print(write_report(load(args.run)))
+    run = load(args.run)
+    writable_file(run.files.file(REPORT), "RUN")
+    print(write_report(run))
     return 0
 
 
@@ -456,8 +462,20 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except OSError as e:
+        if e.filename is None:  # not about a file: a bug
+            return _internal(args.command)
+        # a file or folder that cannot be used (permissions, a file in the way, a full
+        # disk): the commands check their outputs first; this is the last line of defence
+        print(f"deepnet {args.command}: error: cannot use {e.filename!r}: {e.strerror}",
+              file=sys.stderr)
+        return 2
     except Exception:
-        traceback.print_exc()
-        print(f"deepnet {args.command}: internal error (exit code 1); please report it with "
-              "the traceback above", file=sys.stderr)
-        return 1
+        return _internal(args.command)
+
+
+def _internal(command: str) -> int:
+    traceback.print_exc()
+    print(f"deepnet {command}: internal error (exit code 1); please report it with "
+          "the traceback above", file=sys.stderr)
+    return 1

@@ -24,7 +24,7 @@ MLP = mlp_spec(epochs=8, hidden=48, dropout=0.2, name="mlp", **{
     "train.optimizer": {"name": "adam", "lr": 0.003}, "train.schedule": "onecycle",
     "train.early_stopping": {"patience": 2}})
 RUN_FILES = {"spec.yaml", "metrics.jsonl", "model.safetensors", "checkpoint", "results.json",
-             "report.html"}
+             "report.html", ".lock"}
 
 
 def spec(**train):
@@ -187,7 +187,7 @@ def test_bad_run_directories(tmp_path, capsys):
     assert "not found" in capsys.readouterr().err
     (tmp_path / "empty").mkdir()
     assert main(["train", "--resume", str(tmp_path / "empty")]) == 2
-    assert "no checkpoint" in capsys.readouterr().err
+    assert "not a run folder (no spec.yaml)" in capsys.readouterr().err
 
 
 def test_output_layer_must_fit_the_classes(tmp_path, capsys):

@@ -119,15 +119,15 @@ def test_results_verified_on_reading(bad, field):
 
 def test_model_meta_is_versioned():
     d = _meta().to_json()
-    assert d["format"] == FORMAT == 2
+    assert d["format"] == FORMAT == 3
     assert d["encoding"]["kind"] == "table" and d["x_range"] == [0.0, 7.5]
     # format 1: the metadata of runs written before the format was, encoding possibly {}
     old = {k: v for k, v in d.items() if k not in ("format", "x_range")} | {"encoding": {}}
     meta = ModelMeta.from_json(old)
     assert meta.format == 1 and meta.encoding == ArrayEncoding() and meta.x_range is None
     assert meta.classes == ["no", "yes"] and meta.input_shape == (4,)
-    with pytest.raises(CheckpointError, match=r"newer deepnet \(model format 3.*upgrade"):
-        ModelMeta.from_json(d | {"format": 3})
+    with pytest.raises(CheckpointError, match=r"newer deepnet \(model format 4.*upgrade"):
+        ModelMeta.from_json(d | {"format": 4})
     with pytest.raises(CheckpointError, match="upgrade deepnet"):
         TeacherMeta.from_json({"format": FORMAT + 1})
     with pytest.raises(ValueError, match="task"):

@@ -3,6 +3,7 @@ data, and the audit stored in a run and its report."""
 
 from __future__ import annotations
 
+from deepnet.core.outputs import writable_folder
 from deepnet.diagnose.audit import (
     AuditReport,
     CleanCopy,
@@ -20,6 +21,9 @@ def audit_spec(spec, fix: str | None = None, run: str | None = None
     """(the audit, the cleaned copy written to `fix` or None). Every argument is checked
     before the audit runs."""
     stored = load(run) if run else None
+    if stored is not None:
+        writable_folder(stored.path, "--run")
+        stored.files.read_audit()  # a damaged audit.json is refused now, not after the audit
     if fix:
         check_clean_target(spec, fix)
     report = audit(spec)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from deepnet.app.train import evaluate_run
 from deepnet.core.errors import CheckpointError, DeepnetError
+from deepnet.core.outputs import writable_folder
 from deepnet.report.html import write_report
 from deepnet.runs.ensemble import check_members, load_ensemble
 from deepnet.runs.files import RunDir
@@ -24,13 +25,13 @@ def make_ensemble(members: list[str | Path], out: str | Path, quiet: bool = Fals
     """
     if len(members) < 2:
         raise DeepnetError(f"an ensemble needs at least 2 runs; got {len(members)}")
+    out = writable_folder(out, "--out")
+    if out.exists() and any(out.iterdir()):
+        raise CheckpointError(f"--out {str(out)!r} already exists and is not empty; choose "
+                              "another folder")
     names = [str(m) for m in members]
     runs = [load(m) for m in members]
     warnings = check_members(runs, names)
-    out = Path(out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise CheckpointError(f"--out {str(out)!r} already exists and is not empty; choose "
-                              "another folder")
     out.mkdir(parents=True, exist_ok=True)
     rel = [os.path.relpath(Path(m).resolve(), out.resolve()) for m in members]
     files = RunDir(out)

@@ -12,6 +12,7 @@ import torch
 
 from deepnet.core.errors import CheckpointError, DataError, DeepnetError, Problems, SpecError
 from deepnet.core.io import remove_temporaries
+from deepnet.core.outputs import writable_folder
 from deepnet.core.version import VERSION
 from deepnet.data.augment import make_augment
 from deepnet.data.batches import InMemory
@@ -24,12 +25,13 @@ from deepnet.report.html import write_report
 from deepnet.robust.defenses import check, defended_preprocess
 from deepnet.robust.defenses import plan as plan_defense
 from deepnet.robust.evaluate import evaluate_spec
-from deepnet.runs.files import CHECKPOINT, RunDir, new_run_dir
+from deepnet.runs.files import CHECKPOINT, RunDir, claim, new_run_dir
 from deepnet.runs.files import METRICS as METRICS_FILE
+from deepnet.runs.files import SPEC as SPEC_FILE
 from deepnet.runs.load import load
 from deepnet.runs.records import ModelMeta, Results
 from deepnet.runs.run import Run
-from deepnet.spec import Loss, Spec, parse_path
+from deepnet.spec import Loss, Spec, differences, parse_path
 from deepnet.train import checkpoint, distributed
 from deepnet.train.callbacks import Checkpoint, EpochSeeds, MetricsLog, Progress, checkpointed
 from deepnet.train.losses import LOSSES, default_loss, make_loss
@@ -104,44 +106,82 @@ def train(spec: Spec, out: str | Path | None = None, resume: str | Path | None =
           quiet: bool = False, runs_root: str | Path = "runs",
           callbacks: list | None = None, report: bool = True) -> Run:
     """Train `spec`; write and return the run. With `resume`, continue that run exactly
-    from its last checkpoint (its own spec.yaml is used). `callbacks`: extra Callback
-    objects, called after the built-in ones and not checkpointed (they keep no state).
+    from its last checkpoint (its own spec.yaml is used; a run killed before its first
+    checkpoint starts again from the beginning). `callbacks`: extra Callback objects,
+    called after the built-in ones and not checkpointed (they keep no state).
     `report=False` skips report.html (tuning trials, where it would cost most of the time).
+
+    The run folder is claimed (runs.files.claim) before anything is written in it: a
+    second process training into it is refused. The destination is checked before the
+    data are read; a refused spec leaves no run folder behind.
 
     >>> run = deepnet.train(deepnet.Spec.from_yaml("examples/digits.yaml"))
     """
-    if resume is not None:
-        path = Path(resume)
-        files = RunDir(path)
-        ckpt = files.file(CHECKPOINT)
-        if not checkpoint.exists(ckpt):
-            raise CheckpointError(f"--resume {str(path)!r}: no checkpoint found (no "
-                                  f"{ckpt / checkpoint.STATE} file)")
-        spec = files.read_spec()
-        remove_temporaries(path)  # a kill mid-write (metrics.jsonl, spec.yaml) left one
-    prepared = prepare(spec)
-    spec, model = check_against_data(spec, prepared)  # refused before the run directory exists
-    dist = distributed.init(spec.train.device)
-    made = None
-    if resume is None:
-        lead = dist is None or dist.rank == 0  # only rank 0 writes the run directory
-        kept = out is not None and Path(out).is_dir()  # an empty folder the user made
-        path = new_run_dir(spec, out, runs_root) if lead else None
-        if lead:
-            made = path
-            RunDir(path).write_spec(spec)
-        if dist is not None:
-            path = Path(dist.broadcast_text(str(path) if lead else None))
+    held = None
     try:
-        return _train(spec, prepared, model, path, resume is not None, quiet, dist,
-                      callbacks, report)
-    except DeepnetError:
-        # refused before any checkpoint: the new run directory is removed, not left half
-        if made is not None and not checkpoint.exists(RunDir(made).file(CHECKPOINT)):
-            shutil.rmtree(made, ignore_errors=True)
-            if kept:
-                made.mkdir()
-        raise
+        if resume is not None:
+            path, held = Path(resume), _claim_resume(resume)
+            spec = RunDir(path).read_spec()
+            resuming = checkpoint.exists(RunDir(path).file(CHECKPOINT))
+            if resuming:
+                _check_unchanged(path, spec)
+        else:
+            writable_folder(runs_root if out is None else out, "--out")
+        prepared = prepare(spec)
+        spec, model = check_against_data(spec, prepared)  # refused before the folder exists
+        dist = distributed.init(spec.train.device)
+        made = None
+        if resume is None:
+            lead = dist is None or dist.rank == 0  # only rank 0 writes the run directory
+            kept = out is not None and Path(out).is_dir()  # an empty folder the user made
+            if lead:
+                path, held = new_run_dir(spec, out, runs_root)
+                made = path
+                RunDir(path).write_spec(spec)
+            if dist is not None:
+                path = Path(dist.broadcast_text(str(path) if lead else None))
+        try:
+            return _train(spec, prepared, model, path, resuming if resume else False, quiet,
+                          dist, callbacks, report)
+        except DeepnetError:
+            # refused before any checkpoint: the new run directory is removed, not left half
+            if made is not None and not checkpoint.exists(RunDir(made).file(CHECKPOINT)):
+                shutil.rmtree(made, ignore_errors=True)
+                if kept:
+                    made.mkdir()
+            raise
+    finally:
+        if held is not None:
+            held.release()
+
+
+def _claim_resume(resume: str | Path):
+    """The claim on the run folder to resume; CheckpointError when it is not a run."""
+    path, files = Path(resume), RunDir(resume)
+    if not path.is_dir():
+        raise CheckpointError(f"--resume {str(path)!r}: no such run folder")
+    if not files.file(SPEC_FILE).is_file():
+        raise CheckpointError(
+            f"--resume {str(path)!r}: not a run folder (no {SPEC_FILE}); a run killed before "
+            f"it wrote its spec has nothing to resume: train it again with "
+            f"`deepnet train SPEC --out {path}`")
+    held = claim(path, "--resume")
+    remove_temporaries(path)  # a kill mid-write (metrics.jsonl, spec.yaml) left one
+    return held
+
+
+def _check_unchanged(path: Path, spec: Spec) -> None:
+    """The run's spec.yaml is the spec its checkpoint was trained with."""
+    saved = checkpoint.meta(RunDir(path).file(CHECKPOINT)).get("spec")
+    if saved is None:  # a checkpoint of a deepnet before specs were kept in it
+        return
+    changed = differences(saved, spec.to_dict())
+    if changed:
+        raise CheckpointError(
+            f"--resume {str(path)!r}: {SPEC_FILE} is not the spec this run was trained with; "
+            f"it differs at {', '.join(changed[:10])}"
+            + (f" and {len(changed) - 10} more" if len(changed) > 10 else "")
+            + ". Undo the edit to resume, or train the changed spec as a new run.")
 
 
 def _first_layer(path: str | None) -> bool:
@@ -204,7 +244,9 @@ def _train(spec: Spec, prepared: Prepared, model, path: Path, resuming: bool, qu
     files = RunDir(path)
     ckpt_dir = files.file(CHECKPOINT)
     if lead:
-        callbacks += [Checkpoint(ckpt_dir, lambda tr: checkpoint_state(tr, stateful)),
+        saved = spec.to_dict()  # kept in each checkpoint: resume refuses an edited spec.yaml
+        callbacks += [Checkpoint(ckpt_dir, lambda tr: _with(checkpoint_state(tr, stateful),
+                                                            spec=saved)),
                       MetricsLog(files.file(METRICS_FILE))]
     if lead and not quiet:
         callbacks.append(Progress(tc.epochs, len(setup.train_data), tc.metrics[0]))
@@ -227,6 +269,11 @@ def _train(spec: Spec, prepared: Prepared, model, path: Path, resuming: bool, qu
         dist.barrier()
         dist.close()
     return run
+
+
+def _with(state: tuple, **extra) -> tuple:
+    data, meta = state
+    return data, {**meta, **extra}
 
 
 def finish(spec: Spec, prepared: Prepared, t: Trainer, path: Path, seconds: float,

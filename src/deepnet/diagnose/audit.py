@@ -23,6 +23,7 @@ import numpy as np
 
 from deepnet.core.errors import DataError
 from deepnet.core.io import write_bytes_atomic
+from deepnet.core.outputs import writable_file
 from deepnet.data.encoding import ArrayEncoding, Encoding, TableEncoding
 from deepnet.data.sources import TABLE_SUFFIXES
 from deepnet.runs.files import RunDir
@@ -320,8 +321,7 @@ def check_clean_target(spec, out: str | Path) -> bool:
     if source.exists() and out.resolve() == source.resolve():
         raise DataError(f"--fix {str(out)!r} is the data source itself; the source is never "
                         "edited: write the cleaned copy to another path")
-    if out.is_dir():
-        raise DataError(f"--fix {str(out)!r} is a folder; give a file path")
+    writable_file(out, "--fix")
     suffix = out.suffix.lower()
     if suffix in TABLE_SUFFIXES:
         if not (source.suffix.lower() in TABLE_SUFFIXES and source.is_file()):

@@ -14,22 +14,41 @@ a CheckpointError that names it and says what to do.
       audit.json               AuditReport (`deepnet audit SPEC --run RUN`)
       robustness/results.json  Robustness (`deepnet attack`), with examples.png, curve.png
       ensemble.json            EnsembleInfo: the folder is an ensemble of runs
+      .lock                    held (flock) by the one process that trains the run
+
+Every file read back is verified: JSON files against their record's schema, the model
+files by a SHA-256 of their metadata and tensors kept in the file (and the checkpoint by
+its own hashes, deepnet.train.checkpoint). A run folder is claimed before anything is
+written in it (`claim`): a second process that trains into the same folder is refused.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
+
 import torch
-from safetensors import SafetensorError, safe_open
+from safetensors import SafetensorError
+from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 
 from deepnet.core.errors import CheckpointError, DeepnetError
-from deepnet.core.io import write_bytes_atomic, write_json_atomic, write_text_atomic
+from deepnet.core.io import (
+    remove_temporaries,
+    write_bytes_atomic,
+    write_json_atomic,
+    write_text_atomic,
+)
 from deepnet.runs.records import (
     AuditReport,
     EnsembleInfo,
@@ -54,6 +73,8 @@ ENSEMBLE = "ensemble.json"
 EXAMPLES_FIGURE = "examples.png"  # in robustness/: the grid of adversarial examples
 CURVE_FIGURE = "curve.png"  # in robustness/: accuracy against eps
 FIGURES = (EXAMPLES_FIGURE, CURVE_FIGURE)
+LOCK = ".lock"
+HASH_KEY = "sha256"  # in a model file's metadata: the SHA-256 of the rest of the file
 
 # What to do about a damaged file, by its name in the run directory.
 REMEDIES = {
@@ -201,48 +222,135 @@ class RunDir:
     def _read_weights(self, name: str, record: type[R]) -> tuple[dict[str, torch.Tensor], R]:
         f = self.file(name)
         try:
-            with safe_open(str(f), framework="pt") as st:
-                raw = st.metadata() or {}
-                tensors = {k: st.get_tensor(k) for k in st.keys()}  # noqa: SIM118
-            meta = {k: json.loads(v) for k, v in raw.items()}
+            data = f.read_bytes()
         except FileNotFoundError:
             raise CheckpointError(f"{str(f)!r} not found: is this a finished run?") from None
-        except (SafetensorError, OSError, ValueError) as e:
+        except OSError as e:
+            raise CheckpointError(f"cannot read {str(f)!r}: {e}") from None
+        try:
+            raw, body = _split(data)
+            meta = {k: json.loads(v) for k, v in raw.items() if k != HASH_KEY}
+        except (ValueError, UnicodeDecodeError) as e:
             raise CheckpointError(f"{str(f)!r} is corrupt or not a deepnet model: {e}; "
                                   f"{REMEDIES[name]}") from None
         try:
-            return tensors, record.from_json(meta)
+            parsed = record.from_json(meta)
         except CheckpointError as e:  # a newer format: say which file
             raise CheckpointError(f"{str(f)!r}: {e}") from None
         except ValueError as e:
             raise self._damaged(name, f"its metadata is not a deepnet {record.__name__} "
                                       f"({e})") from None
+        if parsed.format >= HASHED and raw.get(HASH_KEY) != _digest(raw, body):
+            raise self._damaged(name, "its SHA-256 does not match its content (truncated, "
+                                      "altered or corrupted on disk); it was not used")
+        try:
+            return load_tensors(data), parsed
+        except SafetensorError as e:
+            raise self._damaged(name, str(e)) from None
+
+
+HASHED = 3  # the model format from which model files carry their SHA-256
+
+
+def _digest(meta: dict[str, str], body: bytes | memoryview) -> str:
+    """SHA-256 of a model file's metadata (but the hash) and tensor bytes."""
+    h = hashlib.sha256(json.dumps({k: v for k, v in meta.items() if k != HASH_KEY},
+                                  sort_keys=True).encode())
+    h.update(body)
+    return h.hexdigest()
+
+
+def _split(data: bytes) -> tuple[dict[str, str], memoryview]:
+    """(metadata, tensor bytes) of a safetensors file; ValueError when it is not one."""
+    if len(data) < 8:
+        raise ValueError("shorter than a safetensors header")
+    n = int.from_bytes(data[:8], "little")
+    if n > len(data) - 8:
+        raise ValueError("truncated: its header runs past the end of the file")
+    header = json.loads(data[8:8 + n])
+    meta = header.get("__metadata__", {}) if isinstance(header, dict) else None
+    if not isinstance(meta, dict):
+        raise ValueError("its header is not a safetensors header")
+    return meta, memoryview(data)[8 + n:]
 
 
 def _write_weights(path: Path, model: torch.nn.Module, meta: dict[str, Any]) -> None:
+    """The weights with `meta` and the SHA-256 of both, atomically. The tensor bytes do
+    not depend on the metadata, so a first serialization gives the bytes to hash."""
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    data = save_tensors(tensors, metadata={k: json.dumps(v) for k, v in meta.items()})
+    raw = {k: json.dumps(v) for k, v in meta.items()}
+    _, body = _split(save_tensors(tensors, metadata=raw))
+    data = save_tensors(tensors, metadata={**raw, HASH_KEY: _digest(raw, body)})
     write_bytes_atomic(path, data)
 
 
-def new_run_dir(spec: Spec, out: str | Path | None = None, root: str | Path = "runs") -> Path:
-    """A new, empty run directory: `out` if given, else runs/<name>-<UTC timestamp>."""
-    if out is not None:
+def new_run_dir(spec: Spec, out: str | Path | None = None, root: str | Path = "runs"
+                ) -> tuple[Path, Claim]:
+    """A new run directory, claimed: `out` if given (a new folder, or an empty one), else
+    runs/<name>-<UTC timestamp>. CheckpointError when `out` is a run already or is being
+    written by another process."""
+    if out is None:
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+        base = Path(root) / f"{spec.name}-{stamp}"
+        path, n = base, 1
+        while True:
+            try:
+                path.mkdir(parents=True)
+                break
+            except FileExistsError:
+                n += 1
+                path = base.with_name(f"{base.name}-{n}")
+    else:
         path = Path(out)
-        if path.exists() and (not path.is_dir() or any(path.iterdir())):
-            raise CheckpointError(
-                f"--out {str(path)!r} already exists and is not empty; a run is never "
-                "overwritten. Choose another folder, or continue it with --resume."
-            )
+        if path.exists() and not path.is_dir():
+            raise CheckpointError(f"--out {str(path)!r} is a file, not a folder; choose a "
+                                  "folder for the run")
         path.mkdir(parents=True, exist_ok=True)
-        return path
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    base = Path(root) / f"{spec.name}-{stamp}"
-    path, n = base, 1
-    while True:
-        try:
-            path.mkdir(parents=True)
-            return path
-        except FileExistsError:
-            n += 1
-            path = base.with_name(f"{base.name}-{n}")
+    held = claim(path, "--out")
+    if not _unused(path):  # checked under the claim: a run that finished before it counts
+        held.release()
+        raise CheckpointError(
+            f"--out {str(path)!r} already exists and is not empty; a run is never "
+            "overwritten. Choose another folder, or continue it with --resume.")
+    remove_temporaries(path)
+    return path, held
+
+
+def _unused(path: Path) -> bool:
+    """Whether a folder holds nothing but its lock and temporaries (a run killed before it
+    wrote its spec.yaml left no more)."""
+    return all(p.name == LOCK or (p.name.startswith(".") and p.name.endswith(".tmp"))
+               for p in path.iterdir())
+
+
+class Claim:
+    """The exclusive lock on a run folder, held while one process writes the run; the
+    system releases it when the process ends, even when it is killed."""
+
+    def __init__(self, fd: int | None) -> None:
+        self.fd = fd
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+def claim(path: str | Path, flag: str) -> Claim:
+    """Lock the run folder `path` (its LOCK file) for this process; CheckpointError naming
+    the folder when another process holds it."""
+    path = Path(path)
+    if fcntl is None:  # Windows: no advisory locks; the folder check alone stands
+        return Claim(None)
+    fd = os.open(path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        owner = os.read(fd, 32).decode(errors="replace").strip() or "?"
+        os.close(fd)
+        raise CheckpointError(
+            f"{flag} {str(path)!r} is being written by another deepnet process (pid "
+            f"{owner}); wait for it to end, or choose another folder") from None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    return Claim(fd)

@@ -24,8 +24,9 @@ from deepnet.core.records import JsonRecord
 from deepnet.data.encoding import ArrayEncoding, Encoding, PreprocessRecord, saved_encoding
 
 # The format of the metadata in model files: 1, runs of deepnet before the format was
-# written (read as 1 when absent); 2, the format itself added. A newer one is refused.
-FORMAT = 2
+# written (read as 1 when absent); 2, the format itself added; 3, the file carries the
+# SHA-256 of its metadata and tensors (deepnet.runs.files). A newer one is refused.
+FORMAT = 3
 
 
 # ----------------------------------------------------------------------------- results.json

@@ -7,6 +7,7 @@ from deepnet.spec.errors import format_errors
 from deepnet.spec.models import Model, Spec, Tune
 from deepnet.spec.paths import (
     apply_changes,
+    differences,
     format_path,
     get_path,
     parse_override,
@@ -18,6 +19,6 @@ from deepnet.spec.train import Loss, Optimizer, Train
 from deepnet.spec.tune import Distribution, Pruner
 
 __all__ = ["AdversarialTraining", "Attack", "Augment", "Data", "Distribution", "Loss", "Model",
-           "Optimizer", "Pruner", "Robust", "Spec", "Train", "Tune", "apply_changes",
+           "Optimizer", "Pruner", "Robust", "Spec", "Train", "Tune", "apply_changes", "differences",
            "format_errors", "format_path", "get_path", "parse_override", "parse_path",
            "set_path"]

@@ -144,3 +144,16 @@ def parse_override(text: str) -> tuple[str, Any]:
     key = key.strip()
     parse_path(key)
     return key, load_yaml(value, f"--set {key}")
+
+
+def differences(old: Any, new: Any, loc: Parts | None = None) -> list[str]:
+    """The spec paths at which two plain (JSON-like) values differ, e.g. a spec's to_dict()
+    before and after an edit: ['model.layers[1].dense.units']."""
+    loc = loc or []
+    if isinstance(old, dict) and isinstance(new, dict):
+        return [d for k in sorted({*old, *new}, key=str)
+                for d in differences(old.get(k), new.get(k), [*loc, k])]
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        return [d for i, (a, b) in enumerate(zip(old, new, strict=True))
+                for d in differences(a, b, [*loc, i])]
+    return [] if old == new else [format_path(loc) or "the spec"]

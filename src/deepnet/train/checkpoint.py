@@ -105,9 +105,9 @@ def exists(folder: str | Path) -> bool:
     return _latest(Path(folder)) is not None
 
 
-def load(folder: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """(tensors, meta) of the checkpoint in `folder`; CheckpointError naming the file when
-    it is missing, truncated or altered. Nothing is loaded from a file that fails."""
+def meta(folder: str | Path) -> dict[str, Any]:
+    """The JSON meta of the checkpoint in `folder`, its hash verified; CheckpointError
+    naming the state file when it is missing, truncated or altered."""
     folder = Path(folder)
     state_path = _latest(folder)
     if state_path is None:
@@ -115,12 +115,20 @@ def load(folder: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     try:
         state = json.loads(state_path.read_text())
         body = state["body"]
-        ok = state["sha256"] == _digest(_canonical(body))
+        ok = state["sha256"] == _digest(_canonical(body)) and isinstance(body, dict)
     except (ValueError, KeyError, TypeError, UnicodeDecodeError):
         ok = False
     if not ok:
         raise CheckpointError(f"checkpoint file {str(state_path)!r} is corrupt (truncated or "
                               "altered); it was not loaded")
+    return body
+
+
+def load(folder: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """(tensors, meta) of the checkpoint in `folder`; CheckpointError naming the file when
+    it is missing, truncated or altered. Nothing is loaded from a file that fails."""
+    folder = Path(folder)
+    body = meta(folder)
     tensors_path = folder / body["tensors"]
     try:
         data = tensors_path.read_bytes()
@@ -128,8 +136,8 @@ def load(folder: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         raise CheckpointError(f"checkpoint file {str(tensors_path)!r} is missing") from None
     if _digest(data) != body["tensors_sha256"]:
         raise CheckpointError(f"checkpoint file {str(tensors_path)!r} is corrupt (its SHA-256 "
-                              f"does not match {state_path.name}: truncated or altered); it "
-                              "was not loaded")
+                              f"does not match {_latest(folder).name}: truncated or altered); "
+                              "it was not loaded")
     return load_tensors(data), body
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from deepnet.core.errors import DeepnetError
+from deepnet.core.outputs import writable_folder
 from deepnet.spec import Spec
 
 __all__ = ["TuneResult", "tune"]
@@ -99,6 +100,8 @@ def _job(spec: Spec, trials, timeout, storage, study, out, train: Callable[..., 
         raise DeepnetError(f"--trials must be a positive integer; got {trials!r}")
     if timeout is not None and not 0 < timeout < float("inf"):
         raise DeepnetError(f"--timeout must be a positive number of seconds; got {timeout!r}")
+    folder = writable_folder(Path(out) if out is not None else Path("tunes") / spec.name,
+                             "--out")
     ds = load_source(spec.data, spec.task)  # bad data fails here, before any trial
     task = spec.task or ds.task
     metrics = spec.train.metrics or DEFAULT_METRICS[task]
@@ -107,9 +110,6 @@ def _job(spec: Spec, trials, timeout, storage, study, out, train: Callable[..., 
         raise DeepnetError(f"tune.metric: {metric!r} is not logged for this spec; choose loss "
                            f"or one of train.metrics: {', '.join(metrics)}")
     direction = t.direction or ("maximize" if metric in HIGHER_IS_BETTER else "minimize")
-    folder = Path(out) if out is not None else Path("tunes") / spec.name
-    if folder.exists() and not folder.is_dir():
-        raise DeepnetError(f"--out {str(folder)!r} is a file; the tune directory is a folder")
     folder.mkdir(parents=True, exist_ok=True)
     return Job(base=spec.to_dict(), space=dict(t.space), metric=metric, direction=direction,
                pruner=t.pruner, folder=folder,
