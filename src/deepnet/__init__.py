@@ -7,6 +7,14 @@
     run = deepnet.train(spec)            # a Run: model, history, results, path
     run = deepnet.load(run.path)         # run.predict(raw_inputs)
 
+Where a spec is wanted (train, tune, build, summary, estimate_memory, audit) a Spec, a
+dict of one or the path of a YAML file will do (`Spec.coerce`); where a run is wanted
+(evaluate, diagnose, attack), a Run or the path of its directory (`load`). Bad input
+raises a DeepnetError, never an AttributeError: a SpecError for a spec (or an argument
+that is none of those forms), a DataError for data, a CheckpointError for a run
+directory (or an argument that is neither form of a run), a DeepnetError for a number out
+of range (`summary(spec, batch_size=-5)`). The CLI maps each to exit code 2.
+
 The names below are imported when first used, so `import deepnet` (and `deepnet --help`)
 does not load PyTorch. Four of them share their name with a subpackage (`deepnet.train`,
 `deepnet.tune`, `deepnet.diagnose`, `deepnet.summary`): as attributes of `deepnet` they

@@ -47,7 +47,10 @@ def _load_spec(args):
 
 
 def _print_json(obj) -> None:
-    print(json.dumps(obj, indent=2))
+    """`--json` output: strict JSON, NaN and infinities as null (deepnet.core.io)."""
+    from deepnet.core.io import json_text
+
+    print(json_text(obj))
 
 
 # ----------------------------------------------------------------------------- summary
@@ -275,10 +278,19 @@ def _attack_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--target", default=None, metavar="T",
                    help="a class (name or number) or a rule that picks one per example "
                         "(default: the next class; implies --targeted)")
-    p.add_argument("--seed", type=int, default=0, help="seed of random starts and targets")
+    p.add_argument("--seed", type=_seed, default=0,
+                   help="seed of random starts and targets (0 to 2**32-1)")
     p.add_argument("--limit", type=int, default=None,
                    help="attack at most this many test examples (default robust.limit, 1000)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def _seed(text: str) -> int:
+    """An argparse type: a seed numpy and torch both take."""
+    seed = int(text)  # argparse turns a ValueError into 'invalid _seed value'
+    if not 0 <= seed < 2**32:
+        raise argparse.ArgumentTypeError(f"a seed is an integer from 0 to 2**32-1; got {text}")
+    return seed
 
 
 def _target(run, value: str, rules: tuple[str, ...]):

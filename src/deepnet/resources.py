@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import math
+import numbers
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
@@ -31,7 +32,7 @@ from deepnet.nn.build import build_model
 from deepnet.nn.layer_type import Row, Shape
 from deepnet.nn.layers import LAYERS
 from deepnet.nn.saved import Activations, saved_activations
-from deepnet.spec import Optimizer
+from deepnet.spec import Optimizer, Spec
 from deepnet.train.optim import OPTIMIZERS, make_optimizer
 
 DEFAULT_OPTIMIZER: str = Optimizer.model_fields["name"].default  # the spec's default
@@ -53,6 +54,21 @@ class Memory:
 
     def to_dict(self) -> dict[str, int]:
         return asdict(self)
+
+
+def positive_int(value, name: str) -> int:
+    """`value` when it is an integer of at least 1; a DeepnetError naming `name` else."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise DeepnetError(f"{name} must be a positive integer; got {value!r}")
+    return int(value)
+
+
+def positive_number(value, name: str) -> float:
+    """`value` when it is a finite real number above 0; a DeepnetError naming `name` else."""
+    if (isinstance(value, bool) or not isinstance(value, numbers.Real)
+            or not 0 < value < math.inf):
+        raise DeepnetError(f"{name} must be a positive number; got {value!r}")
+    return float(value)
 
 
 def optimizer_state_factor(name: str, momentum: float = 0.0) -> int:
@@ -126,7 +142,7 @@ def plan_memory(spec_or_model, input_shape: Shape, optimizer: str = DEFAULT_OPTI
     from a spec, so its activations are measured at two small batches and extrapolated."""
     if isinstance(spec_or_model, nn.Module):
         return _measured_plan(spec_or_model, input_shape, optimizer, precision, momentum)
-    spec = spec_or_model
+    spec = Spec.coerce(spec_or_model)
     model, rows = build_model(spec.model.layers, input_shape, spec.seed)
     return plan_from_rows(spec.model.layers, input_shape, rows, model, optimizer, precision,
                           momentum)
@@ -141,8 +157,7 @@ def estimate_memory(spec_or_model, input_shape: Shape, batch_size: int,
     >>> m = deepnet.estimate_memory(spec, (1, 8, 8), batch_size=64)
     >>> m.total, m.activations, m.inference
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise DeepnetError(f"batch size must be a positive integer; got {batch_size!r}")
+    batch_size = positive_int(batch_size, "batch size")
     return plan_memory(spec_or_model, input_shape, optimizer, precision, momentum).at(batch_size)
 
 

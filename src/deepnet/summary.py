@@ -10,7 +10,15 @@ from deepnet.data.prepare import prepare
 from deepnet.data.sources import load_source
 from deepnet.nn.build import build_model
 from deepnet.nn.layer_type import Row
-from deepnet.resources import Memory, backward_flops, epoch_seconds, plan_from_rows
+from deepnet.resources import (
+    Memory,
+    backward_flops,
+    epoch_seconds,
+    plan_from_rows,
+    positive_int,
+    positive_number,
+)
+from deepnet.spec import Spec
 
 TRAINING_MEMORY = ("parameters", "gradients", "optimizer", "activations", "total")
 
@@ -109,12 +117,20 @@ def human_bytes(n: float) -> str:
 
 def summary(spec, batch_size: int | None = None, input_shape=None, *,
             memory_budget: int | None = None, tflops: float | None = None) -> Summary:
-    """The Summary of `spec` at `batch_size` (default: train.batch_size).
+    """The Summary of `spec` (a Spec, a dict or a YAML file's path: Spec.coerce) at
+    `batch_size` (default: train.batch_size).
 
     `memory_budget` (bytes) adds the largest batch whose training-memory estimate fits it;
     `tflops` (a device's sustained TFLOP/s) adds a compute-time estimate of one epoch over
-    the training split.
+    the training split. A DeepnetError when a number is not positive.
     """
+    spec = Spec.coerce(spec)
+    batch_size = (spec.train.batch_size if batch_size is None
+                  else positive_int(batch_size, "batch_size"))
+    if memory_budget is not None:
+        memory_budget = positive_int(memory_budget, "memory_budget (bytes)")
+    if tflops is not None:
+        tflops = positive_number(tflops, "tflops (TFLOP/s)")
     prepared = None
     if tflops is not None:  # the training split's size; its shape too
         prepared = prepare(spec)
@@ -122,7 +138,6 @@ def summary(spec, batch_size: int | None = None, input_shape=None, *,
         ds = prepared.dataset if prepared is not None else load_source(spec.data)
         input_shape = ds.input_shape
     model, rows = build_model(spec.model.layers, input_shape, spec.seed)
-    batch_size = batch_size or spec.train.batch_size
     opt = spec.train.optimizer
     precision = spec.train.precision if spec.train.precision != "auto" else "fp32"
     plan = plan_from_rows(spec.model.layers, input_shape, rows, model, opt.name, precision,

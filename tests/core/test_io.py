@@ -1,7 +1,9 @@
 """deepnet.core.io: atomic writes. A crash at any moment leaves the old file or none,
-never part of one; results are ordinary 0644 files; DEEPNET_KILL_AT kills mid-write."""
+never part of one; results are ordinary 0644 files; DEEPNET_KILL_AT kills mid-write;
+JSON is strict (no bare NaN or Infinity)."""
 
 import json
+import math
 import os
 import signal
 import stat
@@ -147,3 +149,65 @@ def test_remove_temporaries_deletes_only_the_writers_temp_files(tmp_path):
     assert [p.name for p in removed] == [".metrics.jsonl.abc123.tmp"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.jsonl", "notes.tmp", "sub"]
     assert (tmp_path / "sub" / ".x.tmp").exists()
+
+
+# ----------------------------------------------------------------------------- strict JSON
+def _strict(text: str):
+    """json.loads that refuses NaN and Infinity, as every reader but Python's does."""
+    def refuse(token):
+        raise ValueError(f"not JSON: {token}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_json_text_writes_non_finite_numbers_as_null_and_says_where():
+    obj = {"test": {"loss": float("nan"), "a/b~c": float("inf"), "accuracy": 0.5},
+           "curve": [(0.1, float("-inf")), (0.2, 0.3)], "name": "x"}
+    data = _strict(io.json_text(obj))
+    assert data == {"test": {"loss": None, "a/b~c": None, "accuracy": 0.5},
+                    "curve": [[0.1, None], [0.2, 0.3]], "name": "x",
+                    "non_finite": {"/test/loss": "NaN", "/test/a~1b~0c": "Infinity",
+                                   "/curve/0/1": "-Infinity"}}
+    assert obj["test"]["loss"] != obj["test"]["loss"]  # the caller's object is unchanged
+
+
+def test_json_text_of_finite_data_is_plain_json():
+    obj = {"a": [1, 2.5, None, True], "b": {"c": "d"}}
+    assert io.json_text(obj) == json.dumps(obj, indent=2)
+    assert io.json_text(obj, indent=None) == json.dumps(obj)
+
+
+def test_a_top_level_list_with_non_finite_numbers_is_null_with_a_warning():
+    with pytest.warns(UserWarning, match=r"JSON has no NaN or Infinity; written as null: "
+                                         r"\{'/1/loss': 'NaN'\}"):
+        text = io.json_text([{"loss": 1.0}, {"loss": float("nan")}])
+    assert _strict(text) == [{"loss": 1.0}, {"loss": None}]
+
+
+def test_write_json_atomic_writes_strict_json_that_reads_back(tmp_path):
+    io.write_json_atomic(tmp_path / "r.json", {"test": {"loss": float("nan"), "acc": 1.0}})
+    data = _strict((tmp_path / "r.json").read_text())
+    assert data["test"] == {"loss": None, "acc": 1.0}
+    back = io.restore_non_finite(data)
+    assert math.isnan(back["test"]["loss"]) and back["test"]["acc"] == 1.0
+    assert "non_finite" not in back and "non_finite" in data  # a copy
+
+
+@pytest.mark.parametrize("notes", [
+    {"/test/acc": "NaN"},  # not a null there
+    {"/test/nope": "NaN"},
+    {"/test/loss": "nan"},  # not one of JSON's spellings
+    {"/test/loss/0": "NaN"},
+    {"/list/x": "NaN"},
+    "NaN",
+])
+def test_restore_refuses_notes_that_do_not_point_at_nulls(notes):
+    data = {"test": {"loss": None, "acc": 1.0}, "list": [None], "non_finite": notes}
+    with pytest.raises(ValueError, match="^non_finite: "):
+        io.restore_non_finite(data)
+
+
+def test_restore_leaves_data_without_notes_alone():
+    data = {"test": {"loss": None}}
+    assert io.restore_non_finite(data) is data
+    assert io.restore_non_finite([1, None]) == [1, None]

@@ -1,5 +1,7 @@
 """JsonRecord: dataclasses to and from JSON, verified field by field."""
 
+import json
+import math
 from dataclasses import dataclass, field
 
 import pytest
@@ -42,3 +44,30 @@ def _five_problems():
         e: int
 
     Five.from_json({})
+
+
+@dataclass
+class Scores(JsonRecord):
+    test: dict[str, float] = field(default_factory=dict)
+    curve: list[tuple[float, float]] = field(default_factory=list)
+    seconds: float | None = None
+
+
+def test_non_finite_numbers_round_trip_through_strict_json(tmp_path):
+    from deepnet.core.io import write_json_atomic
+
+    scores = Scores({"loss": math.nan, "accuracy": 0.5}, [(0.1, math.inf), (0.2, -math.inf)])
+    write_json_atomic(tmp_path / "s.json", scores.to_json())
+    text = (tmp_path / "s.json").read_text()
+    data = json.loads(text, parse_constant=lambda token: pytest.fail(f"bare {token}"))
+    assert data["test"] == {"loss": None, "accuracy": 0.5}
+    back = Scores.from_json(data)
+    assert math.isnan(back.test["loss"]) and back.test["accuracy"] == 0.5
+    assert back.curve == [(0.1, math.inf), (0.2, -math.inf)]
+
+
+def test_a_null_that_no_note_explains_is_still_refused():
+    with pytest.raises(ValueError, match=r"^test\.loss: Input should be a valid number"):
+        Scores.from_json({"test": {"loss": None}})
+    with pytest.raises(ValueError, match="^non_finite: '/test/accuracy'"):
+        Scores.from_json({"test": {"accuracy": 1.0}, "non_finite": {"/test/accuracy": "NaN"}})

@@ -5,6 +5,7 @@ JSONDecodeError traceback."""
 import json
 import shutil
 
+import numpy as np
 import pytest
 import torch
 from safetensors import safe_open
@@ -15,9 +16,11 @@ from deepnet.cli import main
 from deepnet.runs.files import (
     AUDIT,
     ENSEMBLE,
+    EXAMPLES_FIGURE,
     METRICS,
     MODEL,
     RESULTS,
+    ROBUSTNESS,
     ROBUSTNESS_RESULTS,
     RunDir,
 )
@@ -46,6 +49,7 @@ def runs(tmp_path_factory):
     attack = AttackRecord("pgd", "naive", "linf", 0.1, False, None, 30, 0.9, 0.4, 0.5,
                           0.09, 0.1, 0.2, {}, [(0.0, 0.9), (0.1, 0.4)])
     files.write_robustness(Robustness([attack]), {})
+    np.savez(root / "x.npz", x=np.ones((3, 4), np.float32))
     ens = RunDir(root / "ens")
     ens.write_ensemble(EnsembleInfo(["../a", "../b"]))
     ens.write_results(Results(test={"accuracy": 0.9}, members=["../a", "../b"],
@@ -102,6 +106,21 @@ def _wrong_shape(f):
     f.write_text(json.dumps({"test": [0.5], "attacks": {}, "members": "a"}))
 
 
+def _flip_two_bytes(f):
+    """Two bit flips in the tensor data, as a bad disk makes: the file still parses."""
+    data = bytearray(f.read_bytes())
+    data[-7] ^= 0x40
+    data[-31] ^= 0x01
+    f.write_bytes(bytes(data))
+
+
+def _edit_metadata(f):
+    """The model's metadata edited by hand (its task), the weights untouched."""
+    with safe_open(str(f), framework="pt") as st:
+        meta, tensors = st.metadata(), {k: st.get_tensor(k) for k in st.keys()}  # noqa: SIM118
+    save_file(tensors, str(f), {**meta, "classes": json.dumps(["x", "y", "z"])})
+
+
 # (run folder, file, how it is damaged, commands that read it)
 CASES = [
     ("a", RESULTS, _truncate, ("evaluate", "diagnose", "report")),
@@ -114,6 +133,9 @@ CASES = [
     ("ens", ENSEMBLE, _truncate, ("evaluate", "report")),
     ("ens", ENSEMBLE, _wrong_shape, ("evaluate",)),
     ("ens", RESULTS, _truncate, ("evaluate",)),
+    ("a", MODEL, _flip_two_bytes, ("evaluate", "diagnose", "report", "predict")),
+    ("a", MODEL, _edit_metadata, ("evaluate", "report")),
+    ("a", f"{ROBUSTNESS}/{EXAMPLES_FIGURE}", _wrong_shape, ("report",)),
 ]
 
 
@@ -125,7 +147,8 @@ def test_damaged_file_is_named_with_exit_code_2(runs, tmp_path, capsys, folder, 
     target = tmp_path / "runs" / folder
     damage(target / name)
     for command in commands:
-        assert main([command, str(target)]) == 2, command
+        inputs = [str(runs / "x.npz")] if command == "predict" else []
+        assert main([command, str(target), *inputs]) == 2, command
         err = capsys.readouterr().err
         assert f"deepnet {command}: error: " in err and "Traceback" not in err, err
         assert str(target / name) in err and "damaged" in err, err

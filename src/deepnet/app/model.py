@@ -6,13 +6,16 @@ from torch import nn
 
 from deepnet.data.sources import load_source
 from deepnet.nn.build import build_model
+from deepnet.spec import Spec
 
 
 def build(spec, input_shape: tuple[int, ...] | None = None) -> nn.Module:
-    """The untrained network of `spec`, its input shape inferred from the data.
+    """The untrained network of `spec` (a Spec, a dict or a YAML file's path), its input
+    shape inferred from the data.
 
     >>> model = deepnet.build(deepnet.Spec.from_yaml("examples/digits.yaml"))
     """
+    spec = Spec.coerce(spec)
     if input_shape is None:
         input_shape = load_source(spec.data).input_shape
     return build_model(spec.model.layers, input_shape, spec.seed)[0]

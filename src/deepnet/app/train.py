@@ -117,6 +117,7 @@ def train(spec: Spec, out: str | Path | None = None, resume: str | Path | None =
 
     >>> run = deepnet.train(deepnet.Spec.from_yaml("examples/digits.yaml"))
     """
+    spec = spec if resume is not None else Spec.coerce(spec)  # a Spec, dict or YAML path
     held = None
     try:
         if resume is not None:
@@ -322,6 +323,7 @@ def evaluate_run(run: Run, data: str | Path | None = None) -> dict[str, float]:
     """Test metrics of a run on its own test split, or on labelled data in any format the
     run can read: an .npz (`x`, `y`), a table or text CSV with the target column, or an
     image folder root/<class>/*.png."""
+    run = load(run)  # a Run or its directory
     cpu = torch.device("cpu")
     if data is None:
         prepared = prepare(run.spec)

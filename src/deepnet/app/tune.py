@@ -6,6 +6,7 @@ import sys
 
 from deepnet import tune as tuning
 from deepnet.app.train import train
+from deepnet.spec import Spec
 
 # How a worker process of `deepnet tune --workers K` is started: the CLI's own tune command.
 WORKER = (sys.executable, "-m", "deepnet", "tune")
@@ -18,5 +19,6 @@ def tune(spec, trials=None, timeout=None, storage=None, study=None, workers: int
 
     >>> result = deepnet.tune(deepnet.Spec.from_yaml("examples/digits.yaml"), trials=10)
     """
+    spec = Spec.coerce(spec)  # a Spec, a dict or a YAML file's path
     return tuning.tune(spec, trials, timeout, storage, study, workers, out, quiet,
                        worker=worker, train=train, worker_command=WORKER)

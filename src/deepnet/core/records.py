@@ -9,7 +9,8 @@ are verified field by field when read back.
     Results.from_json({"test": [1]})   # ValueError: test: Input should be a valid dictionary
 
 Keys a record does not know are ignored (a newer file read by older code); a missing key
-takes the field's default, and a field without one is required.
+takes the field's default, and a field without one is required. A NaN or an infinity,
+written as null by deepnet.core.io.json_text, is read back as it was.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import functools
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
+
+from deepnet.core.io import restore_non_finite
 
 
 @functools.cache
@@ -49,6 +52,6 @@ class JsonRecord:
     @classmethod
     def from_json(cls, d: Any):
         try:
-            return _adapter(cls).validate_python(d)
+            return _adapter(cls).validate_python(restore_non_finite(d))
         except ValidationError as e:
             raise ValueError(describe(e)) from None

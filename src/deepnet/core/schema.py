@@ -27,6 +27,10 @@ PositiveFloat = Annotated[float, Field(gt=0)]
 NonNegative = Annotated[float, Field(ge=0)]
 NonNegativeInt = Annotated[int, Field(ge=0)]
 
+# The config of every model of the spec: unknown keys are errors, and so are non-finite
+# numbers (.inf, .nan, 1e999: no setting takes one, and JSON cannot hold one).
+STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
+
 
 def registered(registry: Registry) -> Any:
     """The type of a name of `registry`: a str that the registry checks, so a misspelt
@@ -38,7 +42,7 @@ class Section(BaseModel):
     """A part of the spec. Unknown keys are errors; a scalar alone gives the main key
     (`optimizer: adam` is `optimizer: {name: adam}`)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
     main: ClassVar[str | None] = None
 
     @model_validator(mode="before")
@@ -71,7 +75,7 @@ class OneOf(BaseModel):
     """An item that is one registered name mapped to its value (`- rotate: 10`): one
     optional field per name, exactly one of them given. Made by `one_of`."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
     registry: ClassVar[Registry]
     example: ClassVar[str]
 

@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 
@@ -59,11 +58,9 @@ def diagnose(run) -> list[Finding]:
     >>> [f.kind for f in deepnet.diagnose(deepnet.load("runs/mlp"))]
     ['overfitting']
     """
-    if isinstance(run, str | Path):
-        from deepnet.runs.load import load
+    from deepnet.runs.load import load
 
-        run = load(run)
-    return diagnose_facts(facts(run))
+    return diagnose_facts(facts(load(run)))
 
 
 def val_batch(run, rows: int = 512, prepared=None) -> np.ndarray | None:

@@ -300,6 +300,9 @@ def audit(spec, seed: int | None = None) -> AuditReport:
     []
     """
     from deepnet.data.prepare import prepare
+    from deepnet.spec import Spec
+
+    spec = Spec.coerce(spec)  # a Spec, a dict or a YAML file's path
 
     prepared = prepare(spec)
     ds = prepared.dataset

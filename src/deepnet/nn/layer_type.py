@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, model_validator
 from torch import nn
 
 from deepnet.core.errors import SpecError
-from deepnet.core.schema import registered
+from deepnet.core.schema import STRICT, registered
 from deepnet.nn.activations import ACTIVATIONS
 from deepnet.nn.cost import Saved, Shape, weight_and_input_grads
 from deepnet.nn.init import INITS
@@ -36,7 +36,7 @@ from deepnet.nn.init import INITS
 class Args(BaseModel):
     """Arguments of one layer type. A scalar or list alone gives the main argument."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(**STRICT, frozen=True)
     main: ClassVar[str | None] = None
 
     @model_validator(mode="before")

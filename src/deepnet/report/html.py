@@ -19,6 +19,7 @@ import jinja2
 import numpy as np
 import yaml
 
+from deepnet.core.errors import DeepnetError
 from deepnet.diagnose.gradients import layer_grad_rms, weight_layers
 from deepnet.report.plots import curves
 from deepnet.report.robustness import report_sections
@@ -196,6 +197,8 @@ def sections(run, prepared=None) -> list[dict]:
     for title, make in SECTIONS.items():
         try:
             section = make(src)
+        except DeepnetError:  # a damaged run file: named, exit 2, as everywhere
+            raise
         except Exception as e:  # one bad section must not lose the report
             warnings.warn(f"report.html: the section {title!r} could not be drawn: "
                           f"{type(e).__name__}: {e}", ReportWarning, stacklevel=2)

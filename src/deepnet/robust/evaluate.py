@@ -28,6 +28,7 @@ from deepnet.attacks import AttackArgs
 from deepnet.core.errors import DeepnetError, SpecError
 from deepnet.data.transforms import SqueezedPreprocess
 from deepnet.runs.files import CURVE_FIGURE, EXAMPLES_FIGURE, RunDir
+from deepnet.runs.load import load
 from deepnet.runs.records import AttackRecord, Robustness
 from deepnet.spec import Attack, format_errors
 
@@ -155,6 +156,7 @@ def attack(run, method: str = "pgd", eps: float | None = None, *, seed: int = 0,
     >>> r = deepnet.attack(deepnet.load("runs/digits"), "pgd", eps=0.1)
     >>> r.robust_accuracy, r.to_dict()
     """
+    run = load(run)  # a Run or its directory
     check_attackable(run)
     a = _args(method, {**options, "eps": eps})
     kind = A.ATTACKS.get(method)

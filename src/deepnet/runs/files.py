@@ -45,6 +45,7 @@ from safetensors.torch import save as save_tensors
 from deepnet.core.errors import CheckpointError, DeepnetError
 from deepnet.core.io import (
     remove_temporaries,
+    restore_non_finite,
     write_bytes_atomic,
     write_json_atomic,
     write_text_atomic,
@@ -157,9 +158,16 @@ class RunDir:
         return self._read_record(ROBUSTNESS_RESULTS, Robustness)
 
     def read_figure(self, name: str) -> bytes | None:
-        """A robustness figure's PNG bytes, or None when it was never drawn."""
+        """A robustness figure's PNG bytes, or None when it was never drawn; a file that
+        is not a PNG is a CheckpointError naming it."""
         f = self.file(ROBUSTNESS) / name
-        return f.read_bytes() if name in FIGURES and f.is_file() else None
+        if name not in FIGURES or not f.is_file():
+            return None
+        data = f.read_bytes()
+        if not data.startswith(b"\x89PNG\r\n\x1a\n"):
+            raise CheckpointError(f"{str(f)!r} is damaged: not a PNG image; run `deepnet "
+                                  "attack RUN` again, or delete the robustness folder")
+        return data
 
     def is_ensemble(self) -> bool:
         return self.file(ENSEMBLE).is_file()
@@ -184,7 +192,7 @@ class RunDir:
             if not line.strip():
                 continue
             try:
-                logs = json.loads(line)
+                logs = restore_non_finite(json.loads(line))
             except ValueError as e:
                 raise self._damaged(METRICS, f"line {n} is not valid JSON ({e})") from None
             if not isinstance(logs, dict):
@@ -305,22 +313,27 @@ def new_run_dir(spec: Spec, out: str | Path | None = None, root: str | Path = "r
         if path.exists() and not path.is_dir():
             raise CheckpointError(f"--out {str(path)!r} is a file, not a folder; choose a "
                                   "folder for the run")
+        _check_unused(path)  # before the claim, which would add its lock file
         path.mkdir(parents=True, exist_ok=True)
     held = claim(path, "--out")
-    if not _unused(path):  # checked under the claim: a run that finished before it counts
+    try:
+        _check_unused(path)  # again under the claim: a run that finished before it counts
+    except CheckpointError:
         held.release()
-        raise CheckpointError(
-            f"--out {str(path)!r} already exists and is not empty; a run is never "
-            "overwritten. Choose another folder, or continue it with --resume.")
+        raise
     remove_temporaries(path)
     return path, held
 
 
-def _unused(path: Path) -> bool:
-    """Whether a folder holds nothing but its lock and temporaries (a run killed before it
-    wrote its spec.yaml left no more)."""
-    return all(p.name == LOCK or (p.name.startswith(".") and p.name.endswith(".tmp"))
-               for p in path.iterdir())
+def _check_unused(path: Path) -> None:
+    """A folder that does not exist or holds nothing but a lock and temporaries (a run
+    killed before it wrote its spec.yaml left no more); else a CheckpointError."""
+    if path.is_dir() and not all(
+            p.name == LOCK or (p.name.startswith(".") and p.name.endswith(".tmp"))
+            for p in path.iterdir()):
+        raise CheckpointError(
+            f"--out {str(path)!r} already exists and is not empty; a run is never "
+            "overwritten. Choose another folder, or continue it with --resume.")
 
 
 class Claim:

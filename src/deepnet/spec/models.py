@@ -4,12 +4,14 @@
 
 from __future__ import annotations
 
+import os
+import unicodedata
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
 import yaml
-from pydantic import Field, ValidationError, field_validator
+from pydantic import AfterValidator, Field, ValidationError, field_validator
 
 from deepnet.core.errors import DeepnetError, SpecError, did_you_mean
 from deepnet.core.io import write_text_atomic
@@ -18,7 +20,7 @@ from deepnet.core.units import parse_size
 from deepnet.nn.layers import LayerItem
 from deepnet.spec.data import Data
 from deepnet.spec.errors import format_errors
-from deepnet.spec.loading import load_yaml
+from deepnet.spec.loading import MAX_DEPTH, load_yaml
 from deepnet.spec.paths import apply_changes, format_path, parse_override, parse_path
 from deepnet.spec.robust import Robust
 from deepnet.spec.schema import keys_at, models_at
@@ -83,11 +85,55 @@ def _space_path_problem(path: str) -> str | None:
     return None
 
 
-class Spec(Section):
-    """A whole deepnet spec. `Spec.from_yaml(path, overrides)`; `spec.to_yaml()`."""
+MAX_NAME_BYTES = 200  # a folder name holds 255 bytes: room for the run's -<time>-<n>
+MAX_INT = 2**63 - 1  # torch's sizes are 64-bit: no key of a spec takes a larger integer
+MAX_VALUES = 1_000_000  # values in all: YAML aliases can repeat a part exponentially
 
-    name: str = "deepnet"
-    seed: Annotated[int, Field(ge=0)] = 0
+
+def _folder_name(name: str) -> str:
+    """The spec's name as it is, when it can name a folder: it becomes runs/<name>-<time>
+    and tunes/<name>, so it is one path component that stays where it is put."""
+    if (not name.strip() or name in (".", "..") or "/" in name or "\\" in name
+            or any(unicodedata.category(c) in ("Cc", "Cs") for c in name)
+            or name.startswith("-") or len(name.encode()) > MAX_NAME_BYTES):
+        raise ValueError(
+            "the name is a folder's (runs/<name>-<time>, tunes/<name>): one folder name, not "
+            "empty, '.' or '..', without '/', '\\' or control characters, not starting with "
+            f"'-' (read as an option), at most {MAX_NAME_BYTES} bytes, e.g. digits-cnn; "
+            f"got {name!r}")
+    return name
+
+
+def _check_plain(raw: Any, source: str) -> None:
+    """Refuse spec data that could not be copied or validated: nested deeper than
+    MAX_DEPTH levels (or containing itself), integers beyond 64 bits, more than
+    MAX_VALUES values. Without recursion, so that nothing is too deep for this check."""
+    stack: list[tuple[Any, list[str | int]]] = [(raw, [])]
+    for _ in range(MAX_VALUES + 1):
+        if not stack:
+            return
+        value, loc = stack.pop()
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
+            here = format_path(loc) or "(top level)"
+            raise SpecError(f"{source}: {here}: the integer {value} is out of range: no "
+                            f"setting takes one beyond 64 bits (±{MAX_INT})", path=here)
+        children = (value.items() if isinstance(value, dict)
+                    else enumerate(value) if isinstance(value, list) else ())
+        for key, child in children:
+            if len(loc) + 1 >= MAX_DEPTH:  # the top level is level 1
+                raise SpecError(f"{source}: {format_path(loc[:1])}: nested deeper than "
+                                f"{MAX_DEPTH} levels", path=format_path(loc[:1]))
+            stack.append((child, [*loc, key]))
+    raise SpecError(f"{source}: more than {MAX_VALUES:,} values in the spec (YAML aliases "
+                    "that repeat a part over and over?)")
+
+
+class Spec(Section):
+    """A whole deepnet spec. `Spec.from_yaml(path, overrides)`; `spec.to_yaml()`.
+    The Python API takes one in any of its forms through `Spec.coerce`."""
+
+    name: Annotated[str, AfterValidator(_folder_name)] = "deepnet"
+    seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = 0  # numpy and optuna take 32 bits
     task: Literal["classification", "regression"] | None = None
     data: Data
     model: Model
@@ -103,8 +149,10 @@ class Spec(Section):
         if not isinstance(raw, dict):
             raise SpecError(f"{source}: a spec is a mapping of keys (name, data, model, ...); "
                             f"got {type(raw).__name__}")
+        _check_plain(raw, source)
         steps = [(f"--set {o}", dict([parse_override(o)])) for o in overrides]
         for origin, change in [*steps, (source, changes or {})]:
+            _check_plain(change, origin)
             try:
                 raw = apply_changes(raw, change, cls)
             except SpecError as e:
@@ -125,6 +173,20 @@ class Spec(Section):
         except (OSError, UnicodeDecodeError) as e:
             raise SpecError(f"cannot read spec file {str(path)!r}: {e}") from None
         return cls.from_dict(load_yaml(text, str(path)), overrides, source=str(path))
+
+    @classmethod
+    def coerce(cls, spec: Any) -> Spec:
+        """`spec` as a Spec, as every entry point of the Python API takes it: a Spec as it
+        is, a mapping validated (`from_dict`), a str or Path read as a YAML spec file
+        (`from_yaml`); a SpecError for anything else (or an invalid spec)."""
+        if isinstance(spec, cls):
+            return spec
+        if isinstance(spec, Mapping):
+            return cls.from_dict(dict(spec))
+        if isinstance(spec, str | os.PathLike):
+            return cls.from_yaml(spec)
+        raise SpecError(f"spec: expected a deepnet.Spec, a dict of one or the path of a YAML "
+                        f"spec file; got {type(spec).__name__} {spec!r:.60}")
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

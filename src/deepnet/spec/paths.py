@@ -142,7 +142,10 @@ def parse_override(text: str) -> tuple[str, Any]:
     if not sep:
         raise SpecError(f"--set {text!r}: expected key=value, e.g. train.optimizer.lr=0.01")
     key = key.strip()
-    parse_path(key)
+    try:
+        parse_path(key)
+    except SpecError as e:
+        raise SpecError(f"--set {text!r}: {e}", path=e.path) from None
     return key, load_yaml(value, f"--set {key}")
 
 

@@ -4,13 +4,13 @@
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 import time
 
 import torch
 
+from deepnet.core.io import json_text, write_text_atomic
 from deepnet.train.metrics import HIGHER_IS_BETTER
 
 
@@ -177,14 +177,13 @@ class MetricsLog(Callback):
         self.path = path
 
     def on_train_begin(self, trainer) -> None:
-        from deepnet.core.io import write_text_atomic
 
-        text = "".join(json.dumps(h) + "\n" for h in trainer.history)
+        text = "".join(json_text(h, indent=None) + "\n" for h in trainer.history)
         write_text_atomic(self.path, text, durable=False)
 
     def on_epoch_end(self, trainer, logs: dict) -> None:
         with open(self.path, "a") as f:
-            f.write(json.dumps(logs) + "\n")
+            f.write(json_text(logs, indent=None) + "\n")  # strict JSON: NaN as null
 
 
 class Progress(Callback):

@@ -273,7 +273,7 @@ def work(job: Job, study, on_trial=None, parent: int | None = None) -> int:
                 # A fresh, seeded sampler per trial: a restarted or parallel worker never
                 # replays another's random draws, and one process alone is reproducible.
                 n = len(trials)
-                study.sampler = optuna.samplers.TPESampler(seed=job.seed * 7919 + n)
+                study.sampler = optuna.samplers.TPESampler(seed=(job.seed * 7919 + n) % 2**32)
                 with warnings.catch_warnings():  # heartbeats work with ask/tell too
                     warnings.filterwarnings("ignore", "Heartbeat of storage")
                     trial = study.ask()
