@@ -81,7 +81,8 @@ def test_table_problems_name_row_and_column(tmp_path, table_run):
     unlabelled.loc[5, "label"] = None
     unlabelled.to_csv(tmp_path / "nolabel.csv", index=False)
     assert error(ds.encoding, tmp_path / "nolabel.csv", labelled=True) == (
-        f"{tmp_path / 'nolabel.csv'}: row 5, column 'label': missing label")
+        f"{tmp_path / 'nolabel.csv'}: row 5, column 'label': missing label; fill the labels, "
+        "or remove those rows")
     read_raw(ds.encoding, tmp_path / "nolabel.csv")  # unlabelled use: the label is not read
     df.drop(columns="label").to_csv(tmp_path / "x.csv", index=False)
     assert "no target column 'label'" in error(ds.encoding, tmp_path / "x.csv", labelled=True)

@@ -161,11 +161,14 @@ def with_gaps(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def test_missing_error_names_the_first_row_and_column(tmp_path):
+def test_missing_error_names_every_row_and_column(tmp_path):
     path = write(with_gaps(frame()), tmp_path / "t.csv")
-    msg = error(path)
-    assert msg.startswith(f"{path}: row 3, column 'b': missing value (2 rows have one); "
-                          "fill it, or set data.missing: drop")
+    assert error(path).splitlines() == [
+        f"{path}: 3 problems:",
+        "  row 3, column 'b': missing value",
+        "  row 3, column 'color': missing value",
+        "  row 10, column 'city': missing value",
+        "fill the missing values, or set data.missing: drop (skip such rows) or impute"]
 
 
 def test_missing_drop_keeps_source_row_numbers(tmp_path):
@@ -183,8 +186,8 @@ def test_errors_after_a_drop_name_the_row_of_the_file(tmp_path):
     df.loc[16, "a"] = "abc"  # one typo in a numeric column
     path = write(df, tmp_path / "t.csv")
     msg = error(path, missing="drop")
-    assert msg.startswith(f"{path}: row 16, column 'a': 'abc' is not a number, but the column "
-                          "is numeric otherwise (1 such value)")
+    assert msg.startswith(f"{path}: row 16, column 'a': 'abc' is not a number; the column "
+                          "is numeric otherwise")
     assert "data.categorical" in msg
     df = frame().astype({"size": object})
     df.loc[3, "b"] = np.nan

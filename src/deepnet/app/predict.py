@@ -2,15 +2,20 @@
 
 Inputs are read with the run's saved encoding (deepnet.data.inputs): an .npz of `x`, a
 table or text CSV/Parquet file, or a folder of images. Rows are numbered from 0 in the
-input's order; image rows also give the file's path.
+input's order; image rows also give the file's path. Inputs that are not finite real
+numbers are refused; rows outside the training inputs' range are predicted, with a
+warning on stderr that names them.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import sys
+import warnings
 from pathlib import Path
 
+from deepnet.data.checks import InputRangeWarning
 from deepnet.data.inputs import read_raw
 from deepnet.runs.load import load
 
@@ -19,6 +24,18 @@ def predict_file(run_dir: str | Path, path: str | Path) -> str:
     """CSV text: one row per input, the predicted class and each class's probability."""
     run = load(run_dir)
     x, _, paths = read_raw(run.encoding, path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", InputRangeWarning)
+        text = _predictions(run, x, paths, str(path))
+    for w in caught:
+        if issubclass(w.category, InputRangeWarning):
+            print(f"warning: {w.message}", file=sys.stderr)
+        else:  # not ours: shown as it would have been
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return text
+
+
+def _predictions(run, x, paths: list[str] | None, where: str) -> str:
     first = ["row", "path"] if paths is not None else ["row"]
 
     def row(i: int) -> list:
@@ -28,10 +45,10 @@ def predict_file(run_dir: str | Path, path: str | Path) -> str:
     w = csv.writer(buf, lineterminator="\n")
     if run.task == "regression":
         w.writerow([*first, "prediction"])
-        for i, v in enumerate(run.predict(x)):
+        for i, v in enumerate(run.predict(x, where)):
             w.writerow([*row(i), f"{float(v):.6g}"])
         return buf.getvalue()
-    probs = run.predict_proba(x)
+    probs = run.predict_proba(x, where)
     w.writerow([*first, "class", *(f"p_{c}" for c in run.classes)])
     for i, p in enumerate(probs):
         w.writerow([*row(i), run.classes[int(p.argmax())], *(f"{v:.6f}" for v in p)])

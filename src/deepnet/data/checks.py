@@ -3,6 +3,10 @@ file and, where they apply, the row (0-based, in the source), the column and the
 
 from __future__ import annotations
 
+import itertools
+import warnings
+from collections.abc import Iterable
+
 import numpy as np
 
 from deepnet.core.errors import DataError
@@ -10,11 +14,75 @@ from deepnet.core.errors import DataError
 # An integer-valued target with at most this many distinct values is read as classes
 # when the spec gives no task.
 MAX_INFERRED_CLASSES = 50
+MAX_LISTED = 10  # the problems one error names one by one; it counts the rest
+F32_MAX = float(np.finfo(np.float32).max)  # models compute in float32: ±3.4e38 at most
+FEATURE_ADVICE = ("features must be finite numbers within ±3.4e+38 (32-bit floats): fix or "
+                  "remove those rows (tables can use data.missing: drop or impute for empty "
+                  "cells)")
+INPUT_ADVICE = "inputs must be finite numbers within ±3.4e+38: fix or remove those rows"
+TARGET_ADVICE = ("a regression needs finite numbers within ±3.4e+38 as targets: fix or remove "
+                 "those rows (or set task: classification)")
 
 
 def source_row(rows: np.ndarray | None, i: int) -> int:
     """The row in the source file of the i-th row kept."""
     return int(rows[i]) if rows is not None else int(i)
+
+
+def shown(value) -> str:
+    """A value as a message quotes it: 1e+308, 'abc', nan."""
+    return repr(value.item() if isinstance(value, np.generic) else value)
+
+
+class BadValues:
+    """The bad values one pass over the data finds, refused together by `raise_all`: one
+    DataError that names the first MAX_LISTED by row ('row 7, column 'b': ...', rows of
+    the source), counts the rest and gives each kind's advice once."""
+
+    def __init__(self, where: str, rows: np.ndarray | None = None):
+        self.where, self.rows = where, rows
+        self.found: list[tuple[int, int, str]] = []  # (source row, order found, text)
+        self.total = 0
+        self.advice: list[str] = []
+
+    def add(self, count: int, found: Iterable[tuple[int, str, str]], advice: str) -> None:
+        """`count` problems of one kind; `found` yields each one's (kept row, place or '',
+        what is wrong) by row, and is read only as far as a listing could go."""
+        if count == 0:
+            return
+        self.total += count
+        for i, place, problem in itertools.islice(found, MAX_LISTED):
+            row = source_row(self.rows, int(i))
+            at = f"row {row}" + (f", {place}" if place else "")
+            self.found.append((row, len(self.found), f"{at}: {problem}"))
+        if advice not in self.advice:
+            self.advice.append(advice)
+
+    def raise_all(self) -> None:
+        if not self.total:
+            return
+        listed = [text for *_, text in sorted(self.found)[:MAX_LISTED]]
+        advice = "; ".join(self.advice)
+        if self.total == 1:
+            raise DataError(f"{self.where}: {listed[0]}; {advice}")
+        more = self.total - len(listed)
+        lines = [*listed, *([f"... and {more} more ({self.total} in all)"] if more else [])]
+        raise DataError(f"{self.where}: {self.total} problems:\n"
+                        + "\n".join(f"  {line}" for line in lines) + f"\n{advice}")
+
+
+def not_float32(values: np.ndarray) -> np.ndarray:
+    """True where a value is no finite float32 number: NaN, infinite, beyond ±F32_MAX."""
+    with np.errstate(invalid="ignore"):
+        return ~(np.abs(values) <= F32_MAX)
+
+
+def number_problem(value: float) -> str:
+    """What is wrong with a value that not_float32 flags."""
+    if np.isfinite(value):
+        return (f"value {shown(value)} is too large: beyond ±3.4e+38, the range of the 32-bit "
+                "floats models compute in")
+    return f"value {shown(value)} is not a finite number"
 
 
 def check_not_empty(n: int, where: str, what: str = "rows") -> None:
@@ -26,29 +94,70 @@ def check_not_empty(n: int, where: str, what: str = "rows") -> None:
 def check_numeric(x: np.ndarray, where: str, name: str = "x") -> None:
     if x.dtype == object or not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
         raise DataError(f"{where}: {name} must hold numbers; got an array of {x.dtype}")
+    if np.issubdtype(x.dtype, np.complexfloating):
+        raise DataError(f"{where}: {name} must hold real numbers; got complex ones ({x.dtype}): "
+                        "pass the real part (x.real), or the real and imaginary parts as "
+                        "separate features")
 
 
 def check_finite(x: np.ndarray, where: str, rows: np.ndarray | None = None,
-                 names: list[str] | None = None) -> None:
-    """DataError naming the first NaN or infinite value in `x` (N, ...)."""
+                 names: list[str] | None = None, advice: str = FEATURE_ADVICE) -> None:
+    """DataError listing the values of `x` (N, ...) that are no finite float32 number (NaN,
+    infinite, or too large), each by row and column, feature or position."""
     if not np.issubdtype(x.dtype, np.floating):
         return
-    bad = ~np.isfinite(x)
+    bad = not_float32(x)
     if not bad.any():
         return
-    pos = np.argwhere(bad)[0]
-    row, rest = source_row(rows, int(pos[0])), tuple(int(p) for p in pos[1:])
-    if names is not None and len(rest) == 1:
-        place = f"column {names[rest[0]]!r}"
-    elif len(rest) == 1:
-        place = f"feature {rest[0]}"
-    else:
-        place = f"position {rest}"
-    count = int(bad.sum())
-    more = f" ({count} such values in all)" if count > 1 else ""
-    raise DataError(f"{where}: row {row}, {place}: value {float(x[tuple(pos)])!r} is not a finite "
-                    f"number{more}. Features must be finite: fix or remove those rows"
-                    " (tables can use data.missing: drop or impute for empty cells).")
+    if names is not None and (x.ndim != 2 or len(names) != x.shape[1]):
+        names = None
+
+    def place(pos: tuple[int, ...]) -> str:
+        if names is not None and len(pos) == 1:
+            return f"column {names[pos[0]]!r}"
+        if len(pos) == 1:
+            return f"feature {pos[0]}"
+        return f"position {pos}" if pos else ""
+
+    def found():
+        for r in np.flatnonzero(bad.reshape(len(x), -1).any(axis=1)):
+            for pos in np.argwhere(bad[r]):
+                pos = tuple(int(p) for p in pos)
+                yield int(r), place(pos), number_problem(float(x[(r, *pos)]))
+
+    problems = BadValues(where, rows)
+    problems.add(int(bad.sum()), found(), advice)
+    problems.raise_all()
+
+
+def warn_outside(x: np.ndarray, bounds, where: str = "inputs",
+                 names: list[str] | None = None) -> None:
+    """An InputRangeWarning naming the rows of `x` (N, ...) with a value outside
+    `bounds` (the training inputs' [min, max]; None: no check) and, given the `names` of
+    x's columns, the columns."""
+    if bounds is None or not np.issubdtype(x.dtype, np.floating) or not len(x):
+        return
+    lo, hi = bounds
+    flat = x.reshape(len(x), -1)
+    outside = (flat < lo) | (flat > hi)
+    out = np.flatnonzero(outside.any(axis=1))
+    if len(out) == 0:
+        return
+    if names is not None and len(names) == flat.shape[1]:
+        columns = dict.fromkeys(names[c] for c in np.flatnonzero(outside.any(axis=0)))
+        where += f", column{'s' if len(columns) > 1 else ''} " + ", ".join(map(repr, columns))
+    named = ", ".join(str(int(r)) for r in out[:MAX_LISTED])
+    more = f" and {len(out) - MAX_LISTED} more" if len(out) > MAX_LISTED else ""
+    rows = f"row {named} has" if len(out) == 1 else f"rows {named}{more} ({len(out)} in all) have"
+    warnings.warn(
+        f"{where}: {rows} values outside the range of the training inputs saved with the "
+        f"model, [{lo:.6g}, {hi:.6g}] (these inputs range from {float(flat.min()):.6g} to "
+        f"{float(flat.max()):.6g}): the model never saw such values, so its predictions there "
+        "are extrapolations", InputRangeWarning, stacklevel=3)
+
+
+class InputRangeWarning(UserWarning):
+    """Inputs outside the range of the data the model was trained on."""
 
 
 def label_key(v) -> str:
@@ -85,7 +194,7 @@ def encode_target(values: np.ndarray, task: str | None, where: str, column: str 
     if values.ndim != 1:
         if task == "regression" or (task is None and np.issubdtype(values.dtype, np.floating)):
             check_numeric(values, where, column)
-            check_finite(values, where, rows)
+            check_finite(values, where, rows, advice=TARGET_ADVICE)
             return values.astype(np.float32), [], "regression"
         raise DataError(f"{where}: {column} must hold one label per row; got shape "
                         f"{values.shape}")
@@ -96,18 +205,27 @@ def encode_target(values: np.ndarray, task: str | None, where: str, column: str 
         few = len(np.unique(numbers)) <= MAX_INFERRED_CLASSES if numeric else True
         task = "classification" if not numeric or (whole and few) else "regression"
     if task == "regression":
-        bad = np.flatnonzero(~np.isfinite(numbers))
-        if len(bad):
-            i = int(bad[0])
-            raise DataError(
-                f"{where}: row {source_row(rows, i)}, column {column!r}: the regression target "
-                f"{values[i]!r} is not a finite number; a regression needs numeric targets "
-                "(or set task: classification)")
+        bad = np.flatnonzero(not_float32(numbers))
+        problems = BadValues(where, rows)
+        problems.add(len(bad), ((i, f"column {column!r}", "the regression target " + (
+            f"{shown(values[i])} is not a number" if np.isnan(numbers[i])
+            else number_problem(numbers[i]))) for i in bad), TARGET_ADVICE)
+        problems.raise_all()
         return numbers.astype(np.float32), [], "regression"
     keys = np.asarray([label_key(v) for v in values], dtype=object)
     names = sorted(set(keys), key=lambda k: (float(k), k) if _is_number(k) else (np.inf, k))
+    check_classes(names, where, f"the target {column!r}", "add rows of the other classes, or "
+                  "set data.target to the column to predict")
     index = {k: i for i, k in enumerate(names)}
     return np.asarray([index[k] for k in keys], dtype=np.int64), names, "classification"
+
+
+def check_classes(names: list[str], where: str, what: str, fix: str) -> None:
+    """A classification needs two classes at least: a DataError naming the only one."""
+    if len(names) == 1:
+        raise DataError(f"{where}: {what} has only one class, {names[0]!r}; a classifier "
+                        f"learns to tell classes apart and needs examples of two at least: "
+                        f"{fix}")
 
 
 def _is_number(s: str) -> bool:

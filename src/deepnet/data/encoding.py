@@ -88,6 +88,15 @@ Encoding = Annotated[ArrayEncoding | TableEncoding | TextEncoding | ImageEncodin
                      Field(discriminator="kind")]
 
 
+def feature_names(encoding: Encoding) -> list[str] | None:
+    """The table column each model input comes from, in order (a onehot column gives one
+    input per category); None when the inputs are not a table's."""
+    if not isinstance(encoding, TableEncoding):
+        return None
+    return [c.name for c in encoding.columns
+            for _ in (c.categories if c.type == "onehot" else [c.name])]
+
+
 @dataclass(frozen=True)
 class _Saved(JsonRecord):
     encoding: Encoding

@@ -15,7 +15,7 @@ import numpy as np
 
 from deepnet.core.errors import DataError
 from deepnet.data.batches import STREAM_BYTES
-from deepnet.data.checks import check_not_empty
+from deepnet.data.checks import check_classes, check_not_empty
 from deepnet.data.dataset import Dataset
 from deepnet.data.encoding import ImageEncoding
 
@@ -145,6 +145,8 @@ def load_images(data, root: Path, task: str | None = None) -> Dataset:
                         "set task: classification or leave task out")
     paths, labels, classes = list_folder(root)
     check_not_empty(len(paths), where, "images (.png, .jpg, .jpeg) in its class folders")
+    check_classes(classes, where, "the folder (one subfolder of images per class)",
+                  "add a subfolder of images for each other class")
     size = _size(data.image_size)
     mode, first_size = probe(paths[0])
     channels = data.channels or (1 if mode in _GRAY else 3)

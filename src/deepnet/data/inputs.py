@@ -13,7 +13,13 @@ from pathlib import Path
 import numpy as np
 
 from deepnet.core.errors import DataError
-from deepnet.data.checks import check_not_empty
+from deepnet.data.checks import (
+    INPUT_ADVICE,
+    BadValues,
+    check_finite,
+    check_not_empty,
+    check_numeric,
+)
 from deepnet.data.encoding import (
     ArrayEncoding,
     Column,
@@ -46,6 +52,8 @@ def read_raw(encoding: Encoding | None, path: str | Path, labelled: bool = False
         raise DataError(f"{where}: {trained}; pass a folder of images (or an .npz of x)")
     if suffix == ".npz":
         x, y = load_npz(path, need_y=labelled)
+        check_numeric(x, where, "x")
+        check_finite(x, where, advice=INPUT_ADVICE)
         return x, y, None
     if suffix not in TABLE_SUFFIXES:
         raise DataError(f"{where}: unknown kind of file; expected .csv, .tsv, .parquet, "
@@ -64,8 +72,10 @@ def _target(encoding: Encoding, frame, where: str, labelled: bool) -> str | None
             raise DataError(f"{where}: no label column (target or label) to evaluate against")
         require_columns(frame, [target], where, "target")
         missing = np.flatnonzero(frame[target].isna().to_numpy())
-        if len(missing):
-            raise DataError(f"{where}: row {int(missing[0])}, column {target!r}: missing label")
+        problems = BadValues(where)
+        problems.add(len(missing), ((i, f"column {target!r}", "missing label") for i in missing),
+                     "fill the labels, or remove those rows")
+        problems.raise_all()
     return target
 
 

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import gzip
 import importlib.util
+import tokenize
+import zipfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -159,6 +162,13 @@ def load_source(data, task: str | None = None) -> Dataset:
     )
 
 
+NEVER_UNPICKLED = ("deepnet never unpickles a file (unpickling can run any code). Save plain "
+                   "arrays of numbers (or of label strings) instead, e.g. np.savez(path, "
+                   "x=np.asarray(x, dtype=np.float32), y=np.asarray(y))")
+NOT_AN_ARCHIVE = ("it is no .npz archive (a zip of .npy arrays), and numpy would read it as a "
+                  f"pickle, but {NEVER_UNPICKLED}")
+
+
 def load_npz(path: str | Path, need_y: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
     """Arrays `x` (and `y`) from an .npz file, never unpickled."""
     path = Path(path)
@@ -170,17 +180,32 @@ def load_npz(path: str | Path, need_y: bool = False) -> tuple[np.ndarray, np.nda
             if need_y and "y" not in f:
                 raise DataError(f"{str(path)!r}: no array named 'y' of labels (found: "
                                 f"{', '.join(f.files)}); save with np.savez(path, x=..., y=...)")
-            x, y = f["x"], (f["y"] if "y" in f else None)
+            x, y = _array(f, "x", path), (_array(f, "y", path) if "y" in f else None)
     except FileNotFoundError:
         raise DataError(f"{str(path)!r} not found") from None
-    except (OSError, ValueError, EOFError) as e:
-        raise DataError(f"{str(path)!r} is not a readable .npz file: {e}") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, SyntaxError,
+            tokenize.TokenError) as e:  # a damaged archive, array or header
+        why = NOT_AN_ARCHIVE if "pickle" in str(e) else str(e)  # numpy would advise pickling
+        raise DataError(f"{str(path)!r} is not a readable .npz file: {why}") from None
     if x.ndim == 0:
         raise DataError(f"{str(path)!r}: x must have one row per sample; got a scalar")
     if y is not None and len(y) != len(x):
         raise DataError(f"{str(path)!r}: x has {len(x)} rows but y has {len(y)}; "
                         "they must have one label per row of x")
     return x, y
+
+
+def _array(f, name: str, path: Path) -> np.ndarray:
+    """One array of an open .npz; a DataError for one of Python objects, which only
+    unpickling could read."""
+    try:
+        return f[name]
+    except ValueError as e:
+        if "pickle" not in str(e):
+            raise
+        raise DataError(f"{str(path)!r} is not a readable .npz file for deepnet: its array "
+                        f"{name!r} holds Python objects, which only unpickling could read, and "
+                        f"{NEVER_UNPICKLED}") from None
 
 
 def load_npz_dataset(path: Path, task: str | None = None) -> Dataset:
@@ -192,14 +217,12 @@ def load_npz_dataset(path: Path, task: str | None = None) -> Dataset:
     if x.ndim < 2:
         raise DataError(f"{where}: x has shape {x.shape}; it needs a row per sample and at "
                         "least one feature axis, e.g. (N, features) or (N, time, features)")
+    check_finite(x, where)  # before float32, which would make 1e308 inf
     if np.issubdtype(x.dtype, np.floating) or x.dtype == bool:
         x = x.astype(np.float32)
-    check_finite(x, where)
-    if y.dtype == object:
-        raise DataError(f"{where}: y must hold numbers or strings; got objects")
-    if np.issubdtype(y.dtype, np.floating) and not np.isfinite(y).all():
-        i = int(np.flatnonzero(~np.isfinite(y.reshape(len(y), -1)).any(axis=1))[0])
-        raise DataError(f"{where}: row {i}: the label y is {y[i].tolist()!r}, not a finite "
-                        "number; fix or remove the row")
+    if y.dtype == object or np.issubdtype(y.dtype, np.complexfloating):
+        raise DataError(f"{where}: y must hold real numbers or strings; got {y.dtype}")
+    check_finite(y, where, advice="the labels y must be finite numbers within ±3.4e+38: fix "
+                                  "or remove those rows")
     y, classes, task = encode_target(y, task, where, "y")
     return Dataset(x, y, task, classes, where)

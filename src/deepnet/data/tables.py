@@ -18,7 +18,15 @@ import numpy as np
 import pandas as pd
 
 from deepnet.core.errors import DataError, did_you_mean
-from deepnet.data.checks import check_not_empty, encode_target, label_key, source_row
+from deepnet.data.checks import (
+    BadValues,
+    check_not_empty,
+    encode_target,
+    label_key,
+    not_float32,
+    number_problem,
+    shown,
+)
 from deepnet.data.dataset import Dataset
 from deepnet.data.encoding import Column, TableEncoding
 
@@ -28,11 +36,18 @@ def read_frame(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     where = str(path)
     suffix = path.suffix.lower()
+    sep = "\t" if suffix == ".tsv" else ","
     try:
         if suffix in (".parquet", ".pq"):
+            import pyarrow.parquet as pq
+
+            _check_header(pq.read_schema(path).names, where)  # pyarrow's read would fail
             frame = pd.read_parquet(path)
         else:
-            frame = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
+            frame = pd.read_csv(path, sep=sep)
+            # pandas renames a repeated header ('a', 'a.1'): check the header as written
+            _check_header(pd.read_csv(path, sep=sep, header=None, nrows=1, dtype=str,
+                                      keep_default_na=False).iloc[0].tolist(), where)
     except FileNotFoundError:
         raise DataError(f"{where!r} not found") from None
     except pd.errors.EmptyDataError:
@@ -40,7 +55,9 @@ def read_frame(path: str | Path) -> pd.DataFrame:
                         "rows)") from None
     except ImportError as e:
         raise DataError(f"{where}: reading Parquet needs pyarrow ({e}); run `make setup`") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as e:
+    except UnicodeDecodeError as e:
+        raise _not_utf8(path, e) from None
+    except (pd.errors.ParserError, ValueError, OSError) as e:
         raise DataError(f"{where}: not a readable {suffix.lstrip('.') or 'table'} file: "
                         f"{str(e).strip()}") from None
     except Exception as e:  # pyarrow raises its own error types for corrupt files
@@ -48,10 +65,38 @@ def read_frame(path: str | Path) -> pd.DataFrame:
             raise DataError(f"{where}: not a readable Parquet file: {e}") from None
         raise
     frame.columns = [str(c) for c in frame.columns]
-    dupes = sorted({c for c in frame.columns if list(frame.columns).count(c) > 1})
-    if dupes:
-        raise DataError(f"{where}: column names must be unique; repeated: {', '.join(dupes)}")
+    _check_header(list(frame.columns), where)
     return frame
+
+
+def _check_header(names: list[str], where: str) -> None:
+    """DataError naming each column name the header repeats, with its column numbers (from
+    1); empty names are left to pandas, which numbers them ('Unnamed: 3')."""
+    repeated = {n: [i + 1 for i, m in enumerate(names) if m == n]
+                for n in names if n != "" and names.count(n) > 1}
+    if repeated:
+        raise DataError(f"{where}: column names must be unique, but the header repeats "
+                        + "; ".join(f"{n!r} (columns {', '.join(map(str, cols))})"
+                                    for n, cols in repeated.items())
+                        + "; rename the columns so that each name is used once")
+
+
+def _not_utf8(path: Path, error: UnicodeDecodeError) -> DataError:
+    """The error for a table that is not UTF-8 text, naming the first bad byte by line
+    (the header is line 1) and byte in that line: pandas' own position is within a
+    buffer, not the file."""
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8")
+        start, end = error.start, error.end  # not found again: pandas' account
+    except UnicodeDecodeError as e:
+        start, end = e.start, e.end
+    line = data.count(b"\n", 0, start) + 1
+    column = start - (data.rfind(b"\n", 0, start) + 1) + 1
+    return DataError(f"{path}: not UTF-8 text: line {line} (the header is line 1), byte "
+                     f"{column} of that line (byte {start} of the file) is "
+                     f"{data[start:end].hex(' ')!r}, which is no UTF-8 character; save the "
+                     "file as UTF-8 (e.g. in a spreadsheet: CSV UTF-8)")
 
 
 def require_columns(frame: pd.DataFrame, names: list[str], where: str, what: str) -> None:
@@ -73,21 +118,25 @@ def find_target(data, frame: pd.DataFrame, where: str) -> str:
                     f"{', '.join(map(repr, list(frame.columns)[:30]))}")
 
 
-def drop_missing(data, frame: pd.DataFrame, used: list[str], target: str, where: str
-                 ) -> tuple[pd.DataFrame, np.ndarray | None]:
-    """Apply data.missing to empty cells; (frame, source rows kept or None)."""
+def drop_missing(data, frame: pd.DataFrame, used: list[str], target: str, where: str,
+                 refused: list[str] | None = None) -> tuple[pd.DataFrame, np.ndarray | None]:
+    """Apply data.missing to empty cells; (frame, source rows kept or None). With
+    `missing: error` the empty cells of `refused` (default: every used column) are refused
+    here; the others are left to encode_frame, which lists them with the other bad values."""
     na = frame[used].isna().to_numpy()
     if not na.any():
         return frame, None
     if data.missing == "error" or (data.missing == "impute" and frame[target].isna().any()):
-        cols = [target] if data.missing == "impute" else used
-        r, c = np.argwhere(frame[cols].isna().to_numpy())[0]
+        cols = [target] if data.missing == "impute" else (used if refused is None else refused)
+        cells = np.argwhere(frame[cols].isna().to_numpy())
         hint = ("a missing target cannot be imputed: fill it, or set data.missing: drop"
                 if data.missing == "impute" else
-                "fill it, or set data.missing: drop (skip such rows) or impute")
-        raise DataError(f"{where}: row {r}, column {cols[c]!r}: missing value "
-                        f"({int(na.any(axis=1).sum())} rows have one); {hint}")
-    if data.missing == "impute":
+                "fill the missing values, or set data.missing: drop (skip such rows) or impute")
+        problems = BadValues(where)
+        problems.add(len(cells), ((r, f"column {cols[c]!r}", "missing value")
+                                  for r, c in cells), hint)
+        problems.raise_all()
+    if data.missing != "drop":
         return frame, None
     keep = ~na.any(axis=1)
     rows = np.flatnonzero(keep)
@@ -104,29 +153,27 @@ def _numbers(series: pd.Series) -> np.ndarray:
                                                            copy=True)
 
 
-def _first_bad(series: pd.Series, nums: np.ndarray) -> np.ndarray:
+def _not_numbers(series: pd.Series, nums: np.ndarray) -> np.ndarray:
     return np.flatnonzero(series.notna().to_numpy() & np.isnan(nums))
 
 
-def plan_column(series: pd.Series, name: str, data, where: str, rows) -> Column:
-    """How one feature column is encoded: numeric, onehot or ordinal."""
+# The advice for a value that is not a number in a numeric column, when training and
+# when the column is read for a trained run.
+TYPO_ADVICE = ("the column is numeric otherwise: fix the values, or list the column under "
+               "data.categorical to treat it as categories")
+TRAINED_NUMERIC = "the run was trained on the column as numbers: fix the values"
+
+
+def plan_column(series: pd.Series, name: str, data) -> Column:
+    """How one feature column is encoded: numeric, onehot or ordinal. A column of text
+    that is mostly numbers is numeric: its other values are typos (encode_frame)."""
     kind = data.categorical.get(name)
     if kind is None:
         if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
             return Column(name)
-        nums = _numbers(series)
-        bad = _first_bad(series, nums)
-        present = int(series.notna().sum())
-        if len(bad) == 0:
+        bad = _not_numbers(series, _numbers(series))
+        if len(bad) == 0 or len(bad) < int(series.notna().sum()) / 2:  # typos, not categories
             return Column(name)
-        if len(bad) < present / 2:  # mostly numbers: a typo, not a category
-            i = int(bad[0])
-            raise DataError(
-                f"{where}: row {source_row(rows, i)}, column {name!r}: {series.iloc[i]!r} is "
-                f"not a number, but the column is numeric otherwise ({len(bad)} such "
-                f"value{'s' if len(bad) > 1 else ''}); "
-                f"fix the value, or list the column under data.categorical to treat it as "
-                "categories")
     categories = sorted({label_key(v) for v in series[series.notna()]})
     if kind is None:
         kind = "onehot" if len(categories) <= data.onehot_max else "ordinal"
@@ -151,35 +198,37 @@ def fit_fills(columns: list[Column], frame: pd.DataFrame, train: np.ndarray) -> 
 
 
 def encode_frame(frame: pd.DataFrame, columns: list[Column], where: str,
-                 rows: np.ndarray | None = None) -> np.ndarray:
-    """The model's input features (N, width) of a table, as the run's encoding says."""
+                 rows: np.ndarray | None = None, typo_advice: str = TRAINED_NUMERIC
+                 ) -> np.ndarray:
+    """The model's input features (N, width) of a table, as the run's encoding says; one
+    DataError lists every cell that is missing (with no fill), not a number in a numeric
+    column, or not a finite float32 number."""
     require_columns(frame, [c.name for c in columns], where, "feature")
+    problems = BadValues(where, rows)
     parts = []
     for col in columns:
         name, s = col.name, frame[col.name]
+        at = f"column {name!r}"
         missing = s.isna().to_numpy()
-        if missing.any() and col.fill is None:
-            i = int(np.flatnonzero(missing)[0])
-            raise DataError(f"{where}: row {source_row(rows, i)}, column {name!r}: missing "
-                            "value; fill it, or set data.missing: drop or impute")
+        if col.fill is None:
+            gaps = np.flatnonzero(missing)
+            problems.add(len(gaps), ((i, at, "missing value") for i in gaps),
+                         "fill the missing values, or set data.missing: drop (skip such rows) "
+                         "or impute")
         if col.type == "numeric":
             v = _numbers(s)
-            bad = _first_bad(s, v)
-            if len(bad):
-                i = int(bad[0])
-                raise DataError(f"{where}: row {source_row(rows, i)}, column {name!r}: "
-                                f"{s.iloc[i]!r} is not a number; the column is numeric")
-            inf = np.flatnonzero(np.isinf(v))
-            if len(inf):
-                i = int(inf[0])
-                raise DataError(f"{where}: row {source_row(rows, i)}, column {name!r}: value "
-                                f"{float(v[i])!r} is not a finite number; fix or remove the row")
-            if missing.any():
+            typos = _not_numbers(s, v)
+            problems.add(len(typos), ((i, at, f"{shown(s.iloc[i])} is not a number")
+                                      for i in typos), typo_advice)
+            huge = np.flatnonzero(~np.isnan(v) & not_float32(v))
+            problems.add(len(huge), ((i, at, number_problem(v[i])) for i in huge),
+                         "fix or remove those rows")
+            if missing.any() and col.fill is not None:
                 v[missing] = col.fill
             parts.append(v[:, None])
             continue
         keys = [col.fill if m else label_key(val)
-                for m, val in zip(missing, s.to_numpy(), strict=True)]
+                for m, val in zip(missing, s.to_numpy(), strict=True)]  # fill None: refused
         index = {k: i for i, k in enumerate(col.categories)}
         codes = np.asarray([index.get(k, -1) for k in keys], dtype=np.int64)
         if col.type == "ordinal":
@@ -189,6 +238,7 @@ def encode_frame(frame: pd.DataFrame, columns: list[Column], where: str,
             known = codes >= 0
             onehot[np.flatnonzero(known), codes[known]] = 1.0
             parts.append(onehot)
+    problems.raise_all()
     if not parts:
         return np.zeros((len(frame), 0), np.float32)
     return np.concatenate(parts, axis=1).astype(np.float32)
@@ -212,13 +262,13 @@ def load_table(data, path: Path, task: str | None = None) -> Dataset:
         if name not in features:
             raise DataError(f"data.categorical: {name!r} is not a feature column of {where}"
                             f"{did_you_mean(name, features)}")
-    frame, rows = drop_missing(data, frame, [*features, target], target, where)
-    columns = [plan_column(frame[c], c, data, where, rows) for c in features]
+    frame, rows = drop_missing(data, frame, [*features, target], target, where, [target])
+    columns = [plan_column(frame[c], c, data) for c in features]
     y, classes, task = encode_target(frame[target].to_numpy(), task, where, target, rows)
 
     def build(train: np.ndarray) -> Dataset:
         cols = fit_fills(columns, frame, train) if data.missing == "impute" else columns
-        x = encode_frame(frame, cols, where, rows)
+        x = encode_frame(frame, cols, where, rows, TYPO_ADVICE)
         encoding = TableEncoding(target, cols)
         return Dataset(x, y, task, classes, where, rows, encoding,
                        refit=build if data.missing == "impute" else None)

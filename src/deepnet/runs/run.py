@@ -10,7 +10,8 @@ import numpy as np
 import torch
 
 from deepnet.core.errors import CheckpointError, DataError
-from deepnet.data.encoding import Encoding
+from deepnet.data.checks import INPUT_ADVICE, check_finite, check_numeric, warn_outside
+from deepnet.data.encoding import Encoding, feature_names
 from deepnet.data.transforms import Preprocess
 from deepnet.nn.build import build_model
 from deepnet.runs.files import MODEL, SPEC, RunDir
@@ -59,34 +60,42 @@ class Run:
         net = torch.nn.Sequential(self.preprocess.module(), self.model)
         return net.eval()
 
-    def as_inputs(self, x) -> np.ndarray:
+    def as_inputs(self, x, where: str = "inputs") -> np.ndarray:
         """Raw inputs as an array of (N, *input_shape); a flat or squeezed layout of the
-        same size (digits as (N, 64) or (N, 8, 8)) is reshaped."""
+        same size (digits as (N, 64) or (N, 8, 8)) is reshaped. A DataError for inputs
+        that are not real numbers, or (listing the rows) not finite float32 ones."""
         x = np.asarray(x)
-        if x.dtype == object or not np.issubdtype(x.dtype, np.number):
-            raise DataError(f"inputs must be numeric; got an array of {x.dtype}")
+        check_numeric(x, where, "inputs")
         want = self.input_shape
         if x.ndim >= 1 and x.shape[1:] != want and x[:1].size == int(np.prod(want)):
             x = x.reshape(len(x), *want)
         if x.shape[1:] != want:
-            raise DataError(f"inputs of shape {x.shape[1:]} per sample do not fit this run's "
-                            f"model, which takes {want}")
+            raise DataError(f"{where}: inputs of shape {x.shape[1:]} per sample do not fit "
+                            f"this run's model, which takes {want}")
+        check_finite(x, where, names=feature_names(self.encoding), advice=INPUT_ADVICE)
         if self.encoding.kind == "text":
             return x
         return x.astype(np.float32)  # integer or boolean features are numbers too
 
     @torch.no_grad()
-    def predict_outputs(self, x, batch_size: int = 1024) -> torch.Tensor:
-        x = self.preprocess(self.as_inputs(x))
+    def predict_outputs(self, x, batch_size: int = 1024, where: str = "inputs") -> torch.Tensor:
+        x = self.preprocess(self.as_inputs(x, where))
         self.model.eval()
         return torch.cat([self.model(torch.as_tensor(x[i:i + batch_size])).float()
                           for i in range(0, len(x), batch_size)]) if len(x) else torch.empty(0)
 
-    def predict_proba(self, x) -> np.ndarray:
+    def predict_proba(self, x, where: str = "inputs") -> np.ndarray:
+        """Class probabilities (N, classes) for raw inputs; an InputRangeWarning names the
+        rows outside the training inputs' range."""
+        x = self.as_inputs(x, where)
+        warn_outside(x, self.meta.x_range, where, feature_names(self.encoding))
         return probabilities(self.predict_outputs(x)).numpy()
 
-    def predict(self, x) -> np.ndarray:
-        """Class names (classification) or values (regression) for raw inputs."""
+    def predict(self, x, where: str = "inputs") -> np.ndarray:
+        """Class names (classification) or values (regression) for raw inputs; an
+        InputRangeWarning names the rows outside the training inputs' range."""
+        x = self.as_inputs(x, where)
+        warn_outside(x, self.meta.x_range, where, feature_names(self.encoding))
         out = self.predict_outputs(x)
         if self.task == "regression":
             return out.reshape(len(out), -1).squeeze(-1).numpy()
