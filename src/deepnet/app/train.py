@@ -127,7 +127,7 @@ def train(spec: Spec, out: str | Path | None = None, resume: str | Path | None =
             if resuming:
                 _check_unchanged(path, spec)
         else:
-            writable_folder(runs_root if out is None else out, "--out")
+            writable_folder(*((runs_root, "the runs folder") if out is None else (out, "--out")))
         prepared = prepare(spec)
         spec, model = check_against_data(spec, prepared)  # refused before the folder exists
         dist = distributed.init(spec.train.device)

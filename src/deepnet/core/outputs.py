@@ -49,8 +49,8 @@ def writable_file(path: str | Path, flag: str) -> Path:
     writable too)."""
     path = Path(path)
     if path.is_dir():
-        raise DeepnetError(f"{flag} {str(path)!r} is a folder; give a file name, e.g. "
-                           f"{str(path / 'out')!r}")
+        raise DeepnetError(f"{flag} {str(path)!r} is a folder, where deepnet writes a file; "
+                           "give another path, or move the folder away")
     folder = path.parent if path.parent.exists() else _existing_parent(path, flag)
     if not folder.is_dir():
         raise DeepnetError(f"{flag} {str(path)!r}: {str(folder)!r} is a file, not a folder")

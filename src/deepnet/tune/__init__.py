@@ -100,8 +100,8 @@ def _job(spec: Spec, trials, timeout, storage, study, out, train: Callable[..., 
         raise DeepnetError(f"--trials must be a positive integer; got {trials!r}")
     if timeout is not None and not 0 < timeout < float("inf"):
         raise DeepnetError(f"--timeout must be a positive number of seconds; got {timeout!r}")
-    folder = writable_folder(Path(out) if out is not None else Path("tunes") / spec.name,
-                             "--out")
+    folder = writable_folder(*((Path("tunes") / spec.name, "the tune folder") if out is None
+                               else (Path(out), "--out")))
     ds = load_source(spec.data, spec.task)  # bad data fails here, before any trial
     task = spec.task or ds.task
     metrics = spec.train.metrics or DEFAULT_METRICS[task]
