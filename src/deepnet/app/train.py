@@ -166,6 +166,8 @@ def _claim_resume(resume: str | Path):
             f"--resume {str(path)!r}: not a run folder (no {SPEC_FILE}); a run killed before "
             f"it wrote its spec has nothing to resume: train it again with "
             f"`deepnet train SPEC --out {path}`")
+    if distributed.rank() != 0:  # under torchrun, rank 0 alone writes the run
+        return None
     held = claim(path, "--resume")
     remove_temporaries(path)  # a kill mid-write (metrics.jsonl, spec.yaml) left one
     return held

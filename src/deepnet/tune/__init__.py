@@ -74,7 +74,12 @@ def tune(spec: Spec, trials: int | None = None, timeout: float | None = None,
         raise DeepnetError("--workers above 1 needs the command that starts a worker")
     from deepnet.tune import worker as w
 
-    st = w.open_study(job)
+    try:
+        st = w.open_study(job)
+    except DeepnetError:  # a storage that cannot be opened: no empty tune folder left
+        if not any(job.folder.iterdir()):
+            job.folder.rmdir()
+        raise
     if worker:
         w.work(job, st, parent=os.getppid())
         return None
