@@ -118,7 +118,7 @@ def train(spec: Spec, out: str | Path | None = None, resume: str | Path | None =
     >>> run = deepnet.train(deepnet.Spec.from_yaml("examples/digits.yaml"))
     """
     spec = spec if resume is not None else Spec.coerce(spec)  # a Spec, dict or YAML path
-    held = None
+    held, resuming = None, False
     try:
         if resume is not None:
             path, held = Path(resume), _claim_resume(resume)
@@ -142,8 +142,8 @@ def train(spec: Spec, out: str | Path | None = None, resume: str | Path | None =
             if dist is not None:
                 path = Path(dist.broadcast_text(str(path) if lead else None))
         try:
-            return _train(spec, prepared, model, path, resuming if resume else False, quiet,
-                          dist, callbacks, report)
+            return _train(spec, prepared, model, path, resuming, quiet, dist, callbacks,
+                          report)
         except DeepnetError:
             # refused before any checkpoint: the new run directory is removed, not left half
             if made is not None and not checkpoint.exists(RunDir(made).file(CHECKPOINT)):
@@ -168,6 +168,7 @@ def _claim_resume(resume: str | Path):
             f"`deepnet train SPEC --out {path}`")
     if distributed.rank() != 0:  # under torchrun, rank 0 alone writes the run
         return None
+    writable_folder(path, "--resume")
     held = claim(path, "--resume")
     remove_temporaries(path)  # a kill mid-write (metrics.jsonl, spec.yaml) left one
     return held
