@@ -163,11 +163,12 @@ class Imbalance(JsonRecord):
 
 @dataclass(frozen=True)
 class ShiftedFeature(JsonRecord):
-    """A feature distributed differently in train and test (Kolmogorov-Smirnov)."""
+    """A feature, or the target (by its name), distributed differently in train and test:
+    the Kolmogorov-Smirnov statistic; for a class target Cramer's V of the class counts."""
 
     feature: str
     statistic: float
-    p_value: float  # Bonferroni-corrected
+    p_value: float  # a feature's Bonferroni-corrected over the features
 
 
 @dataclass(frozen=True)
