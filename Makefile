@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.deepnet-installed
 
-.PHONY: setup data demo test test-slow bench lint clean
+.PHONY: setup data demo test test-slow bench bench-faults lint clean
 
 setup: $(STAMP)
 
@@ -37,6 +37,11 @@ test-slow: setup data
 
 bench: setup data
 	@for f in bench/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+
+# The planted-fault benchmark of diagnose, --auto and audit (bench/faults/; --quick: the
+# fast subset). A folder, so `make bench` above leaves it out.
+bench-faults: setup
+	$(BIN)/python -m bench.faults $(ARGS)
 
 lint: setup
 	$(BIN)/ruff check .

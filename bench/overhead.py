@@ -1,8 +1,15 @@
 """deepnet.train against a hand-written PyTorch loop: same network, data, batch order,
 optimizer, schedule and epochs, in one process, alternating, several repeats.
 
-Prints a table and, last, the JSON {"ratio_cnn": x, "ratio_mlp": y}: deepnet's training
-time over plain PyTorch's (medians). Target: both <= 1.05. The plain loop is what a user
+Prints a table and, last, the JSON {"ratio_cnn": x, "ratio_mlp": y, "recording_cnn": a,
+"recording_mlp": b}: deepnet's training time over plain PyTorch's (medians), target both
+<= 1.05; and what training records for `deepnet diagnose` costs, as a share of the
+training time (issue 14, target <= 3%): per step the gradient norm of every parameter, per
+epoch the train metrics over the epoch's outputs and one metrics.jsonl line, as
+deepnet.train.trainer records them. That share is timed apart (`recording_share`): the
+same training steps with and without the recording, in CPU seconds of this process, the
+best of several repeats, so that other processes on the machine (a few percent is below
+the noise of whole training runs on a shared machine) do not decide it. The plain loop is what a user
 writes (`torch.optim.Adam(params, lr)`, PyTorch's defaults); deepnet uses the fused Adam
 kernel, so the table also times the plain loop with `fused=True`: the ratio against it
 is deepnet's own overhead (checkpoint, metrics.jsonl, gradient norms, train metrics). deepnet's time is its whole
@@ -13,6 +20,7 @@ loading, the test evaluation and the report, is printed beside it.
 
 from __future__ import annotations
 
+import io
 import json
 import statistics
 import sys
@@ -25,8 +33,10 @@ import deepnet
 from deepnet.data.batches import batch_starts
 from deepnet.data.prepare import prepare
 from deepnet.nn.build import build_model
+from deepnet.train.metrics import compute
 
 REPEATS = {"cnn": 7, "mlp": 15}  # the MLP's run is short, its timing noisier
+RECORD_STEPS, RECORD_REPEATS = 100, 9  # recording_share: steps per timing, best of
 EPOCHS = 10
 
 SPECS = {
@@ -87,6 +97,63 @@ def plain_pytorch(spec: deepnet.Spec, fused: bool = False) -> float:
     return time.perf_counter() - start
 
 
+def recording_share(spec: deepnet.Spec) -> float:
+    """What recording for the diagnosis adds to a training epoch, as a share of it. Each
+    part is timed on its own, in CPU seconds of this process, the best of RECORD_REPEATS
+    (a difference of two whole trainings drowns in a shared machine's noise): a training
+    step (forward, backward, fused Adam); the per-step recording after it (one norm per
+    parameter gradient, summed on the device; the outputs kept); the per-epoch recording
+    (train metrics over the epoch's outputs, the mean norms as a list, one JSON line),
+    spread over the epoch's steps."""
+    prepared = prepare(spec)
+    model, _ = build_model(spec.model.layers, prepared.dataset.input_shape, spec.seed)
+    x_tr, y_tr = (torch.as_tensor(a) for a in prepared.arrays("train"))
+    bs = spec.train.batch_size
+    steps = len(batch_starts(len(y_tr), bs))
+    xb, yb = x_tr[:bs], y_tr[:bs]
+    opt = torch.optim.Adam(model.parameters(), lr=spec.train.optimizer.lr, fused=True)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    params = [p for p in model.parameters() if p.requires_grad]
+    names = [n for n, p in model.named_parameters() if p.requires_grad]
+    sums = torch.zeros(len(params))
+    outputs: list[torch.Tensor] = []
+
+    def step() -> None:
+        out = model(xb)
+        loss = loss_fn(out, yb)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        loss.item()
+        outputs[:] = [out.detach()]
+
+    def per_step() -> None:  # as deepnet.train.trainer._step and train_epoch do
+        sums.add_(torch.stack(torch._foreach_norm([p.grad for p in params])))
+        outputs.append(outputs[0])
+
+    def per_epoch() -> None:  # as train_epoch and the metrics.jsonl writer do
+        out = torch.cat(outputs[:steps])
+        logs = {"train_loss": 0.0, **compute(["accuracy", "f1"], out, yb.repeat(len(out) // bs)),
+                "grad_norms": dict(zip(names, (sums / steps).tolist(), strict=True))}
+        io.StringIO().write(json.dumps(logs) + "\n")
+
+    def best(fn, n: int) -> float:
+        times = []
+        for _ in range(RECORD_REPEATS):
+            start = time.process_time()
+            for _ in range(n):
+                fn()
+            times.append((time.process_time() - start) / n)
+        return min(times)
+
+    step()
+    t_step = best(step, RECORD_STEPS)  # leaves gradients and one batch's outputs
+    t_record = best(per_step, RECORD_STEPS)
+    outputs[:] = outputs[:1] * steps
+    t_epoch = best(per_epoch, 10)
+    return (t_record + t_epoch / steps) / t_step
+
+
 def with_deepnet(spec: deepnet.Spec) -> tuple[float, float]:
     """(training loop seconds, whole deepnet.train call seconds)."""
     start = time.perf_counter()
@@ -98,7 +165,7 @@ def with_deepnet(spec: deepnet.Spec) -> tuple[float, float]:
 def main() -> None:
     ratios = {}
     print(f"{'case':5} {'plain s':>8} {'fused s':>8} {'deepnet s':>10} {'ratio':>6} "
-          f"{'vs fused':>9} {'whole call s':>13}")
+          f"{'vs fused':>9} {'whole call s':>13} {'recording':>10}")
     for name, source in SPECS.items():
         spec = load_spec(source)
         plain, fused, ours, whole = [], [], [], []
@@ -110,8 +177,11 @@ def main() -> None:
             ours.append(t)
             whole.append(w)
         p, f, o, w = (statistics.median(v) for v in (plain, fused, ours, whole))
+        r = recording_share(spec)
         ratios[f"ratio_{name}"] = round(o / p, 3)
-        print(f"{name:5} {p:8.3f} {f:8.3f} {o:10.3f} {o / p:6.3f} {o / f:9.3f} {w:13.3f}")
+        ratios[f"recording_{name}"] = round(r, 4)
+        print(f"{name:5} {p:8.3f} {f:8.3f} {o:10.3f} {o / p:6.3f} {o / f:9.3f} {w:13.3f} "
+              f"{r:10.1%}")
         sys.stdout.flush()
     print(json.dumps(ratios))
 

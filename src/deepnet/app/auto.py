@@ -3,13 +3,14 @@ of the spec, retrain; up to N rounds; keep the best run by validation metric.
 
 Each round's change is printed as a unified diff of the spec, with the finding that
 motivated it. A remedy already applied is not applied again; the loop stops early when a
-run is healthy or no finding has a change left to try.
+run has no warning-level finding or no finding has a change left to try.
 """
 
 from __future__ import annotations
 
 import difflib
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,11 @@ from pathlib import Path
 from deepnet.core.errors import DeepnetError
 from deepnet.diagnose.findings import Finding, apply_changes
 from deepnet.train.metrics import HIGHER_IS_BETTER
+
+# Severities whose remedies the loop applies: an info finding (overfitting that early
+# stopping already undid by keeping the best epoch) is a note, not a fault to repair, and
+# changing a healthy run can only make it worse.
+ACT_ON = ("warning", "critical")
 
 
 @dataclass
@@ -43,8 +49,13 @@ class AutoResult:
 
     @property
     def best(self) -> Round:
+        """The round with the best validation metric (on a tie, the one with fewer
+        warning-level findings); a run without one (NaN: it diverged before its first
+        epoch ended) only when no round has one."""
         higher = self.rounds[0].metric in HIGHER_IS_BETTER
-        return sorted(self.rounds, key=lambda r: (-r.score if higher else r.score, r.number))[0]
+        return min(self.rounds, key=lambda r: (
+            math.isnan(r.score), -r.score if higher else r.score,
+            sum(f.severity in ACT_ON for f in r.findings), r.number))  # a tie: fewer warnings
 
     def to_dict(self) -> dict:
         return {"rounds": [r.to_dict() for r in self.rounds], "best": self.best.to_dict()}
@@ -64,6 +75,16 @@ def validation_score(run) -> tuple[str, float]:
 def spec_diff(old, new, label_old: str, label_new: str) -> str:
     return "\n".join(difflib.unified_diff(old.to_yaml().splitlines(), new.to_yaml().splitlines(),
                                           label_old, label_new, lineterm="", n=1))
+
+
+def _why(finding: Finding) -> str:
+    """The checks that made a finding, `metric value (op threshold)`; else its first
+    numbers."""
+    evidence = finding.to_dict()["evidence"]
+    checks = evidence.get("checks") or []
+    return "; ".join(f"{c['metric']} {c['value']:g} ({c['op']} {c['threshold']:g})"
+                     for c in checks) or ", ".join(f"{k} {v}" for k, v in
+                                                  list(evidence.items())[:4])
 
 
 def _key(changes: dict) -> str:
@@ -92,17 +113,17 @@ def auto_train(spec, rounds: int = 3, out: str | Path | None = None, quiet: bool
             + ", ".join(f"{f.kind} ({f.severity})" for f in findings))
         if n == rounds:
             break
-        pick = next((f for f in findings
-                     if f.remedy.changes and _key(f.remedy.changes) not in tried), None)
+        pick = next((f for f in findings if f.severity in ACT_ON and f.remedy.changes
+                     and _key(f.remedy.changes) not in tried), None)
         if pick is None:
-            log("nothing left to change: " + ("the run is healthy" if findings[0].kind ==
-                                               "healthy" else "every remedy was tried"))
+            log("nothing left to change: " + (
+                "every remedy was tried" if any(f.severity in ACT_ON for f in findings) else
+                "no warning-level finding (the run is healthy, or its findings are notes)"))
             break
         tried.add(_key(pick.remedy.changes))
         new = apply_changes(current, pick.remedy.changes)
         r.applied, r.diff = pick, spec_diff(current, new, f"round {n} spec", f"round {n + 1} spec")
-        evidence = ", ".join(f"{k} {v}" for k, v in list(pick.to_dict()["evidence"].items())[:4])
-        log(f"round {n + 1} applies the remedy for {pick.kind} ({evidence}): {pick.remedy.text}")
+        log(f"round {n + 1} applies the remedy for {pick.kind} ({_why(pick)}): {pick.remedy.text}")
         log(r.diff)
         current = new
     best = result.best

@@ -15,34 +15,47 @@ from deepnet.core.errors import DeepnetError
 
 # the function audit() replaces the submodule's name on the package: import it explicitly
 from deepnet.diagnose.audit import AuditReport, audit
-from deepnet.diagnose.findings import KINDS, Facts, Finding, Remedy, apply_changes
+from deepnet.diagnose.findings import KINDS, Check, Facts, Finding, Remedy, apply_changes
 from deepnet.diagnose.fit import (
+    curve_checks,
     detect_diverged,
+    detect_label_noise,
     detect_overfitting,
     detect_underfitting,
     detect_unstable,
     healthy,
 )
-from deepnet.diagnose.gradients import detect_dead_units, detect_gradients
+from deepnet.diagnose.gradients import (
+    detect_dead_units,
+    detect_gradients,
+    detect_saturation,
+    inside_checks,
+)
 
 # One registry of detectors: pure functions Facts -> list[Finding].
 DETECTORS: dict[str, Callable[[Facts], list[Finding]]] = {
     "diverged": detect_diverged,
     "unstable_training": detect_unstable,
     "overfitting": detect_overfitting,
+    "label_noise": detect_label_noise,
     "underfitting": detect_underfitting,
     "gradients": detect_gradients,  # vanishing_gradients, exploding_gradients
     "dead_units": detect_dead_units,
+    "saturation": detect_saturation,  # vanishing_gradients of saturated tanh/sigmoid units
 }
+# What a healthy finding reports: every rule's checks, fn(Facts) -> list[Check].
+CHECKS: tuple[Callable[[Facts], list[Check]], ...] = (curve_checks, inside_checks)
 
-__all__ = ["DETECTORS", "AuditReport", "KINDS", "Facts", "Finding", "Remedy", "apply_changes", "audit",
-           "diagnose", "diagnose_facts", "facts"]
+__all__ = ["CHECKS", "DETECTORS", "AuditReport", "Check", "KINDS", "Facts", "Finding", "Remedy",
+           "apply_changes", "audit", "diagnose", "diagnose_facts", "facts"]
 
 
 def diagnose_facts(f: Facts) -> list[Finding]:
-    """Every detector's findings, most severe first; [healthy] when there are none."""
+    """Every detector's findings, most severe first; [healthy] when there are none, with
+    every check it passed."""
     found = [finding for detect in DETECTORS.values() for finding in detect(f)]
-    return sorted(found, key=lambda x: x.rank) or [healthy(f)]
+    return sorted(found, key=lambda x: x.rank) or [
+        healthy(f, [c for checks in CHECKS for c in checks(f)])]
 
 
 def facts(run, prepared=None) -> Facts:

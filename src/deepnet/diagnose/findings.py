@@ -15,7 +15,8 @@ from deepnet.spec import Spec
 from deepnet.train.metrics import DEFAULT_METRICS
 
 KINDS = ("diverged", "exploding_gradients", "vanishing_gradients", "unstable_training",
-         "dead_units", "underfitting", "overfitting", "healthy")  # also the order of priority
+         "dead_units", "label_noise", "underfitting", "overfitting",
+         "healthy")  # also the order of priority
 SEVERITIES = ("info", "warning", "critical")
 
 
@@ -27,11 +28,42 @@ class Remedy:
     text: str
 
 
+OPS = {">=": lambda v, t: v >= t, ">": lambda v, t: v > t, "<=": lambda v, t: v <= t,
+       "<": lambda v, t: v < t}
+
+
+@dataclass(frozen=True)
+class Check:
+    """One rule a detector applied: `metric op threshold` measured over `epochs`; a
+    finding's evidence lists the checks that made it (`evidence["checks"]`), the healthy
+    finding every check that was made."""
+
+    metric: str  # what was measured, e.g. "train_accuracy - val_accuracy"
+    value: float  # the measured value (rounded)
+    op: str  # ">=", ">", "<=" or "<": the condition the rule fires on
+    threshold: float  # the named constant the value is compared with
+    epochs: tuple[int, int]  # (first, last) epoch read, 1-based
+
+    def __post_init__(self):
+        if self.op not in OPS:
+            raise ValueError(f"check op {self.op!r}: expected one of {list(OPS)}")
+        value = float(self.value)
+        object.__setattr__(self, "value", rounded(value) if math.isfinite(value) else value)
+
+    @property
+    def fired(self) -> bool:
+        return bool(OPS[self.op](self.value, self.threshold))  # False for NaN
+
+    def to_dict(self) -> dict:
+        return {"metric": self.metric, "value": self.value, "op": self.op,
+                "threshold": self.threshold, "epochs": list(self.epochs), "fired": self.fired}
+
+
 @dataclass
 class Finding:
     kind: str  # one of KINDS
     severity: str  # info | warning | critical
-    evidence: dict[str, Any]  # the numbers from the run that show it
+    evidence: dict[str, Any]  # the numbers from the run that show it; "checks": its rules
     explanation: str  # one or two sentences a newcomer understands
     remedy: Remedy
 
@@ -75,6 +107,14 @@ class Facts:
             v = h.get(key)
             out.append(float(v) if isinstance(v, int | float) else math.nan)
         return np.asarray(out, dtype=np.float64)
+
+    @property
+    def kept_epoch(self) -> int:
+        """The epoch whose weights the run kept (1-based): the best one under early
+        stopping, else the last."""
+        n = len(self.history)
+        kept = self.results.best_epoch if self.spec.train.early_stopping is not None else None
+        return min(max(kept or n, 1), n) if n else 0
 
 
 def rounded(x: float, digits: int = 4) -> float:

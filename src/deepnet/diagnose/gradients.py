@@ -1,5 +1,6 @@
-"""Inside the network: per-layer gradient norms (vanishing, exploding) and ReLU units that
-never fire (dead units).
+"""Inside the network: per-layer gradient norms (vanishing, exploding), ReLU units that
+never fire (dead units) and tanh/sigmoid units stuck in their flat tails (saturation, a
+cause of vanishing gradients).
 
 `metrics.jsonl` logs one mean L2 norm per parameter and epoch, keyed by the parameter's
 name in the model (`3.op.weight`); the built model (deepnet.nn.build.Network) records the
@@ -13,17 +14,36 @@ import math
 import numpy as np
 import torch
 
-from deepnet.diagnose.findings import Facts, Finding, Remedy, layer_items, rounded
+from deepnet.diagnose.findings import Check, Facts, Finding, Remedy, layer_items, rounded
 from deepnet.nn.build import spec_path
 from deepnet.nn.modules import WithActivation
 from deepnet.nn.tree import layer_tree, walk
 
-VANISH_RATIO = 100.0  # last layers' gradient RMS over a layer's: two orders of magnitude
+# Figures in the comments: the planted-fault benchmark's runs (bench/faults), medians over
+# the epochs of each run; "healthy" are its clean bases, references and near-misses.
+# Vanishing: the last two weight layers' gradient RMS per weight over the weakest earlier
+# layer's. Healthy runs: 4.9 at most (6 ReLU layers on the moons); 6 sigmoid layers:
+# 13-140; 20 sigmoid layers (tests): 1e5 and more.
+VANISH_RATIO = 10.0
 EXPLODE_RATIO = 1e4  # a first layer's gradient RMS over the last layers'
 EXPLODE_GROWTH = 100.0  # the total gradient norm growing this much over training
-DEAD_FRACTION = 0.5  # a layer with at least this share of dead ReLU units is reported
+# Exploding, in absolute terms: a layer's gradient RMS per weight (median over epochs).
+# The cross-entropy's gradient per output is at most 1, so on standardised inputs weight
+# gradients stay far below 1: healthy runs 0.06 at most, the rate x1000 or clipped SGD at
+# 10 up to 0.7; weights x10 at initialisation in 6 ReLU layers: 9000-36000.
+EXPLODE_RMS = 10.0
+# A ReLU layer with at least this share of units dead on the val rows. Healthy runs: up
+# to 0.47 (6 ReLU layers at rate 0.01 on the 2-feature moons; a CNN's 8 channels: 0.38);
+# zero init and biases of -10: 1.0.
+DEAD_FRACTION = 0.5
 DEAD_BATCH = 512  # validation rows run through the network to look for dead units
 SATURATING = ("sigmoid", "tanh", "softmax")
+# Saturated: a tanh output beyond +-0.99 (its slope under 2% of its peak), a sigmoid's
+# beyond 0.01/0.99. A layer with at least SATURATED_FRACTION of its outputs there on the
+# validation rows passes almost no gradient. Healthy tanh and sigmoid nets: 0.09-0.20;
+# tanh on raw breast_cancer columns (values up to 4000): 0.99.
+SATURATED = 0.99
+SATURATED_FRACTION = 0.5
 
 
 # ----------------------------------------------------------------------------- gradients
@@ -59,52 +79,88 @@ def layer_grad_rms(history: list[dict], layers, rms: bool = True) -> tuple[list[
     return names, np.asarray(rows, dtype=np.float64).reshape(len(rows), len(names))
 
 
+def gradient_checks(history: list[dict], layers) -> tuple[list[Check], dict]:
+    """The gradient rules (exploding: size, ratio, growth; vanishing: ratio) as checks, and
+    the numbers behind them; no checks without logged norms, no ratios with fewer than 3
+    weight layers."""
+    names, rms = layer_grad_rms(history, layers)
+    n = rms.shape[0]
+    if n == 0 or rms.shape[1] == 0 or not np.isfinite(rms).any():  # no norms logged
+        return [], {}
+    if not np.isfinite(rms).all():
+        bad = [names[j] for j in range(len(names)) if not np.isfinite(rms[:, j]).all()]
+        return [Check("layers with non-finite gradients", len(bad), ">=", 1, (1, n))], {
+            "non_finite_layers": bad[:10]}
+    level = np.median(rms, axis=0)  # per layer, over the epochs
+    largest = int(np.nanargmax(level)) if np.isfinite(level).any() else 0
+    evidence = {"largest_grad_rms": rounded(level[largest]), "largest_layer": names[largest],
+                "weight_layers": len(names)}
+    checks = [Check("largest layer gradient RMS per weight (median over epochs)",
+                    float(level[largest]), ">=", EXPLODE_RMS, (1, n))]
+    if rms.shape[1] < 3:
+        return checks, evidence
+    last = float(np.median(level[-2:]))
+    first = float(level[0])
+    weakest = int(np.argmin(level[:-2]))
+    total = np.sqrt(np.nansum(rms**2, axis=1))
+    vanish = last / max(float(level[weakest]), 1e-30) if last > 0 else 0.0
+    explode = first / last if last > 0 else 0.0
+    growth = float(total.max() / total[0]) if total[0] > 0 else 0.0
+    evidence |= {"first_layer_grad_rms": rounded(first), "last_layers_grad_rms": rounded(last),
+                 "weakest_layer": names[weakest],
+                 "weakest_layer_grad_rms": rounded(level[weakest]),
+                 "first_layers": [names[j] for j in range(len(names) - 2)
+                                  if last >= VANISH_RATIO * max(level[j], 1e-30)],
+                 "first_epoch_grad_rms": rounded(total[0]), "max_grad_rms": rounded(total.max()),
+                 "at_epoch": int(np.argmax(total)) + 1}
+    return [*checks,
+            Check("first layer's / last layers' gradient RMS (median over epochs)", explode,
+                  ">=", EXPLODE_RATIO, (1, n)),
+            Check("growth of the total gradient RMS over its first epoch", growth, ">=",
+                  EXPLODE_GROWTH, (1, n)),
+            Check("last layers' / weakest earlier layer's gradient RMS (median over epochs)",
+                  vanish, ">=", VANISH_RATIO, (1, n))], evidence
+
+
+EXPLODING_EVIDENCE = {  # check -> the numbers of the evidence that go with it
+    "largest layer gradient RMS per weight": ("largest_grad_rms", "largest_layer"),
+    "first layer's / last layers' gradient RMS": ("first_layer_grad_rms",
+                                                  "last_layers_grad_rms"),
+    "growth of the total gradient RMS": ("first_epoch_grad_rms", "max_grad_rms", "at_epoch"),
+    "layers with non-finite gradients": ("non_finite_layers",),
+}
+
+
 def diagnose_gradients(history: list[dict], layers, spec) -> list[Finding]:
     """vanishing_gradients / exploding_gradients from logged per-layer gradient norms;
     `layers` as `weight_layers` returns them."""
-    names, rms = layer_grad_rms(history, layers)
-    if rms.shape[0] == 0 or rms.shape[1] == 0:
-        return []
-    findings = []
-    if not np.isfinite(rms).all() and np.isfinite(rms).any():
-        bad = [names[j] for j in range(len(names)) if not np.isfinite(rms[:, j]).all()]
-        findings.append(_exploding(spec, {"non_finite_layers": bad[:10]}))
-        return findings
-    if rms.shape[1] < 3:
-        return findings
-    level = np.median(rms, axis=0)  # per layer, over the epochs
-    last = float(np.median(level[-2:]))
-    first = float(level[0])
-    if last > 0 and first >= 0 and last >= VANISH_RATIO * max(first, 1e-30):
-        ratio = last / max(first, 1e-30)
-        weak = [names[j] for j in range(len(names) - 2)
-                if last >= VANISH_RATIO * max(level[j], 1e-30)]
-        findings.append(_vanishing(spec, {
-            "first_layers": weak, "first_layer_grad_rms": rounded(first),
-            "last_layers_grad_rms": rounded(last), "ratio": rounded(ratio, 3),
-            "weight_layers": len(names)}, ratio))
-    elif first > 0 and last > 0 and first >= EXPLODE_RATIO * last:
-        findings.append(_exploding(spec, {"first_layer_grad_rms": rounded(first),
-                                          "last_layers_grad_rms": rounded(last),
-                                          "ratio": rounded(first / last, 3)}))
-    else:
-        total = np.sqrt(np.nansum(rms**2, axis=1))
-        if total[0] > 0 and total.max() >= EXPLODE_GROWTH * total[0]:
-            findings.append(_exploding(spec, {
-                "first_epoch_grad_rms": rounded(total[0]), "max_grad_rms": rounded(total.max()),
-                "at_epoch": int(np.argmax(total)) + 1}))
-    return findings
+    checks, numbers = gradient_checks(history, layers)
+    fired = [c for c in checks if c.fired]
+    exploding = [c for c in fired if not c.metric.startswith("last layers'")]
+    if exploding:
+        keys = {k for c in exploding for prefix, ks in EXPLODING_EVIDENCE.items()
+                if c.metric.startswith(prefix) for k in ks}
+        return [_exploding(spec, {"checks": [c.to_dict() for c in exploding],
+                                  **{k: numbers[k] for k in sorted(keys)}})]
+    if fired:
+        (vanish,) = fired
+        return [_vanishing(spec, {"checks": [vanish.to_dict()], "ratio": vanish.value,
+                                  **{k: numbers[k] for k in (
+                                      "first_layers", "weakest_layer", "weakest_layer_grad_rms",
+                                      "last_layers_grad_rms", "weight_layers")}})]
+    return []
 
 
-def _vanishing(spec, evidence: dict, ratio: float) -> Finding:
+def _vanishing(spec, evidence: dict) -> Finding:
     changes = {f"{path}.{name}.activation": "relu" for path, name, args in layer_items(spec)
                if name in ("dense", "conv1d", "conv2d") and args.get("activation") in SATURATING}
+    ratio = evidence["ratio"]
     first = evidence["first_layers"]
     where = ", ".join(first[:3]) + (" ..." if len(first) > 3 else "")
     return Finding(
         "vanishing_gradients", "critical" if ratio >= 1e4 else "warning", evidence,
-        f"The first layers ({where}) get gradients {ratio:.0e} times smaller than the last "
-        "ones, so they hardly learn: the signal fades as it flows back through many "
+        f"The first layers ({where}) get gradients down to {ratio:.3g} times smaller than "
+        "the last ones, so they hardly learn: the signal fades as it flows back through many "
         "saturating layers.",
         Remedy(changes, "Use ReLU-family activations (they do not squash gradients); add "
                         "batchnorm between layers or residual connections in deep stacks, "
@@ -114,9 +170,11 @@ def _vanishing(spec, evidence: dict, ratio: float) -> Finding:
 def _exploding(spec, evidence: dict) -> Finding:
     changes = {"train.clip_grad_norm": 1.0,
                "train.optimizer.lr": rounded(spec.train.optimizer.lr / 10, 3)}
+    check = evidence["checks"][0]
     return Finding(
         "exploding_gradients", "critical", evidence,
-        "Gradients grow huge (or non-finite) as they flow back through the network, so the "
+        f"Gradients grow huge (or non-finite) as they flow back through the network "
+        f"({check['metric']}: {check['value']:g}, threshold {check['threshold']:g}), so the "
         "weight updates become wild and training cannot settle.",
         Remedy(changes, "Clip the gradient norm and lower the learning rate; batchnorm and "
                         "careful initialisation keep gradients in range in deep networks."))
@@ -129,23 +187,13 @@ def detect_gradients(f: Facts) -> list[Finding]:
 
 
 # ----------------------------------------------------------------------------- dead units
-def dead_fractions(model, x: np.ndarray) -> list[tuple[str, int, int]]:
-    """[(spec path, dead units, units)] for each ReLU in the model (its module name where
-    the model was not built from the spec's layers): a unit (a feature, or a channel of a
-    convolution) is dead when it outputs 0 for every sample of `x`."""
-    channel_first = {f"{n}.act" for n, m in model.named_modules()
-                     if isinstance(m, WithActivation) and isinstance(m.op, torch.nn.Conv1d)}
-    found: dict[str, torch.Tensor] = {}
-    hooks = []
-    for name, m in model.named_modules():
-        if type(m) is torch.nn.ReLU:
-            def hook(mod, inp, out, name=name):
-                axis = 1 if out.dim() == 4 or name in channel_first else out.dim() - 1
-                alive = (out > 0).movedim(axis, -1).reshape(-1, out.shape[axis]).any(0)
-                found[name] = found[name] | alive if name in found else alive
-            hooks.append(m.register_forward_hook(hook))
+def _forward_hooked(model, x: np.ndarray, pick, hook) -> bool:
+    """Run up to DEAD_BATCH rows of `x` through `model` (eval mode, no gradients) calling
+    `hook(module name, output)` for every module `pick(module)` selects; False if none."""
+    hooks = [m.register_forward_hook(lambda mod, inp, out, name=name: hook(name, out))
+             for name, m in model.named_modules() if pick(m)]
     if not hooks:
-        return []
+        return False
     was_training = model.training
     model.eval()
     try:
@@ -157,22 +205,109 @@ def dead_fractions(model, x: np.ndarray) -> list[tuple[str, int, int]]:
         for h in hooks:
             h.remove()
         model.train(was_training)
-    out = []
-    for name, alive in found.items():
-        out.append((spec_path(model, name) or name, int((~alive).sum()), int(alive.numel())))
-    return out
+    return True
+
+
+def dead_fractions(model, x: np.ndarray) -> list[tuple[str, int, int]]:
+    """[(spec path, dead units, units)] for each ReLU in the model (its module name where
+    the model was not built from the spec's layers): a unit (a feature, or a channel of a
+    convolution) is dead when it outputs 0 for every sample of `x`."""
+    channel_first = {f"{n}.act" for n, m in model.named_modules()
+                     if isinstance(m, WithActivation) and isinstance(m.op, torch.nn.Conv1d)}
+    found: dict[str, torch.Tensor] = {}
+
+    def hook(name, out):
+        axis = 1 if out.dim() == 4 or name in channel_first else out.dim() - 1
+        alive = (out > 0).movedim(axis, -1).reshape(-1, out.shape[axis]).any(0)
+        found[name] = found[name] | alive if name in found else alive
+
+    if not _forward_hooked(model, x, lambda m: type(m) is torch.nn.ReLU, hook):
+        return []
+    return [(spec_path(model, name) or name, int((~alive).sum()), int(alive.numel()))
+            for name, alive in found.items()]
+
+
+def saturated_fractions(model, x: np.ndarray) -> list[tuple[str, float]]:
+    """[(spec path, share of outputs saturated)] for each tanh and sigmoid of the model on
+    the rows of `x`: |tanh| > SATURATED, a sigmoid's output outside 1 - SATURATED ..
+    SATURATED (where the activation's slope is under 2% of its peak)."""
+    found: dict[str, float] = {}
+
+    def hook(name, out):
+        module = model.get_submodule(name)
+        y = out.abs() if isinstance(module, torch.nn.Tanh) else (2 * out - 1).abs()
+        found[name] = float((y > SATURATED).float().mean())
+
+    _forward_hooked(model, x, lambda m: isinstance(m, torch.nn.Tanh | torch.nn.Sigmoid), hook)
+    return [(spec_path(model, name) or name, share) for name, share in found.items()]
+
+
+def saturation_checks(f: Facts) -> tuple[list[Check], list[tuple[str, float]]]:
+    """The saturation rule as a check (the largest saturated share of a tanh or sigmoid
+    layer on the val rows) and the (layer, share) it rests on."""
+    if f.model is None or f.val_x is None or len(f.val_x) == 0:
+        return [], []
+    layers = saturated_fractions(f.model, f.val_x)
+    if not layers:
+        return [], []
+    n = len(f.history)
+    return [Check("largest share of a tanh/sigmoid layer's outputs saturated on the val rows",
+                  max(share for _, share in layers), ">=", SATURATED_FRACTION, (n, n))], layers
+
+
+def detect_saturation(f: Facts) -> list[Finding]:
+    """vanishing_gradients of saturated tanh/sigmoid units: their slope, and with it the
+    gradient through them, is almost 0 (inputs on too large a scale, weights too big)."""
+    checks, layers = saturation_checks(f)
+    if not checks or not checks[0].fired:
+        return []
+    bad = [(p, share) for p, share in layers if share >= SATURATED_FRACTION]
+    rows = int(min(len(f.val_x), DEAD_BATCH))
+    evidence = {"checks": [checks[0].to_dict()], "validation_rows": rows,
+                "normalize": f.spec.data.normalize,
+                "layers": [{"layer": p, "saturated": rounded(share, 3)} for p, share in bad]}
+    items = {n.path: n.item_path for n in walk(layer_tree(f.spec.model.layers))}
+    bad_paths = {items.get(p, p) for p, _ in bad}
+    changes = {f"{path}.{name}.activation": "relu" for path, name, args in layer_items(f.spec)
+               if path in bad_paths and name in ("dense", "conv1d", "conv2d")
+               and args.get("activation") in SATURATING}
+    if f.spec.data.normalize == "none":
+        changes = {"data.normalize": "standard"}
+    p, share = max(bad, key=lambda t: t[1])
+    return [Finding(
+        "vanishing_gradients", "critical" if share >= 0.9 else "warning", evidence,
+        f"{rounded(share, 3):.1%} of the outputs of {p} sit in the flat tails of its "
+        f"activation on {rows} validation rows (|output| beyond {SATURATED:g}), where its "
+        "slope, and the gradient through it, is almost 0: those units hardly learn."
+        + (" The inputs are not normalised (data.normalize: none), so large raw values "
+           "drive the units into saturation." if f.spec.data.normalize == "none" else ""),
+        Remedy(changes, "Normalise the inputs (data.normalize: standard) so pre-activations "
+                        "start near 0; or use ReLU-family activations, which do not "
+                        "saturate for positive inputs."))]
+
+
+def dead_checks(f: Facts) -> tuple[list[Check], list[tuple[str, int, int]]]:
+    """The dead-unit rule as a check (the largest dead share of a ReLU layer) and the
+    (layer, dead, units) it rests on; none without a model or validation rows."""
+    if f.model is None or f.val_x is None or len(f.val_x) == 0:
+        return [], []
+    layers = [(p, d, n) for p, d, n in dead_fractions(f.model, f.val_x) if n]
+    if not layers:
+        return [], []
+    worst = max(d / n for _, d, n in layers)
+    return [Check("largest share of a ReLU layer's units dead on the val rows", worst, ">=",
+                  DEAD_FRACTION, (len(f.history), len(f.history)))], layers
 
 
 def detect_dead_units(f: Facts) -> list[Finding]:
-    if f.model is None or f.val_x is None or len(f.val_x) == 0:
+    checks, layers = dead_checks(f)
+    if not checks or not checks[0].fired:
         return []
-    layers = dead_fractions(f.model, f.val_x)
-    bad = [(p, d, n) for p, d, n in layers if n and d / n >= DEAD_FRACTION]
-    if not bad:
-        return []
+    bad = [(p, d, n) for p, d, n in layers if d / n >= DEAD_FRACTION]
     total_dead = sum(d for _, d, _ in layers)
     total = sum(n for _, _, n in layers)
-    evidence = {"layers": [{"layer": p, "dead": d, "units": n, "fraction": rounded(d / n, 3)}
+    evidence = {"checks": [checks[0].to_dict()],
+                "layers": [{"layer": p, "dead": d, "units": n, "fraction": rounded(d / n, 3)}
                            for p, d, n in bad],
                 "dead_fraction_overall": rounded(total_dead / total, 3),
                 "validation_rows": int(min(len(f.val_x), DEAD_BATCH))}
@@ -186,12 +321,28 @@ def detect_dead_units(f: Facts) -> list[Finding]:
             changes[f"{path}.{name}.activation"] = "leaky_relu"
         elif name == "activation" and args.get("name") == "relu":
             changes[f"{path}.activation.name"] = "leaky_relu"
+    # zero weights give every unit the same 0 output and no gradient, leaky or not: the
+    # initialisation is the fault (back to the activation's default)
+    zeros = {f"{path}.{name}.init": None for path, name, args in layer_items(f.spec)
+             if name in ("dense", "conv1d", "conv2d") and args.get("init") == "zeros"}
+    changes = zeros or changes
     all_dead = any(d == n for _, d, n in bad)
+    p, d, n = max(bad, key=lambda t: t[1] / t[2])
     return [Finding(
         "dead_units", "critical" if all_dead else "warning", evidence,
-        "Many ReLU units output zero for every validation example, so they pass no signal "
+        f"{d} of the {n} ReLU units of {p} (and of every layer listed) output zero for "
+        f"every one of {evidence['validation_rows']} validation rows, so they pass no signal "
         "and get no gradient: they are dead weight, usually after too large a learning-rate "
         "step pushed them negative.",
-        Remedy(changes, "Use leaky_relu (or elu/gelu) so units never switch off completely, "
-                        "and lower the learning rate if it is high."))]
+        Remedy(changes, ("Initialise the weights randomly (init: zeros makes every unit "
+                         "the same and passes no gradient)" if zeros else
+                         "Use leaky_relu (or elu/gelu) so units never switch off completely, "
+                         "and lower the learning rate if it is high") + "."))]
 
+
+def inside_checks(f: Facts) -> list[Check]:
+    """Every gradient, dead-unit and saturation check of a run (what a healthy finding
+    reports)."""
+    checks = gradient_checks(f.history, weight_layers(f.model))[0] \
+        if f.model is not None and f.history else []
+    return checks + dead_checks(f)[0] + saturation_checks(f)[0]
