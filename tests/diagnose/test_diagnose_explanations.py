@@ -220,3 +220,13 @@ def test_checks_registry_reports_what_the_detectors_read():
     assert checks and not any(c.fired for c in checks if c.metric != "train_accuracy - "
                               "val_accuracy")
     assert all(isinstance(c.value, float | int) for c in checks)
+
+
+def test_healthy_with_val_above_train_says_so_and_not_that_they_agree():
+    n = 20
+    history = curves(decay(2.0, 0.3, n), decay(2.0, 0.08, n), np.linspace(0.5, 0.88, n),
+                     np.linspace(0.6, 0.97, n))  # dropout 0.5: train logged with it active
+    (f,) = diagnose_facts(facts(history))
+    assert f.kind == "healthy" and f.evidence["gap"] == pytest.approx(-0.09)
+    assert "agree" not in f.explanation and "above training" in f.explanation
+    assert "no generalisation gap" in f.explanation

@@ -9,11 +9,11 @@ import math
 
 import numpy as np
 import pytest
-from test_diagnose_explanations import MLP, curves, decay, facts, grad_history
+from test_diagnose_explanations import MLP, NOISY, curves, decay, facts, grad_history
 
 import deepnet
 from deepnet.app import auto
-from deepnet.diagnose import Finding, Remedy, diagnose_facts
+from deepnet.diagnose import Finding, Remedy, apply_changes, diagnose_facts
 from deepnet.diagnose.fit import (
     CUT_SHORT,
     FIRST_EPOCH_FACTOR,
@@ -142,6 +142,10 @@ def test_gradients_huge_in_absolute_terms_are_exploding():
     (f,) = diagnose_gradients(history, layers, digits_spec(MLP))
     assert f.kind == "exploding_gradients"
     assert f.evidence["largest_grad_rms"] == pytest.approx(EXPLODE_RMS * 10)
+    # huge from the start: the scale is the network's, so batchnorm rather than a lower rate
+    layers = [next(iter(item)) for item in f.remedy.changes["model.layers"]]
+    assert layers == ["flatten", "dense", "batchnorm", "dense", "batchnorm", "dense"]
+    assert "train.optimizer.lr" not in f.remedy.changes
     assert diagnose_gradients(*grad_history(0.05, 0.02), digits_spec(MLP)) == []
 
 
@@ -222,3 +226,15 @@ def test_auto_keeps_on_a_tie_the_round_without_a_warning():
     result = auto.AutoResult([auto.Round(1, None, [warn], "accuracy", 0.93),
                               auto.Round(2, None, [], "accuracy", 0.93)])
     assert result.best.number == 2
+
+
+def test_the_label_noise_remedy_applies_to_a_spec_without_a_loss_section():
+    """The run's spec has its default loss filled in; --auto applies the remedy to the
+    user's spec, which may have none (the benchmark's label-noise repairs failed on it)."""
+    users = digits_spec(MLP, early_stopping=None)
+    assert users.train.loss is None
+    resolved = apply_changes(users, {"train.loss": {"name": "cross_entropy"}})
+    (f, *_) = diagnose_facts(facts(NOISY, spec=resolved))
+    assert f.kind == "label_noise"
+    new = apply_changes(users, f.remedy.changes)
+    assert new.train.loss.name == "cross_entropy" and new.train.loss.label_smoothing == 0.1

@@ -149,3 +149,17 @@ def layer_items(spec) -> list[tuple[str, str, dict]]:
     nested ones included: `model.layers[2].repeat.layers[0]` is shared by all the repeats."""
     return [(n.item_path, n.type, n.args.model_dump(mode="json"))
             for n in spec_items(layer_tree(spec.model.layers))]
+
+
+AFFINE = ("dense", "conv1d", "conv2d")  # the layer types with a weight matrix or kernel
+
+
+def after_hidden(spec, make) -> list | None:
+    """The spec's top-level layer list with `make(item)` inserted after every hidden
+    dense/conv item (all but the last, the output); None when there is none."""
+    layers = spec.to_dict()["model"]["layers"]
+    hidden = [i for i, item in enumerate(layers) if next(iter(item)) in AFFINE][:-1]
+    if not hidden:
+        return None
+    return [x for i, item in enumerate(layers)
+            for x in ([item, make(item)] if i in hidden else [item])]

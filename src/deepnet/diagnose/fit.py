@@ -15,7 +15,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from deepnet.diagnose.findings import Check, Facts, Finding, Remedy, layer_items, rounded
+from deepnet.diagnose.findings import (
+    Check,
+    Facts,
+    Finding,
+    Remedy,
+    after_hidden,
+    layer_items,
+    rounded,
+)
 from deepnet.train.metrics import HIGHER_IS_BETTER, METRICS
 
 # Figures in the comments below: the planted-fault benchmark's runs (bench/faults, every
@@ -67,6 +75,12 @@ LONGER = 4  # the epochs of a run cut short are multiplied by this
 # linear layers on the moons reach 0.87-0.90; a linear model fits breast_cancer to 0.98.
 LINEAR_FIT = 0.95
 STUCK = 0.05  # relative improvement of the train loss from the first epoch to the last
+# The usual learning rate of each optimizer: PyTorch's default where it has one (Adam and
+# AdamW 1e-3, RMSprop 1e-2), SGD's common 1e-2. An underfitting run whose rate is below
+# SLOW_LR of it has its rate raised to it (tenfold steps took three retrains to undo a
+# rate /1000: the benchmark's lr_low repairs failed).
+USUAL_LR = {"adam": 1e-3, "adamw": 1e-3, "rmsprop": 1e-2, "sgd": 1e-2}
+SLOW_LR = 0.1
 PLATEAU = 0.02  # relative improvement of the train loss over the last third of epochs
 WIDE = 128  # units suggested for a layer too narrow to fit
 
@@ -323,15 +337,9 @@ def _regularise(f: Facts) -> dict:
         changes["data.augment"] = [{"rotate": 10}, {"crop": crop}]
         return changes
     if not any(name == "dropout" for _, name, _ in layer_items(spec)):
-        layers = spec.to_dict()["model"]["layers"]
-        hidden = [i for i, item in enumerate(layers)
-                  if next(iter(item)) in ("dense", "conv1d", "conv2d")][:-1]
-        new = []
-        for i, item in enumerate(layers):
-            new.append(item)
-            if i in hidden:
-                new.append({"dropout": {"rate": 0.5 if "dense" in item else 0.2}})
-        if hidden:
+        new = after_hidden(spec, lambda item: {"dropout": {"rate": 0.5 if "dense" in item
+                                                           else 0.2}})
+        if new is not None:
             changes["model.layers"] = new
     return changes
 
@@ -395,10 +403,13 @@ def detect_label_noise(f: Facts) -> list[Finding]:
 
 
 def _smooth_labels(f: Facts) -> dict:
-    """Label smoothing 0.1 where the loss is (or defaults to) cross-entropy."""
+    """Label smoothing 0.1 where the loss is (or defaults to) cross-entropy. The whole loss
+    section is set: a run's spec has its default loss filled in, the spec the remedy is
+    applied to (--auto's) may have none."""
     loss = f.spec.train.loss
     if loss is not None:
-        return {"train.loss.label_smoothing": 0.1} if loss.name == "cross_entropy" else {}
+        return {"train.loss": loss.model_dump(mode="json") | {"label_smoothing": 0.1}} \
+            if loss.name == "cross_entropy" else {}
     outputs = [a.get("units") for _, name, a in layer_items(f.spec) if name == "dense"]
     if outputs and outputs[-1] == 1:
         return {}  # one logit: binary cross-entropy, which has no smoothing here
@@ -516,11 +527,14 @@ def _underfit_remedy(f: Facts, fired: dict, overall: float, plateau: bool,
                      bottleneck: str | None) -> tuple[dict, str]:
     """The most likely cause first: steps too small, no non-linearity, too few epochs, too
     little capacity."""
-    if overall < STUCK and not bottleneck:  # it hardly moved at all: the steps are too small
-        return ({"train.optimizer.lr": rounded(_lr(f) * 10, 3)},
-                "The training loss has hardly moved from where it started: raise the learning "
-                "rate tenfold; check the inputs (and regression targets) are on a reasonable "
-                "scale, and that the activations suit the depth (ReLU family).")
+    usual = USUAL_LR.get(f.spec.train.optimizer.name)
+    slow = usual is not None and _lr(f) < SLOW_LR * usual and "poor fit" in fired
+    if (overall < STUCK and not bottleneck) or slow:  # the steps are too small
+        return ({"train.optimizer.lr": rounded(max(10 * _lr(f), usual or 0.0), 3)},
+                "The training loss has hardly moved, or the learning rate is far below the "
+                "optimizer's usual one: raise it (tenfold, at least to the usual rate); check "
+                "the inputs (and regression targets) are on a reasonable scale, and that the "
+                "activations suit the depth (ReLU family).")
     if "linear" in fired:
         return (_nonlinear(f), "Every layer is linear, so the whole network is one linear "
                                "map: give the hidden layers a ReLU activation (or add a "
@@ -553,27 +567,36 @@ def _nonlinear(f: Facts) -> dict:
     return {f"{p}.{n}.activation": "relu" for p, n in items[:-1]}
 
 
+WIDTHS = {"dense": "units", "conv1d": "filters", "conv2d": "filters", "lstm": "units",
+          "gru": "units"}  # the argument that sets a layer's width
+
+
+def _hidden_widths(f: Facts) -> list[tuple[str, str, int]]:
+    """(spec path, type, width) of every layer with a width but the output layer."""
+    items = [(p, n, a[WIDTHS[n]]) for p, n, a in layer_items(f.spec) if n in WIDTHS]
+    return items[:-1] if items and items[-1][1] == "dense" else items
+
+
 def _bottleneck(f: Facts) -> str | None:
-    """A hidden dense layer narrower than the classes it must tell apart, or None."""
-    for path, name, args in layer_items(f.spec)[:-1]:
-        if name == "dense" and f.n_classes and args["units"] < f.n_classes:
-            return f"{path} ({args['units']} units)"
+    """A hidden layer narrower than the classes it must tell apart, or None."""
+    for path, name, width in _hidden_widths(f):
+        if f.n_classes and width < f.n_classes:
+            return f"{path} ({width} {WIDTHS[name]})"
     return None
 
 
 def _widen(f: Facts) -> dict:
-    """Widen the narrowest hidden dense/conv layer; double the network if none is narrow."""
-    items = [(p, n, a) for p, n, a in layer_items(f.spec) if n in ("dense", "conv1d", "conv2d")]
-    hidden = items[:-1]
-    if not hidden:  # a linear model: add a hidden layer before the output
+    """Widen the narrowest hidden layer; with none (a linear model), add a hidden ReLU layer
+    before the output."""
+    hidden = _hidden_widths(f)
+    if not hidden:
         layers = f.spec.to_dict()["model"]["layers"]
         last = max(i for i, item in enumerate(layers) if next(iter(item)) == "dense")
         new = layers[:last] + [{"dense": {"units": WIDE, "activation": "relu"}}] + layers[last:]
         return {"model.layers": new}
-    key = {"dense": "units", "conv1d": "filters", "conv2d": "filters"}
-    path, name, args = min(hidden, key=lambda t: t[2][key[t[1]]])
-    width = args[key[name]]
-    return {f"{path}.{name}.{key[name]}": max(WIDE if name == "dense" else 32, 4 * width)}
+    path, name, width = min(hidden, key=lambda t: t[2])
+    least = 32 if name.startswith("conv") else WIDE
+    return {f"{path}.{name}.{WIDTHS[name]}": max(least, 4 * width)}
 
 
 # ----------------------------------------------------------------------------- healthy
@@ -611,10 +634,16 @@ def healthy(f: Facts, checks: list[Check] | None = None) -> Finding:
                         f"is {rounded(g.train):g} and validation {rounded(g.val):g}, "
                         f"{rounded(g.gap):g} apart (at or above {OVERFIT_GAP:g}); it is not "
                         f"called overfitting because {why or 'its curves are too short'}.")
-        else:
+        elif g.gap > -OVERFIT_GAP:
             said.append(f"Training and validation {g.metric} agree at epoch {g.epoch}: "
                         f"{rounded(g.train):g} and {rounded(g.val):g}, a gap of "
                         f"{rounded(g.gap):g} (below {OVERFIT_GAP:g}).")
+        else:
+            said.append(f"Validation {g.metric} is above training {g.metric} at epoch "
+                        f"{g.epoch} ({rounded(g.val):g} against {rounded(g.train):g}, a gap of "
+                        f"{rounded(g.gap):g}): the training figure is logged while training, "
+                        "with dropout and augmentation active and the weights still moving, so "
+                        "there is no generalisation gap.")
     evidence["checks"] = [c.to_dict() for c in checks]
     if checks:
         said.append("Checked (the value, then what a finding needs): " + "; ".join(

@@ -14,7 +14,15 @@ import math
 import numpy as np
 import torch
 
-from deepnet.diagnose.findings import Check, Facts, Finding, Remedy, layer_items, rounded
+from deepnet.diagnose.findings import (
+    Check,
+    Facts,
+    Finding,
+    Remedy,
+    after_hidden,
+    layer_items,
+    rounded,
+)
 from deepnet.nn.build import spec_path
 from deepnet.nn.modules import WithActivation
 from deepnet.nn.tree import layer_tree, walk
@@ -168,16 +176,27 @@ def _vanishing(spec, evidence: dict) -> Finding:
 
 
 def _exploding(spec, evidence: dict) -> Finding:
-    changes = {"train.clip_grad_norm": 1.0,
-               "train.optimizer.lr": rounded(spec.train.optimizer.lr / 10, 3)}
     check = evidence["checks"][0]
+    changes: dict = {"train.clip_grad_norm": 1.0}
+    normed = any(name in ("batchnorm", "layernorm") for _, name, _ in layer_items(spec))
+    huge = check["metric"].startswith("largest layer gradient RMS")
+    if huge and not normed and (layers := after_hidden(spec, lambda item: {"batchnorm": {}})):
+        # gradients huge from the first epoch: the activations' scale (initialisation) is
+        # the fault, which a smaller rate cannot fix and batchnorm resets at every layer
+        changes["model.layers"] = layers
+    else:
+        changes["train.optimizer.lr"] = rounded(spec.train.optimizer.lr / 10, 3)
     return Finding(
         "exploding_gradients", "critical", evidence,
         f"Gradients grow huge (or non-finite) as they flow back through the network "
         f"({check['metric']}: {check['value']:g}, threshold {check['threshold']:g}), so the "
         "weight updates become wild and training cannot settle.",
-        Remedy(changes, "Clip the gradient norm and lower the learning rate; batchnorm and "
-                        "careful initialisation keep gradients in range in deep networks."))
+        Remedy(changes, "Clip the gradient norm, and " + (
+            "add batchnorm after the hidden layers: the activations (and so the gradients) "
+            "are far off scale from the start, as after too large an initialisation."
+            if "model.layers" in changes else
+            "lower the learning rate; batchnorm and careful initialisation keep gradients "
+            "in range in deep networks.")))
 
 
 def detect_gradients(f: Facts) -> list[Finding]:
