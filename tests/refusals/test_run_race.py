@@ -35,9 +35,9 @@ for i, out in enumerate(outs):
     stdout, stderr = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
         code = main(["train", spec, "--out", out, "--quiet"])
-    with open(f"{tag}.done{i}.{os.getpid()}.tmp", "w") as f:
+    with open(f"{tag}.writing{i}.{os.getpid()}", "w") as f:  # not matched by done<i>.*
         json.dump([code, stdout.getvalue(), stderr.getvalue()], f)
-    os.rename(f"{tag}.done{i}.{os.getpid()}.tmp", f"{tag}.done{i}.{os.getpid()}")
+    os.rename(f"{tag}.writing{i}.{os.getpid()}", f"{tag}.done{i}.{os.getpid()}")
 """
 
 
