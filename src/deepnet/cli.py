@@ -162,19 +162,22 @@ def _diagnose_args(p: argparse.ArgumentParser) -> None:
 
 @_diagnose_args.run
 def _diagnose(args) -> int:
-    from deepnet.diagnose import diagnose
-    from deepnet.runs.load import load
+    from deepnet.runs.files import RunDir
 
-    findings = diagnose(load(args.run))
+    findings = RunDir(args.run).read_diagnosis()  # saved by the report: no torch to load
+    if findings is None:
+        from deepnet.diagnose import diagnose
+
+        findings = [f.to_dict() for f in diagnose(args.run)]
     if args.json:
-        _print_json([f.to_dict() for f in findings])
+        _print_json(findings)
         return 0
     for f in findings:
-        print(f"{f.kind} ({f.severity}): {f.explanation}")
-        for k, v in f.to_dict()["evidence"].items():
+        print(f"{f['kind']} ({f['severity']}): {f['explanation']}")
+        for k, v in f["evidence"].items():
             print(f"    {k}: {json.dumps(v)}")
-        print(f"  remedy: {f.remedy.text}")
-        for k, v in f.remedy.changes.items():
+        print(f"  remedy: {f['remedy']['text']}")
+        for k, v in f["remedy"]["changes"].items():
             print(f"    --set {k}={json.dumps(v)}")
     return 0
 

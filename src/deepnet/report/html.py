@@ -54,6 +54,11 @@ class _Sources:
         return self._prepared
 
     @property
+    def drawn_findings(self):
+        """The findings, if the diagnosis section computed them (else None)."""
+        return self._findings
+
+    @property
     def findings(self):
         if self._findings is None:
             from deepnet.diagnose import diagnose_facts, facts
@@ -189,10 +194,8 @@ SECTIONS: dict[str, Callable[[_Sources], dict | list[dict] | None]] = {
 }
 
 
-def sections(run, prepared=None) -> list[dict]:
-    """The report's sections, in order: each {title, text/html/image/table/findings}.
-    `prepared`: the run's prepared data, if at hand (else prepared again)."""
-    src = _Sources(run, prepared)
+def sections(src: _Sources) -> list[dict]:
+    """The report's sections, in order: each {title, text/html/image/table/findings}."""
     out = []
     for title, make in SECTIONS.items():
         try:
@@ -210,10 +213,16 @@ def sections(run, prepared=None) -> list[dict]:
 
 
 def write_report(run, prepared=None) -> Path:
-    """Write `run.path/report.html` atomically and return its path. Everything it shows
-    is read from the run directory, so `deepnet report` redraws the same report."""
+    """Write `run.path/report.html` atomically and return its path; its findings also go
+    to diagnosis.json, which `deepnet diagnose` prints while the run is unchanged.
+    Everything it shows is read from the run directory, so `deepnet report` redraws the
+    same report. `prepared`: the run's prepared data, if at hand (else prepared again)."""
+    src = _Sources(run, prepared)
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     page = env.from_string(TEMPLATE.read_text()).render(
-        name=run.spec.name, path=str(run.path), sections=sections(run, prepared),
+        name=run.spec.name, path=str(run.path), sections=sections(src),
         spec=run.spec.to_yaml())
-    return run.files.write_report(page)
+    path = run.files.write_report(page)
+    if src.drawn_findings is not None:
+        run.files.write_diagnosis([f.to_dict() for f in src.drawn_findings])
+    return path

@@ -14,6 +14,7 @@ a CheckpointError that names it and says what to do.
       audit.json               AuditReport (`deepnet audit SPEC --run RUN`)
       robustness/results.json  Robustness (`deepnet attack`), with examples.png, curve.png
       ensemble.json            EnsembleInfo: the folder is an ensemble of runs
+      diagnosis.json           Diagnosis: the report's findings, for `deepnet diagnose`
       .lock                    held (flock) by the one process that trains the run
 
 Every file read back is verified: JSON files against their record's schema, the model
@@ -30,17 +31,14 @@ import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 try:
     import fcntl
 except ImportError:  # Windows
     fcntl = None
 
-import torch
 from safetensors import SafetensorError
-from safetensors.torch import load as load_tensors
-from safetensors.torch import save as save_tensors
 
 from deepnet.core.errors import CheckpointError, DeepnetError
 from deepnet.core.io import (
@@ -52,13 +50,18 @@ from deepnet.core.io import (
 )
 from deepnet.runs.records import (
     AuditReport,
+    Diagnosis,
     EnsembleInfo,
     ModelMeta,
     Results,
     Robustness,
     TeacherMeta,
 )
-from deepnet.spec import Spec
+
+if TYPE_CHECKING:  # torch and the spec are imported where they are used: the reading of
+    import torch  # the JSON files (and `deepnet diagnose`) does not wait for torch
+
+    from deepnet.spec import Spec
 
 SPEC = "spec.yaml"
 METRICS = "metrics.jsonl"
@@ -71,6 +74,9 @@ AUDIT = "audit.json"
 ROBUSTNESS = "robustness"
 ROBUSTNESS_RESULTS = f"{ROBUSTNESS}/results.json"
 ENSEMBLE = "ensemble.json"
+DIAGNOSIS = "diagnosis.json"
+DIAGNOSED = (SPEC, METRICS, RESULTS, MODEL, ENSEMBLE)  # what a diagnosis is made from
+RULES = Path(__file__).parents[1] / "diagnose"  # the diagnosis rules: their source files
 EXAMPLES_FIGURE = "examples.png"  # in robustness/: the grid of adversarial examples
 CURVE_FIGURE = "curve.png"  # in robustness/: accuracy against eps
 FIGURES = (EXAMPLES_FIGURE, CURVE_FIGURE)
@@ -182,6 +188,28 @@ class RunDir:
                                   f"{str(self.path)!r} an ensemble folder?")
         return info
 
+    def write_diagnosis(self, findings: list[dict]) -> None:
+        """diagnosis.json: `findings` (Finding.to_dict() each), with the hashes of the
+        rules and of the files they were made from."""
+        record = Diagnosis.from_json({"rules": rules_digest(), "sources": self._diagnosed(),
+                                      "findings": findings})
+        write_json_atomic(self.file(DIAGNOSIS), record.to_json())
+
+    def read_diagnosis(self) -> list[dict] | None:
+        """The saved findings, or None when there are none or they are out of date: a
+        file they were made from or the rules changed since. A damaged diagnosis.json is
+        None too: it only saves the time of diagnosing again."""
+        try:
+            saved = Diagnosis.from_json(json.loads(self.file(DIAGNOSIS).read_bytes()))
+        except (OSError, ValueError, UnicodeDecodeError):
+            return None
+        if saved.rules != rules_digest() or saved.sources != self._diagnosed():
+            return None
+        return [f.to_json() for f in saved.findings]
+
+    def _diagnosed(self) -> dict[str, str | None]:
+        return {name: _file_digest(self.file(name)) for name in DIAGNOSED}
+
     def read_history(self) -> list[dict]:
         """metrics.jsonl: one dict per epoch ([] when there is none)."""
         f = self.file(METRICS)
@@ -205,6 +233,8 @@ class RunDir:
         spec.to_yaml(self.file(SPEC))
 
     def read_spec(self) -> Spec:
+        from deepnet.spec import Spec
+
         return Spec.from_yaml(self.file(SPEC))
 
     def write_report(self, html: str) -> Path:
@@ -251,6 +281,8 @@ class RunDir:
         if parsed.format >= HASHED and raw.get(HASH_KEY) != _digest(raw, body):
             raise self._damaged(name, "its SHA-256 does not match its content (truncated, "
                                       "altered or corrupted on disk); it was not used")
+        from safetensors.torch import load as load_tensors
+
         try:
             return load_tensors(data), parsed
         except SafetensorError as e:
@@ -258,6 +290,24 @@ class RunDir:
 
 
 HASHED = 3  # the model format from which model files carry their SHA-256
+
+
+def _file_digest(path: Path) -> str | None:
+    """SHA-256 of a file's bytes; None when it is not there."""
+    try:
+        with path.open("rb") as f:
+            return hashlib.file_digest(f, "sha256").hexdigest()
+    except FileNotFoundError:
+        return None
+
+
+def rules_digest() -> str:
+    """SHA-256 of the diagnosis rules' source (deepnet/diagnose/*.py): a saved diagnosis
+    is used only with the rules that made it."""
+    h = hashlib.sha256()
+    for f in sorted(RULES.glob("*.py")):
+        h.update(f.name.encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()
 
 
 def _digest(meta: dict[str, str], body: bytes | memoryview) -> str:
@@ -285,6 +335,8 @@ def _split(data: bytes) -> tuple[dict[str, str], memoryview]:
 def _write_weights(path: Path, model: torch.nn.Module, meta: dict[str, Any]) -> None:
     """The weights with `meta` and the SHA-256 of both, atomically. The tensor bytes do
     not depend on the metadata, so a first serialization gives the bytes to hash."""
+    from safetensors.torch import save as save_tensors
+
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     raw = {k: json.dumps(v) for k, v in meta.items()}
     _, body = _split(save_tensors(tensors, metadata=raw))

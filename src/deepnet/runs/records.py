@@ -10,6 +10,8 @@ it is written and read: deepnet.runs.files.
     AuditReport  audit.json                the data audit
     Robustness   robustness/results.json   every attack on the run
     EnsembleInfo ensemble.json             an ensemble's members
+    Diagnosis    diagnosis.json            the findings of the last report, and the
+                                           hashes of what they were made from
 """
 
 from __future__ import annotations
@@ -280,3 +282,33 @@ class EnsembleInfo(JsonRecord):
     members: Annotated[list[str], Field(min_length=2)]
     kind: Literal["ensemble"] = "ensemble"
     combine: Literal["mean_probability"] = "mean_probability"
+
+
+# ----------------------------------------------------------------------------- diagnosis.json
+@dataclass
+class SavedRemedy(JsonRecord):
+    changes: dict[str, Any]  # spec path -> value
+    text: str
+
+
+@dataclass
+class SavedFinding(JsonRecord):
+    """A finding as deepnet.diagnose's Finding.to_dict() writes it."""
+
+    kind: str
+    severity: str
+    evidence: dict[str, Any]
+    explanation: str
+    remedy: SavedRemedy
+
+
+@dataclass
+class Diagnosis(JsonRecord):
+    """diagnosis.json: the findings drawn in report.html, kept so that `deepnet diagnose
+    RUN` prints them without loading the model; used only while `rules` (a hash of the
+    diagnosis rules) and `sources` (the SHA-256 of each file they were made from, None for
+    an absent one) still match."""
+
+    rules: str
+    sources: dict[str, str | None]
+    findings: list[SavedFinding]
