@@ -24,7 +24,7 @@ MLP = mlp_spec(epochs=8, hidden=48, dropout=0.2, name="mlp", **{
     "train.optimizer": {"name": "adam", "lr": 0.003}, "train.schedule": "onecycle",
     "train.early_stopping": {"patience": 2}})
 RUN_FILES = {"spec.yaml", "metrics.jsonl", "model.safetensors", "checkpoint", "results.json",
-             "report.html", ".lock"}
+             "report.html", "diagnosis.json", ".lock"}
 
 
 def spec(**train):

@@ -2,8 +2,11 @@
 of the spec, retrain; up to N rounds; keep the best run by validation metric.
 
 Each round's change is printed as a unified diff of the spec, with the finding that
-motivated it. A remedy already applied is not applied again; the loop stops early when a
-run has no warning-level finding or no finding has a change left to try.
+motivated it. A remedy already applied is not applied again. When a remedy helped but the
+new run has nothing left to repair, the loop takes one more step the same way (the numbers
+the remedy changed, moved again by the same factor, at most tenfold): a learning rate
+lowered tenfold to a stable but slow one is lowered again. It stops early when there is
+nothing to apply, or when a step no longer helps.
 """
 
 from __future__ import annotations
@@ -16,13 +19,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from deepnet.core.errors import DeepnetError
-from deepnet.diagnose.findings import Finding, apply_changes
+from deepnet.diagnose.findings import Finding, Remedy, apply_changes, rounded
+from deepnet.spec.paths import get_path
 from deepnet.train.metrics import HIGHER_IS_BETTER
 
 # Severities whose remedies the loop applies: an info finding (overfitting that early
 # stopping already undid by keeping the best epoch) is a note, not a fault to repair, and
 # changing a healthy run can only make it worse.
 ACT_ON = ("warning", "critical")
+# A step further moves each number a remedy changed by the same factor, kept within
+# [1/STEP_LIMIT, STEP_LIMIT]: a rate raised 100x to the usual one is raised 10x more.
+STEP_LIMIT = 10.0
 
 
 @dataclass
@@ -49,16 +56,37 @@ class AutoResult:
 
     @property
     def best(self) -> Round:
-        """The round with the best validation metric (on a tie, the one with fewer
-        warning-level findings); a run without one (NaN: it diverged before its first
-        epoch ended) only when no round has one."""
+        """The round with the best validation metric; a run without one (NaN: it diverged
+        before its first epoch ended) only when no round has one. Of rounds whose
+        validation accuracies differ by less than NOISE_SE standard errors (the same
+        within the noise of the validation rows), the one with fewer warning-level
+        findings: a run still showing its fault is not kept for one row more right."""
         higher = self.rounds[0].metric in HIGHER_IS_BETTER
-        return min(self.rounds, key=lambda r: (
-            math.isnan(r.score), -r.score if higher else r.score,
-            sum(f.severity in ACT_ON for f in r.findings), r.number))  # a tie: fewer warnings
+        top = min(self.rounds, key=lambda r: (
+            math.isnan(r.score), -r.score if higher else r.score, _warnings(r), r.number))
+        close = [r for r in self.rounds if _same_accuracy(r, top)]
+        return min(close, key=lambda r: (_warnings(r), -r.score, r.number)) if close else top
 
     def to_dict(self) -> dict:
         return {"rounds": [r.to_dict() for r in self.rounds], "best": self.best.to_dict()}
+
+
+def _warnings(r: Round) -> int:
+    return sum(f.severity in ACT_ON for f in r.findings)
+
+
+NOISE_SE = 2.0  # accuracies this many standard errors apart differ by more than noise
+
+
+def _same_accuracy(r: Round, top: Round) -> bool:
+    """Whether r's validation accuracy is within NOISE_SE standard errors of top's (the
+    binomial error at their mean, on the validation rows); False for other metrics."""
+    results = getattr(r.run, "results", None)  # None: a round made up in a test
+    rows = results.samples.get("val", 0) if results is not None else 0
+    if r.metric != "accuracy" or not rows or math.isnan(r.score) or math.isnan(top.score):
+        return False
+    p = (r.score + top.score) / 2
+    return top.score - r.score <= NOISE_SE * math.sqrt(p * (1 - p) / rows)
 
 
 def validation_score(run) -> tuple[str, float]:
@@ -85,6 +113,44 @@ def _why(finding: Finding) -> str:
     return "; ".join(f"{c['metric']} {c['value']:g} ({c['op']} {c['threshold']:g})"
                      for c in checks) or ", ".join(f"{k} {v}" for k, v in
                                                   list(evidence.items())[:4])
+
+
+def _improved(new: Round, old: Round) -> bool:
+    if math.isnan(new.score):
+        return False
+    higher = new.metric in HIGHER_IS_BETTER
+    return math.isnan(old.score) or (new.score > old.score if higher else new.score < old.score)
+
+
+def step_further(result: AutoResult) -> Finding | None:
+    """The last remedy one step further, when it improved the validation metric: each
+    number it changed (a rate, epochs) moved again by the same factor, at most STEP_LIMIT
+    either way (a line search along the direction that helped). None when the last round
+    applied nothing, did not help, or changed no number."""
+    if len(result.rounds) < 2:
+        return None
+    prev, last = result.rounds[-2], result.rounds[-1]
+    if prev.applied is None or not _improved(last, prev):
+        return None
+    before, after = prev.run.spec.to_dict(), last.run.spec.to_dict()
+    changes = {}
+    for path in prev.applied.remedy.changes:
+        old, new = get_path(before, path), get_path(after, path)
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) and v > 0
+                   for v in (old, new)) or old == new:
+            continue
+        factor = min(max(new / old, 1 / STEP_LIMIT), STEP_LIMIT)
+        changes[path] = round(new * factor) if isinstance(new, int) else rounded(new * factor, 3)
+    if not changes:
+        return None
+    f = prev.applied
+    text = f.remedy.text.split(FURTHER_END, 1)[-1]  # a step further's own remedy text
+    return Finding(f.kind, f.severity, f.evidence, f.explanation, Remedy(changes, (
+        f"{FURTHER}: the last change raised val_{last.metric} from {prev.score:.4g} to "
+        f"{last.score:.4g} and left nothing to repair{FURTHER_END}{text}")))
+
+
+FURTHER, FURTHER_END = "One step further", ". It was: "
 
 
 def _key(changes: dict) -> str:
@@ -115,6 +181,10 @@ def auto_train(spec, rounds: int = 3, out: str | Path | None = None, quiet: bool
             break
         pick = next((f for f in findings if f.severity in ACT_ON and f.remedy.changes
                      and _key(f.remedy.changes) not in tried), None)
+        if pick is None and not any(f.severity in ACT_ON for f in findings):
+            pick = step_further(result)
+            if pick is not None and _key(pick.remedy.changes) in tried:
+                pick = None
         if pick is None:
             log("nothing left to change: " + (
                 "every remedy was tried" if any(f.severity in ACT_ON for f in findings) else
