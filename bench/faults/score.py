@@ -234,17 +234,23 @@ def _control_rows(records, rep_by, by_task, figures) -> list[dict]:
 
 def _memorisation(results: list[CaseResult], by_task: dict) -> dict:
     """The issue's acceptance case: diagnosed as overfitting, and the share of the
-    generalisation gap (train - val accuracy) that --auto's kept run closes."""
+    generalisation gap (train - val accuracy at the kept epoch) that --auto's kept run
+    closes: with train accuracy as logged (dropout active), and _eval with the kept
+    model's train accuracy in eval mode (dropout off)."""
     out = {}
     for c in results:
         if c.plant.name != "memorisation":
             continue
         det = sum("overfitting" in _kinds(r) for r in c.runs)
         out["memorisation_overfitting"] = rate(det, len(c.runs))
-        closed = []
-        for rep in c.repairs.get("auto", []):
-            first = by_task[rep["task"].rsplit("/", 1)[0]]["measures"]["gap"]
-            if "error" not in rep and first > 0 and math.isfinite(rep.get("best_gap", math.nan)):
-                closed.append((first - rep["best_gap"]) / first)
-        out["memorisation_gap_closed"] = round(_mean(closed), 3) if closed else None
+        for suffix, first_key, kept_key in (("", None, "best_gap"),
+                                            ("_eval", "gap_eval", "best_gap_eval")):
+            closed = []
+            for rep in c.repairs.get("auto", []):
+                rec = by_task[rep["task"].rsplit("/", 1)[0]]
+                first = rec.get(first_key, math.nan) if first_key else rec["measures"]["gap"]
+                kept = rep.get(kept_key, math.nan)
+                if "error" not in rep and first > 0 and math.isfinite(kept):
+                    closed.append((first - kept) / first)
+            out[f"memorisation_gap_closed{suffix}"] = round(_mean(closed), 3) if closed else None
     return out

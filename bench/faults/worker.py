@@ -58,7 +58,10 @@ class Task:
 
 def init_worker() -> None:
     torch.set_num_threads(1)
-    torch.set_num_interop_threads(1)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:  # --workers 1: torch already started its pool in this process
+        pass
 
 
 def case_spec(t: Task) -> dict:
@@ -168,7 +171,8 @@ def _saturated(run, val_x) -> float:
 
 def measures(run, val_x) -> dict[str, float]:
     """Per-run measurements of the faults' mechanisms, independent of diagnose's rules:
-    gap: final train accuracy minus val accuracy; train_acc: final train accuracy; fit:
+    gap: train accuracy minus val accuracy at the kept epoch (see _gap); train_acc: final
+    train accuracy; fit:
     -log10 of the final train loss (memorisation drives it towards 0); ups: share of epochs
     whose train loss rose; grad_growth: log10 of the largest total gradient norm over the
     first epoch's; vanish / explode: log10 of the last weight layer's median gradient norm
@@ -194,10 +198,32 @@ def measures(run, val_x) -> dict[str, float]:
     return {k: (round(v, 5) if math.isfinite(v) else v) for k, v in out.items()}
 
 
+def _kept(run) -> int:
+    """The index in the history of the epoch whose weights the run kept."""
+    return min(max(run.results.best_epoch or len(run.history), 1), len(run.history)) - 1
+
+
 def _gap(run) -> float:
-    """Final train accuracy minus val accuracy (the generalisation gap)."""
+    """The generalisation gap of the weights the run kept: train accuracy minus val
+    accuracy at the kept epoch, as logged (train accuracy over the epoch's batches, with
+    dropout active, as the learning curves show it)."""
     tr, va = _series(run.history, "train_accuracy"), _series(run.history, "val_accuracy")
-    return float(tr[-1] - va[-1]) if len(tr) else math.nan
+    return float(tr[_kept(run)] - va[_kept(run)]) if len(tr) else math.nan
+
+
+def _gap_eval(run) -> float:
+    """The same gap with the kept model's accuracy on its training rows in eval mode
+    (dropout off): how much better it does on rows it was trained on."""
+    from deepnet.data.prepare import prepare
+    from deepnet.train.metrics import predicted_classes
+
+    if not run.history:
+        return math.nan
+    prepared = prepare(run.spec)
+    idx = prepared.splits["train"]
+    pred = predicted_classes(run.predict_outputs(prepared.dataset.x[idx])).numpy()
+    train_acc = float(np.mean(pred == prepared.targets(prepared.dataset.y[idx])))
+    return train_acc - float(_series(run.history, "val_accuracy")[_kept(run)])
 
 
 def _score(run) -> float:
@@ -241,6 +267,7 @@ def train_case(t: Task) -> dict:
         "nonfinite": bool(run.results.stop_reason == "diverged" or not np.isfinite(losses).all()),
         "stop_reason": run.results.stop_reason, "epochs": len(run.history),
         "measures": measures(run, val_batch(run)),
+        "gap_eval": _gap_eval(run) if t.case == "memorisation" else math.nan,
         "seconds": round(time.perf_counter() - started, 2),
     }
 
@@ -332,6 +359,7 @@ def repair_case(t: Task) -> dict:
         "loop": t.loop, "rounds": len(result.rounds), "best_round": best.number,
         "best_score": best.score, "best_test_accuracy": _test_accuracy(best.run),
         "best_findings": _findings(best.findings), "best_gap": _gap(best.run),
+        "best_gap_eval": _gap_eval(best.run) if t.case == "memorisation" else math.nan,
         "applied": families if t.loop == "random" else applied,
         "seconds": round(time.perf_counter() - started, 2),
     }

@@ -1,6 +1,7 @@
 """`--auto`'s step further: when a remedy helped and the new run has nothing left to
-repair, the numbers the remedy changed move once more by the same factor (at most
-tenfold); never after a step that did not help, nor for changes that are not numbers."""
+repair, the learning rate the remedy changed moves once more by the same factor (at most
+tenfold); never after a step that did not help, nor for other changes (widths and epochs
+grown tenfold per step would outgrow any budget)."""
 
 import math
 
@@ -53,7 +54,7 @@ def test_no_step_after_a_change_that_did_not_help(runs, scores):
     assert step_further(_result(runs, {"train.optimizer.lr": 1e-3}, scores)) is None
 
 
-def test_no_step_without_a_number_to_move(runs):
+def test_no_step_without_a_rate_to_move(runs):
     # the rate is not among the remedy's changes (the runs differ in it all the same)
     assert step_further(_result(runs, {"train.epochs": 2})) is None
     assert step_further(AutoResult([Round(1, runs[1e-5], [], "accuracy", 0.3)])) is None

@@ -3,8 +3,8 @@ of the spec, retrain; up to N rounds; keep the best run by validation metric.
 
 Each round's change is printed as a unified diff of the spec, with the finding that
 motivated it. A remedy already applied is not applied again. When a remedy helped but the
-new run has nothing left to repair, the loop takes one more step the same way (the numbers
-the remedy changed, moved again by the same factor, at most tenfold): a learning rate
+new run has nothing left to repair, the loop takes one more step the same way: a learning
+rate the remedy moved is moved again by the same factor (at most tenfold), so a rate
 lowered tenfold to a stable but slow one is lowered again. It stops early when there is
 nothing to apply, or when a step no longer helps.
 """
@@ -27,8 +27,11 @@ from deepnet.train.metrics import HIGHER_IS_BETTER
 # stopping already undid by keeping the best epoch) is a note, not a fault to repair, and
 # changing a healthy run can only make it worse.
 ACT_ON = ("warning", "critical")
-# A step further moves each number a remedy changed by the same factor, kept within
-# [1/STEP_LIMIT, STEP_LIMIT]: a rate raised 100x to the usual one is raised 10x more.
+# A step further moves a STEPPED value the remedy changed by the same factor, kept within
+# [1/STEP_LIMIT, STEP_LIMIT]: a rate raised 100x to the usual one is raised 10x more. Only
+# the rate: widths and epochs grown tenfold per step make networks and runs that do not
+# fit the budget (a width of 2 widened to 128 would become 1280, then 12800).
+STEPPED = ("train.optimizer.lr",)
 STEP_LIMIT = 10.0
 
 
@@ -123,10 +126,10 @@ def _improved(new: Round, old: Round) -> bool:
 
 
 def step_further(result: AutoResult) -> Finding | None:
-    """The last remedy one step further, when it improved the validation metric: each
-    number it changed (a rate, epochs) moved again by the same factor, at most STEP_LIMIT
-    either way (a line search along the direction that helped). None when the last round
-    applied nothing, did not help, or changed no number."""
+    """The last remedy one step further, when it improved the validation metric: the
+    STEPPED values it changed (the learning rate) moved again by the same factor, at most
+    STEP_LIMIT either way (a line search along the direction that helped). None when the
+    last round applied nothing, did not help, or changed none of them."""
     if len(result.rounds) < 2:
         return None
     prev, last = result.rounds[-2], result.rounds[-1]
@@ -134,13 +137,13 @@ def step_further(result: AutoResult) -> Finding | None:
         return None
     before, after = prev.run.spec.to_dict(), last.run.spec.to_dict()
     changes = {}
-    for path in prev.applied.remedy.changes:
+    for path in (p for p in prev.applied.remedy.changes if p in STEPPED):
         old, new = get_path(before, path), get_path(after, path)
         if not all(isinstance(v, int | float) and not isinstance(v, bool) and v > 0
                    for v in (old, new)) or old == new:
             continue
         factor = min(max(new / old, 1 / STEP_LIMIT), STEP_LIMIT)
-        changes[path] = round(new * factor) if isinstance(new, int) else rounded(new * factor, 3)
+        changes[path] = rounded(new * factor, 3)
     if not changes:
         return None
     f = prev.applied
