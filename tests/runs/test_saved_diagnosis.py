@@ -94,3 +94,15 @@ def test_other_rules_or_a_damaged_file_mean_diagnosing_again(run, tmp_path, monk
         saved.write_bytes(damage)
         assert RunDir(copy).read_diagnosis() is None
         assert _cli_json(capsys, copy) == fresh(copy)
+
+
+def test_an_ensembles_diagnosis_is_redone_when_a_member_changes(run, tmp_path, capsys):
+    members = [tmp_path / "a", tmp_path / "b"]
+    for m in members:
+        shutil.copytree(run, m)
+    assert main(["ensemble", *map(str, members), "--out", str(tmp_path / "ens")]) == 0
+    ens = RunDir(tmp_path / "ens")
+    assert ens.read_diagnosis() is not None
+    model = members[1] / MODEL
+    model.write_bytes(model.read_bytes()[:-4] + b"\0\0\0\0")
+    assert ens.read_diagnosis() is None

@@ -208,7 +208,15 @@ class RunDir:
         return [f.to_json() for f in saved.findings]
 
     def _diagnosed(self) -> dict[str, str | None]:
-        return {name: _file_digest(self.file(name)) for name in DIAGNOSED}
+        """The SHA-256 of each file a diagnosis is made from; an ensemble's members' model
+        files too."""
+        names = list(DIAGNOSED)
+        if self.file(ENSEMBLE).is_file():
+            try:
+                names += [f"{m}/{MODEL}" for m in self.read_ensemble().members]
+            except CheckpointError:
+                pass  # a damaged ensemble.json: its own hash already differs
+        return {name: _file_digest(self.file(name)) for name in names}
 
     def read_history(self) -> list[dict]:
         """metrics.jsonl: one dict per epoch ([] when there is none)."""
