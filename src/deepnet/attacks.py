@@ -321,8 +321,15 @@ class AttackArgs(Section):
             kw["steps"] = steps
         return kw
 
+    def run_as(self, steps: int | None) -> AttackArgs:
+        """These arguments with the default number of steps filled in (`steps`, the
+        attack's), so that a result records the budget that was actually run."""
+        if "steps" in self.own() and self.steps is None:
+            return self.model_copy(update={"steps": steps})
+        return self
+
     def options(self) -> dict[str, Any]:
-        """The options as given (none: the attack's default), for the results."""
+        """The options, for the results (run_as: with the steps that were run)."""
         return {k: getattr(self, k) for k in self.own()} | {"targeted": self.targeted} | (
             {"target": self.target} if self.targeted else {})
 

@@ -37,6 +37,19 @@ def test_attack_json_and_report(digits_run, capsys):
     assert "Robustness: attacks" in redrawn and "Robustness: adversarial examples" in redrawn
 
 
+@pytest.mark.parametrize("method, steps", [("pgd", 20), ("deepfool", 50), ("fgsm", None)])
+def test_the_record_states_the_steps_run_when_left_to_the_default(digits_run, capsys, method,
+                                                                  steps):
+    code, out, err = _cli(capsys, "attack", digits_run.path, "--method", method,
+                          "--limit", "20", "--json")
+    assert code == 0, err
+    options = json.loads(out)["options"]
+    assert options.get("steps") == steps  # the default actually run, never null
+    saved = json.loads((digits_run.path / "robustness" / "results.json").read_text())
+    assert any(a["method"] == method and a["options"].get("steps") == steps
+               for a in saved["attacks"])
+
+
 def test_attack_text_output_targeted(digits_run, capsys):
     code, out, err = _cli(capsys, "attack", digits_run.path, "--method", "fgsm", "--eps",
                           "0.3", "--target", "least_likely", "--limit", "40")

@@ -76,6 +76,37 @@ def test_adversarial_batches_call_the_attack_as_before(digits_run, digits_exampl
         assert torch.equal(out, ((expected - shift) / scale).to(xb.dtype)), method
 
 
+def test_adversarial_examples_are_made_in_eval_mode(digits_run, digits_examples):
+    """As in the literature: the attack sees the network in eval mode (no dropout, batch
+    norm on its running statistics, which the attack steps leave unchanged); the network
+    is back in train mode for the training step."""
+    import copy
+
+    x, y = digits_examples
+    pre = digits_run.preprocess
+    xb = torch.as_tensor(pre(x[:32].numpy()))
+    model = copy.deepcopy(digits_run.model)
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
+    assert any(isinstance(m, torch.nn.Dropout) for m in model.modules())
+    buffers = {k: v.clone() for k, v in model.named_buffers()}
+    cfg = AdversarialTraining(eps=0.1, method="pgd", ratio=1.0, steps=5)
+
+    def made(train_mode: bool) -> torch.Tensor:
+        class T:  # what the hook reads from the Trainer
+            augment_rng = torch.Generator().manual_seed(0)
+
+        T.model = model.train(train_mode)
+        out, _ = AdversarialBatches(cfg, pre, (0.0, 1.0))(T(), xb, y[:32])
+        assert model.training == train_mode  # restored for the training step
+        return out
+
+    in_training, again, from_eval = made(True), made(True), made(False)
+    assert all(torch.equal(v, buffers[k]) for k, v in model.named_buffers())
+    # dropout off and fixed statistics: the same examples as from a network in eval mode
+    assert torch.equal(in_training, again) and torch.equal(in_training, from_eval)
+    assert not torch.equal(in_training, xb)
+
+
 def test_adversarial_training_short_run(tmp_path, digits_run, digits_examples):
     """The cheap default check: a few epochs of fast FGSM training already resist PGD
     at eps 0.1 better than the plain model."""

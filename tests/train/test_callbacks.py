@@ -107,7 +107,8 @@ def reference_run(epochs=6, **kw) -> tuple[list[dict], Recorder]:
 
 def expected_stop(values, patience, mode="min", min_delta=0.0):
     """(best epoch, last epoch run) by the rule: an epoch improves when it beats the best
-    so far by more than min_delta; training stops after `patience` epochs that do not."""
+    so far by more than min_delta; training stops after `patience` epochs that do not
+    (at the first such epoch for patience 0, as Keras counts)."""
     best, best_epoch, wait = None, 0, 0
     for epoch, v in enumerate(values, 1):
         if best is None:
@@ -118,7 +119,7 @@ def expected_stop(values, patience, mode="min", min_delta=0.0):
             best, best_epoch, wait = v, epoch, 0
             continue
         wait += 1
-        if patience is not None and wait > patience:
+        if patience is not None and wait >= max(patience, 1):
             return best_epoch, epoch
     return best_epoch, len(values)
 
@@ -142,8 +143,11 @@ def test_early_stopping_stops_and_restores_the_best_weights(patience):
     t = make_trainer(epochs=8, flip_val=True)
     fit(t, [BestWeights("val_loss", patience=patience)])
     assert t.epoch == last and t.stop_reason == "early_stopping"
-    assert t.stop_message == (f"early stopping: val_loss has not improved for {patience} "
-                              f"epochs since epoch {best_epoch}")
+    waited = max(patience, 1)
+    assert last - best_epoch == waited  # patience epochs without improvement, not one more
+    assert t.stop_message == (f"early stopping: val_loss has not improved for {waited} "
+                              f"epoch{'s' if waited > 1 else ''} since epoch {best_epoch} "
+                              f"(patience {patience})")
     assert t.best_epoch == best_epoch
     assert same(weights(t.model), rec.weights[best_epoch])
     assert [h["val_loss"] for h in t.history] == losses[:last]
@@ -175,8 +179,8 @@ def test_initial_weights_are_kept_until_an_epoch_is_finite():
     initial = weights(t.model)
     fit(t, [BestWeights("val_loss", patience=1)])
     assert all(np.isnan(h["val_loss"]) for h in t.history)
-    assert t.epoch == 2 and t.best_epoch == 0
-    assert "has not improved for 1 epochs since epoch 0" in t.stop_message
+    assert t.epoch == 1 and t.best_epoch == 0  # patience 1: one epoch without improvement
+    assert "has not improved for 1 epoch since epoch 0 (patience 1)" in t.stop_message
     assert same(weights(t.model), initial)
 
 

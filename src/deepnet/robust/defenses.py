@@ -4,7 +4,10 @@ transform (training the distillation teacher with the train library on the way).
 
 - adversarial_training: each training batch is (partly, by `ratio`) replaced by
   adversarial examples of the model being trained: PGD, or fast FGSM with a random start
-  (Wong et al., 2020), made in raw input units through the saved normalisation.
+  (Wong et al., 2020), made in raw input units through the saved normalisation. As in the
+  literature (Madry et al., 2018), the examples are made with the network in eval mode
+  (no dropout; batch norm uses its running statistics and does not update them); the
+  training step that follows is in train mode.
 - distillation: a teacher is trained at temperature T (`teacher.safetensors` in the run),
   then the run's model (the student) on the teacher's probabilities softened at T; it is
   deployed at T = 1, its raw logits.
@@ -60,9 +63,14 @@ class AdversarialBatches:
         net = nn.Sequential(norm, t.model)
         raw = xb[:m].float() * scale + shift
         c = self.cfg
-        adv = self.attack.run(net, raw, yb[:m], c.eps, norm=c.norm, random_start=True,
-                              alpha=c.alpha, bounds=self.bounds, generator=t.augment_rng,
-                              **self.options)
+        training = t.model.training
+        t.model.eval()  # the attack sees the network as it is used, and changes nothing
+        try:
+            adv = self.attack.run(net, raw, yb[:m], c.eps, norm=c.norm, random_start=True,
+                                  alpha=c.alpha, bounds=self.bounds, generator=t.augment_rng,
+                                  **self.options)
+        finally:
+            t.model.train(training)
         return torch.cat([((adv - shift) / scale).to(xb.dtype), xb[m:]]), yb
 
 

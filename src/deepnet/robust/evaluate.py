@@ -160,6 +160,7 @@ def attack(run, method: str = "pgd", eps: float | None = None, *, seed: int = 0,
     check_attackable(run)
     a = _args(method, {**options, "eps": eps})
     kind = A.ATTACKS.get(method)
+    a = a.run_as(kind.steps)  # the record states the steps run, not null for the default
     if not kind.minimal and a.eps is None:
         a = a.model_copy(update={"eps": DEFAULT_EPS})
     norm = a.norm or kind.norm

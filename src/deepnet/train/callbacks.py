@@ -63,9 +63,10 @@ class BestWeights(Callback):
             self.weights = _copy(trainer.model)
             return
         self.wait += 1
-        if self.patience is not None and self.wait > self.patience:
-            trainer.stop(f"early stopping: {self.monitor} has not improved for "
-                         f"{self.patience} epochs since epoch {self.best_epoch}", "early_stopping")
+        if self.patience is not None and self.wait >= self.patience:  # as Keras counts it
+            trainer.stop(f"early stopping: {self.monitor} has not improved for {self.wait} "
+                         f"epoch{'s' if self.wait > 1 else ''} since epoch {self.best_epoch} "
+                         f"(patience {self.patience})", "early_stopping")
 
     def on_train_end(self, trainer) -> None:
         trainer.model.load_state_dict(self.weights)
