@@ -32,7 +32,7 @@ from deepnet.core.schema import (
 Bounds = tuple[float, float]
 NORMS = ("linf", "l2")
 TARGETS = ("next", "random", "least_likely")
-LOSSES = ("ce", "margin")
+LOSSES = ("ce", "margin", "dlr")
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -47,14 +47,24 @@ def logits(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 def attack_loss(z: torch.Tensor, y: torch.Tensor, targeted: bool, loss: str = "ce"
                 ) -> torch.Tensor:
-    """Per-example loss that the attack increases: cross-entropy ("ce") or the logit
-    margin of Carlini and Wagner ("margin"), which does not saturate with the softmax;
-    negated when targeted (the target's loss goes down)."""
+    """Per-example loss that the attack increases: cross-entropy ("ce"), the logit margin
+    of Carlini and Wagner ("margin"), which does not saturate with the softmax, or the
+    difference of logits ratio of Croce and Hein ("dlr": the margin over the spread of the
+    top logits, so rescaling the logits changes nothing; untargeted, 3+ classes); negated
+    when targeted (the target's loss goes down)."""
     if loss == "ce":
         value = F.cross_entropy(z, y, reduction="none")
         return -value if targeted else value
     if loss == "margin":
         return -_margin(z, y, targeted)
+    if loss == "dlr":
+        if targeted or z.shape[1] < 3:
+            raise ValueError("the dlr loss is untargeted and needs 3 or more classes; got "
+                             + ("a targeted attack" if targeted else f"{z.shape[1]} classes")
+                             + ": use loss ce")
+        top = z.sort(dim=1).values
+        other = torch.where(z.argmax(1) == y, top[:, -2], top[:, -1])
+        return (other - z.gather(1, y[:, None])[:, 0]) / (top[:, -1] - top[:, -3] + 1e-12)
     raise ValueError(f"unknown attack loss {loss!r}; valid: {', '.join(LOSSES)}")
 
 
@@ -175,6 +185,94 @@ def pgd(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, *,
         best = torch.where(_per_example(better, x_adv), x_adv, best)
         best_ok, best_loss = best_ok | ok, torch.where(better, value, best_loss)
     return best
+
+
+def _apgd_start(x: torch.Tensor, eps: float, norm: str,
+                generator: torch.Generator | None) -> torch.Tensor:
+    """APGD's start: a random direction scaled to the edge of the eps-ball (linf: its
+    largest coordinate at eps; l2: its norm eps), as in Croce and Hein's code."""
+    dev = generator.device if generator is not None else x.device
+    if norm == "linf":
+        t = (torch.rand(x.shape, generator=generator, device=dev) * 2 - 1).to(x.device, x.dtype)
+    else:
+        t = torch.randn(x.shape, generator=generator, device=dev).to(x.device, x.dtype)
+    return eps * t / _per_example(norms(t, norm).clamp_min(1e-12), t)
+
+
+def _value_grad(model, x_adv: torch.Tensor, y: torch.Tensor, targeted: bool, loss: str
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(per-example loss, its input gradient, whether the goal is reached) at x_adv."""
+    x_adv = x_adv.detach().requires_grad_(True)
+    z = logits(model, x_adv)
+    value = attack_loss(z, y, targeted, loss)
+    (grad,) = torch.autograd.grad(value.sum(), x_adv)
+    reached = z.argmax(1) == y if targeted else z.argmax(1) != y
+    return value.detach(), grad.detach(), reached
+
+
+def _apgd_run(model, x, y, eps, norm, steps, loss, targeted, bounds, generator, rho=0.75
+              ) -> tuple[torch.Tensor, torch.Tensor]:
+    """One APGD run: (per example the first point that reached the goal, else the point of
+    highest loss; whether the goal was reached)."""
+    check, check_min, check_decrease = (max(int(f * steps), 1) for f in (0.22, 0.06, 0.03))
+    adv = project(x + _apgd_start(x, eps, norm, generator), x, eps, norm, bounds)
+    value, grad, reached = _value_grad(model, adv, y, targeted, loss)
+    best, best_grad, best_value = adv, grad, value
+    found, done = adv, reached
+    eta = torch.full((len(x),), 2.0 * eps, device=x.device)  # step size per example
+    prev, values, since = adv, [value], 0
+    last_best, halved = best_value, torch.ones_like(reached)
+    for i in range(steps):
+        a = 0.75 if i > 0 else 1.0  # momentum, from the second step
+        z = project(adv + _per_example(eta, x) * _step_direction(grad, norm), x, eps, norm,
+                    bounds)
+        prev, adv = adv, project(adv + a * (z - adv) + (1 - a) * (adv - prev), x, eps, norm,
+                                 bounds)
+        value, grad, reached = _value_grad(model, adv, y, targeted, loss)
+        found = torch.where(_per_example(reached & ~done, x), adv, found)
+        done = done | reached
+        up = value > best_value
+        best = torch.where(_per_example(up, x), adv, best)
+        best_grad = torch.where(_per_example(up, x), grad, best_grad)
+        best_value = torch.where(up, value, best_value)
+        values.append(value)
+        since += 1
+        if since == check:  # a checkpoint: halve the step where progress stalled
+            recent = torch.stack(values[-check - 1:])
+            rises = (recent[1:] > recent[:-1]).sum(0)
+            halve = (rises <= check * rho) | (~halved & (last_best >= best_value))
+            halved, last_best = halve, best_value
+            eta = torch.where(halve, eta / 2, eta)
+            adv = torch.where(_per_example(halve, x), best, adv)  # and restart from the best
+            grad = torch.where(_per_example(halve, x), best_grad, grad)
+            since, check = 0, max(check - check_decrease, check_min)
+    return torch.where(_per_example(done, x), found, best), done
+
+
+@torch.enable_grad()
+def apgd(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, *,
+         norm: str = "linf", steps: int = 100, restarts: int = 1, loss: str = "ce",
+         targeted: bool = False, bounds: Bounds = (0.0, 1.0),
+         generator: torch.Generator | None = None) -> torch.Tensor:
+    """Auto-PGD (Croce and Hein, 2020), the gradient attack of AutoAttack: PGD with
+    momentum whose step size starts at 2 eps and is halved at checkpoints (after 22% of
+    the steps, then ever shorter stretches) wherever the loss stopped rising, restarting
+    from the best point; no step size to tune. `loss`: ce (APGD-CE) or dlr (APGD-DLR,
+    untargeted). Each restart attacks the examples not yet fooled; an example keeps the
+    first point that reached the goal, else its highest-loss point."""
+    _check(eps, norm, bounds)
+    x = x.detach()
+    out, done = x.clone(), torch.zeros(len(x), dtype=torch.bool, device=x.device)
+    for r in range(restarts):
+        todo = (~done).nonzero()[:, 0]
+        if len(todo) == 0:
+            break
+        adv, reached = _apgd_run(model, x[todo], y[todo], eps, norm, steps, loss, targeted,
+                                 bounds, generator)
+        update = todo if r == 0 else todo[reached]  # a later restart keeps only successes
+        out[update] = adv if r == 0 else adv[reached]
+        done[todo] = reached
+    return out
 
 
 def _margin(z: torch.Tensor, y: torch.Tensor, targeted: bool) -> torch.Tensor:
@@ -347,6 +445,12 @@ class PgdArgs(AttackArgs):
     loss: Literal[LOSSES] = "ce"
 
 
+class ApgdArgs(AttackArgs):
+    steps: PositiveInt | None = None  # default ATTACKS["apgd"].steps
+    restarts: PositiveInt = 1  # each on the examples not fooled yet
+    loss: Literal["ce", "dlr"] = "ce"  # APGD-CE or APGD-DLR (untargeted)
+
+
 class CwArgs(AttackArgs):
     steps: PositiveInt | None = None
     c: PositiveFloat = 1.0  # weight of the classification term
@@ -380,6 +484,7 @@ class AttackType:
 ATTACKS: Registry[AttackType] = Registry("attack", {
     "fgsm": AttackType(fgsm, FgsmArgs, "linf", trains=True),
     "pgd": AttackType(pgd, PgdArgs, "linf", steps=20, trains=True),
+    "apgd": AttackType(apgd, ApgdArgs, "linf", steps=100),
     "cw": AttackType(cw, CwArgs, "l2", steps=100, minimal=True),
     "deepfool": AttackType(deepfool, DeepfoolArgs, "l2", steps=50, minimal=True),
 })

@@ -277,6 +277,9 @@ def _attack_args(p: argparse.ArgumentParser) -> None:
                    help="iterations (default: the attack's)")
     p.add_argument("--restarts", type=int, default=None,
                    help="random restarts, for the attacks that take them (default 1)")
+    p.add_argument("--loss", default=None,
+                   help="the loss the attack raises, for those that take one: ce (default), "
+                        "margin, dlr (apgd: APGD-DLR)")
     p.add_argument("--targeted", action="store_true", help="aim for a target class")
     p.add_argument("--target", default=None, metavar="T",
                    help="a class (name or number) or a rule that picks one per example "
@@ -323,7 +326,7 @@ def _attack(args) -> int:
     options = {"targeted": args.targeted or args.target is not None}
     if args.target is not None:  # else the attack's default
         options["target"] = _target(run, args.target, TARGETS)
-    for key in ("norm", "steps", "restarts"):  # only those given: each attack takes its own
+    for key in ("norm", "steps", "restarts", "loss"):  # only those given: each takes its own
         if getattr(args, key) is not None:
             options[key] = getattr(args, key)
     results, report = attack_run(run, args.method, args.eps, seed=args.seed,

@@ -36,6 +36,10 @@ def test_valid_range_is_the_pixel_range(digits_run):
     ("pgd", 1.0, {"norm": "l2", "steps": 10, "restarts": 2}),
     ("pgd", 0.2, {"norm": "linf", "steps": 10, "targeted": True}),
     ("pgd", 0.3, {"norm": "linf", "steps": 10, "loss": "margin"}),
+    ("apgd", 0.2, {"norm": "linf", "steps": 10}),
+    ("apgd", 1.0, {"norm": "l2", "steps": 10, "restarts": 2}),
+    ("apgd", 0.1, {"norm": "linf", "steps": 10, "loss": "dlr"}),
+    ("apgd", 0.2, {"norm": "linf", "steps": 10, "targeted": True}),
     ("cw", 0.8, {"steps": 30, "search_steps": 2}),
     ("cw", None, {"steps": 30, "search_steps": 1}),
     ("cw", 1.0, {"steps": 30, "search_steps": 1, "targeted": True}),
@@ -99,7 +103,7 @@ def test_pick_targets(batch):
 
 def test_bad_arguments_are_value_errors(batch):
     net, x, y, bounds = batch
-    with pytest.raises(ValueError, match="valid: fgsm, pgd, cw, deepfool"):
+    with pytest.raises(ValueError, match="valid: fgsm, pgd, apgd, cw, deepfool"):
         A.get("pgdd")
     with pytest.raises(ValueError, match="norm"):
         A.pgd(net, x, y, 0.1, norm="l3")

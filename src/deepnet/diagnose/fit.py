@@ -52,8 +52,9 @@ L2 = 1e-4  # the weight decay the overfitting remedy sets at least (10x a higher
 
 # Label noise: after the val-loss minimum the train loss still fell this much (relative)
 # while the train accuracy stayed below UNDERFIT_ACCURACY. 40% wrong labels on the digits:
-# 0.12-0.17 in the 6 epochs early stopping allows; runs stuck near chance (clipped SGD,
-# dead units) fall less than from chance.
+# 0.12-0.17 in the 6 epochs early stopping allowed before it counted patience as Keras
+# does (5 now; still 3/3 detected); runs stuck near chance (clipped SGD, dead units) fall
+# less than from chance.
 NOISE_TRAIN_DROP = 0.10
 
 # Underfitting: the model fits neither split well, stopped while still learning fast, or
