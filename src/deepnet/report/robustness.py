@@ -43,6 +43,22 @@ def report_sections(run, record: Robustness | None) -> list[dict]:
     return sections
 
 
+# The naive figure this far (robust accuracy) above the strongest adaptive one at the same
+# eps: the defense's robustness comes from hiding gradients, not from the model.
+OBFUSCATED = 0.05
+
+
+def _budget(r: AttackRecord) -> str:
+    """'100 steps, 5 restarts' from an attack's recorded options."""
+    o = r.options
+    parts = [f"{o['steps']} steps"] if o.get("steps") else ["one step"]
+    if o.get("restarts", 1) > 1:
+        parts.append(f"{o['restarts']} restarts")
+    if o.get("loss") and o["loss"] != "ce":
+        parts.append(f"{o['loss']} loss")
+    return ", ".join(parts)
+
+
 def _honesty_notes(run, rows: list[AttackRecord]) -> tuple[list[tuple[str, str]], str]:
     d = run.spec.robust.defense if run.spec.robust is not None else None
     if d is None or (d.distillation is None and d.input_transform is None):
@@ -51,11 +67,18 @@ def _honesty_notes(run, rows: list[AttackRecord]) -> tuple[list[tuple[str, str]]
     naive = [r for r in rows if r.variant == "naive"]
     adaptive = [r for r in rows if r.variant != "naive"]
     for r in naive:
-        out.append((f"naive {r.method} {r.norm} eps {r.eps}",
+        out.append((f"naive {r.method} {r.norm} eps {r.eps} ({_budget(r)})",
                     f"robust accuracy {r.robust_accuracy:.4f}, success {r.success_rate:.4f}"))
+        strongest = min((a for a in adaptive if (a.norm, a.eps) == (r.norm, r.eps)),
+                        key=lambda a: a.robust_accuracy, default=None)
+        if strongest is not None:
+            gap = r.robust_accuracy - strongest.robust_accuracy
+            out.append((f"gap at {r.norm} eps {r.eps}", f"{100 * gap:.1f} points below the "
+                        f"naive figure ({strongest.variant})" + (
+                            ": obfuscated gradients" if gap >= OBFUSCATED else "")))
     for r in adaptive:
         eps = "unbounded (minimal perturbation)" if r.eps is None else f"eps {r.eps}"
-        out.append((f"adaptive: {r.variant} ({r.norm}, {eps})",
+        out.append((f"adaptive: {r.variant} ({r.norm}, {eps}; {_budget(r)})",
                     f"robust accuracy {r.robust_accuracy:.4f}, success "
                     f"{r.success_rate:.4f}, mean perturbation {r.mean_perturbation:.4g}"))
     why = []
