@@ -68,13 +68,22 @@ def attack_loss(z: torch.Tensor, y: torch.Tensor, targeted: bool, loss: str = "c
     raise ValueError(f"unknown attack loss {loss!r}; valid: {', '.join(LOSSES)}")
 
 
+def _value_grad(model, x_adv: torch.Tensor, y: torch.Tensor, targeted: bool,
+                loss: str = "ce") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(per-example attack loss, the gradient of its sum with respect to the inputs,
+    whether each example reached the attack's goal) at x_adv."""
+    x_adv = x_adv.detach().requires_grad_(True)
+    z = logits(model, x_adv)
+    value = attack_loss(z, y, targeted, loss)
+    (grad,) = torch.autograd.grad(value.sum(), x_adv)
+    reached = z.argmax(1) == y if targeted else z.argmax(1) != y
+    return value.detach(), grad.detach(), reached
+
+
 def _loss_grad(model, x_adv: torch.Tensor, y: torch.Tensor, targeted: bool,
                loss: str = "ce") -> torch.Tensor:
     """The gradient of the summed per-example attack loss with respect to the inputs."""
-    x_adv = x_adv.detach().requires_grad_(True)
-    total = attack_loss(logits(model, x_adv), y, targeted, loss).sum()
-    (grad,) = torch.autograd.grad(total, x_adv)
-    return grad
+    return _value_grad(model, x_adv, y, targeted, loss)[1]
 
 
 def norms(delta: torch.Tensor, norm: str) -> torch.Tensor:
@@ -197,17 +206,6 @@ def _apgd_start(x: torch.Tensor, eps: float, norm: str,
     else:
         t = torch.randn(x.shape, generator=generator, device=dev).to(x.device, x.dtype)
     return eps * t / _per_example(norms(t, norm).clamp_min(1e-12), t)
-
-
-def _value_grad(model, x_adv: torch.Tensor, y: torch.Tensor, targeted: bool, loss: str
-                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(per-example loss, its input gradient, whether the goal is reached) at x_adv."""
-    x_adv = x_adv.detach().requires_grad_(True)
-    z = logits(model, x_adv)
-    value = attack_loss(z, y, targeted, loss)
-    (grad,) = torch.autograd.grad(value.sum(), x_adv)
-    reached = z.argmax(1) == y if targeted else z.argmax(1) != y
-    return value.detach(), grad.detach(), reached
 
 
 def _apgd_run(model, x, y, eps, norm, steps, loss, targeted, bounds, generator, rho=0.75
@@ -412,12 +410,9 @@ class AttackArgs(Section):
         """The options of this attack: the keyword arguments of its function."""
         return tuple(k for k in cls.model_fields if k not in AttackArgs.model_fields)
 
-    def keywords(self, steps: int | None) -> dict[str, Any]:
-        """The attack function's own keyword arguments; `steps` when not given."""
-        kw = {k: getattr(self, k) for k in self.own()}
-        if kw.get("steps", 0) is None:
-            kw["steps"] = steps
-        return kw
+    def keywords(self) -> dict[str, Any]:
+        """The attack function's own keyword arguments (run_as first: steps filled in)."""
+        return {k: getattr(self, k) for k in self.own()}
 
     def run_as(self, steps: int | None) -> AttackArgs:
         """These arguments with the default number of steps filled in (`steps`, the

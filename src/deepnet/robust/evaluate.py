@@ -134,7 +134,7 @@ def _run_attack(net, method: str, a: AttackArgs, eps: float | None, norm: str,
                 x: torch.Tensor, goal: torch.Tensor, bounds, generator) -> torch.Tensor:
     kind = A.ATTACKS.get(method)
     kw = {"norm": norm, "targeted": a.targeted, "bounds": bounds, "generator": generator,
-          **a.keywords(kind.steps)}
+          **a.keywords()}
     try:
         return torch.cat([kind.run(net, x[i:i + BATCH], goal[i:i + BATCH], eps, **kw)
                           for i in range(0, len(x), BATCH)])
