@@ -46,6 +46,11 @@ def _load_spec(args):
     return Spec.from_yaml(args.spec, args.set)
 
 
+def _progress(line: str) -> None:
+    """Progress of long work, on stderr (stdout keeps the result, and --json its JSON)."""
+    print(line, file=sys.stderr, flush=True)
+
+
 def _print_json(obj) -> None:
     """`--json` output: strict JSON, NaN and infinities as null (deepnet.core.io)."""
     from deepnet.core.io import json_text
@@ -267,7 +272,8 @@ def _predict(args) -> int:
 def _attack_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", help="the run (or ensemble) directory")
     p.add_argument("--method", required=True,
-                   help="the attack (deepnet.attacks; an unknown name lists them)")
+                   help="the attack (deepnet.attacks: autoattack, apgd, apgd-t, fab, square, "
+                        "pgd, fgsm, cw, deepfool)")
     p.add_argument("--eps", type=float, default=None,
                    help="perturbation budget in raw input units (default: the attack's; "
                         "attacks that find minimal perturbations take it as a cap)")
@@ -280,6 +286,11 @@ def _attack_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--loss", default=None,
                    help="the loss the attack raises, for those that take one: ce (default), "
                         "margin, dlr (apgd: APGD-DLR)")
+    p.add_argument("--targets", type=int, default=None,
+                   help="runner-up classes attacked in turn by apgd-t, fab and autoattack "
+                        "(default 9)")
+    p.add_argument("--queries", type=int, default=None,
+                   help="queries of square and of autoattack's Square part (default 5000)")
     p.add_argument("--targeted", action="store_true", help="aim for a target class")
     p.add_argument("--target", default=None, metavar="T",
                    help="a class (name or number) or a rule that picks one per example "
@@ -326,11 +337,11 @@ def _attack(args) -> int:
     options = {"targeted": args.targeted or args.target is not None}
     if args.target is not None:  # else the attack's default
         options["target"] = _target(run, args.target, TARGETS)
-    for key in ("norm", "steps", "restarts", "loss"):  # only those given: each takes its own
+    for key in ("norm", "steps", "restarts", "loss", "targets", "queries"):  # only those given: each takes its own
         if getattr(args, key) is not None:
             options[key] = getattr(args, key)
     results, report = attack_run(run, args.method, args.eps, seed=args.seed,
-                                 limit=args.limit, **options)
+                                 limit=args.limit, progress=_progress, **options)
     first = results[0].to_dict()
     if args.json:
         _print_json({**first, "adaptive": [r.to_dict() for r in results[1:]],

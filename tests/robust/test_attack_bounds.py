@@ -40,6 +40,13 @@ def test_valid_range_is_the_pixel_range(digits_run):
     ("apgd", 1.0, {"norm": "l2", "steps": 10, "restarts": 2}),
     ("apgd", 0.1, {"norm": "linf", "steps": 10, "loss": "dlr"}),
     ("apgd", 0.2, {"norm": "linf", "steps": 10, "targeted": True}),
+    ("apgd-t", 0.1, {"norm": "linf", "steps": 10, "targets": 2}),
+    ("apgd-t", 1.0, {"norm": "l2", "steps": 10, "targets": 2}),
+    ("fab", 0.1, {"norm": "linf", "steps": 10, "targets": 2}),
+    ("fab", 1.0, {"norm": "l2", "steps": 10, "targets": 2, "restarts": 2}),
+    ("square", 0.1, {"queries": 200}),
+    ("autoattack", 0.1, {"steps": 5, "targets": 2, "queries": 100}),
+    ("autoattack", 1.0, {"norm": "l2", "steps": 5, "targets": 2}),
     ("cw", 0.8, {"steps": 30, "search_steps": 2}),
     ("cw", None, {"steps": 30, "search_steps": 1}),
     ("cw", 1.0, {"steps": 30, "search_steps": 1, "targeted": True}),
@@ -103,7 +110,8 @@ def test_pick_targets(batch):
 
 def test_bad_arguments_are_value_errors(batch):
     net, x, y, bounds = batch
-    with pytest.raises(ValueError, match="valid: fgsm, pgd, apgd, cw, deepfool"):
+    with pytest.raises(ValueError, match="valid: fgsm, pgd, apgd, apgd-t, fab, square, "
+                       "autoattack, cw, deepfool"):
         A.get("pgdd")
     with pytest.raises(ValueError, match="norm"):
         A.pgd(net, x, y, 0.1, norm="l3")
@@ -111,3 +119,8 @@ def test_bad_arguments_are_value_errors(batch):
         A.fgsm(net, x, y, -0.1)
     with pytest.raises(ValueError, match="l2 attack"):
         A.cw(net, x, y, norm="linf")
+    for attack in (A.autoattack, A.apgd_t, A.fab, A.square):
+        with pytest.raises(ValueError, match="not targeted"):
+            attack(net, x, y, 0.1, targeted=True)
+    with pytest.raises(ValueError, match="linf"):
+        A.square(net, x, y, 1.0, norm="l2")

@@ -82,8 +82,11 @@ def test_per_name_facts_live_on_the_registry_entries():
         "mse": "regression", "mae": "regression", "huber": "regression"}
     assert [n for n, a in ATTACKS.items() if a.minimal] == ["cw", "deepfool"]
     assert {n: (a.norm, a.steps) for n, a in ATTACKS.items()} == {
-        "fgsm": ("linf", None), "pgd": ("linf", 20), "apgd": ("linf", 100), "cw": ("l2", 100),
-        "deepfool": ("l2", 50)}
+        "fgsm": ("linf", None), "pgd": ("linf", 20), "apgd": ("linf", 100),
+        "apgd-t": ("linf", 100), "fab": ("linf", 100), "square": ("linf", None),
+        "autoattack": ("linf", 100), "cw": ("l2", 100), "deepfool": ("l2", 50)}
+    assert [n for n, a in ATTACKS.items() if a.costly] == ["apgd-t", "fab", "square",
+                                                          "autoattack"]
     assert [n for n, a in AUGMENTS.items() if a.matrix is None] == ["noise"]
     assert ACTIVATIONS["relu"].init == "kaiming_normal"
     assert ACTIVATIONS["tanh"].init == "xavier_uniform"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import platform
 import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -268,7 +269,7 @@ def _train(spec: Spec, prepared: Prepared, model, path: Path, resuming: bool, qu
         dist.barrier()  # wait for rank 0 to write the run, then read it back
         dist.close()
         return load(path)
-    run = finish(spec, prepared, t, path, seconds, device, report)
+    run = finish(spec, prepared, t, path, seconds, device, report, quiet)
     if dist is not None:
         dist.barrier()
         dist.close()
@@ -281,8 +282,9 @@ def _with(state: tuple, **extra) -> tuple:
 
 
 def finish(spec: Spec, prepared: Prepared, t: Trainer, path: Path, seconds: float,
-           device: torch.device, report: bool = True) -> Run:
-    """Evaluate on the test split and write model.safetensors, results.json, report.html."""
+           device: torch.device, report: bool = True, quiet: bool = True) -> Run:
+    """Evaluate on the test split and write model.safetensors, results.json, report.html
+    (after the spec's attacks, whose progress goes to stderr unless `quiet`)."""
     model = t.model
     ds = prepared.dataset
     files = RunDir(path)
@@ -312,7 +314,8 @@ def finish(spec: Spec, prepared: Prepared, t: Trainer, path: Path, seconds: floa
     if not report:
         return run
     if spec.robust is not None:  # robust.attacks, naive and adaptive
-        evaluate_spec(run)
+        evaluate_spec(run, None if quiet else lambda line: print(line, file=sys.stderr,
+                                                                 flush=True))
     write_report(run, prepared)
     return run
 

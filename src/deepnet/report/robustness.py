@@ -17,11 +17,11 @@ def report_sections(run, record: Robustness | None) -> list[dict]:
     def fmt(v):
         return "-" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v)
 
-    table = [("attack (variant)", "norm, eps", "clean acc", "robust acc", "success",
-              "mean / max perturbation")]
+    table = [("attack (variant)", "budget", "norm, eps", "clean acc", "robust acc",
+              "success", "mean / max perturbation")]
     for a in record.attacks:
         name = a.method + (f" targeted ({a.target})" if a.targeted else "")
-        table.append((f"{name} ({a.variant})", f"{a.norm}, {fmt(a.eps)}",
+        table.append((f"{name} ({a.variant})", _budget(a), f"{a.norm}, {fmt(a.eps)}",
                       fmt(a.clean_accuracy), fmt(a.robust_accuracy), fmt(a.success_rate),
                       f"{fmt(a.mean_perturbation)} / {fmt(a.max_perturbation)}"))
     sections = [{"title": "Robustness: attacks", "header": True, "table": table,
@@ -49,11 +49,14 @@ OBFUSCATED = 0.05
 
 
 def _budget(r: AttackRecord) -> str:
-    """'100 steps, 5 restarts' from an attack's recorded options."""
+    """'100 steps, 5 restarts' (AutoAttack: '100 steps, 9 targets, 5000 queries') from an
+    attack's recorded options."""
     o = r.options
-    parts = [f"{o['steps']} steps"] if o.get("steps") else ["one step"]
+    parts = [f"{o['steps']} steps"] if o.get("steps") else [] if o.get("queries") else \
+        ["one step"]
     if o.get("restarts", 1) > 1:
         parts.append(f"{o['restarts']} restarts")
+    parts += [f"{o[k]} {k}" for k in ("targets", "queries") if o.get(k)]
     if o.get("loss") and o["loss"] != "ce":
         parts.append(f"{o['loss']} loss")
     return ", ".join(parts)

@@ -16,6 +16,7 @@ for defensive distillation, BPDA through the input transformation. The results g
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -214,7 +215,12 @@ def _measure(method, variant, norm, a: AttackArgs, x, x_adv, y, clean, adv, goal
 
 
 def default_curve(method: str, eps: float | None, result: AttackResult) -> list[float]:
-    if A.ATTACKS.get(method).minimal:
+    """The eps values of an attack's accuracy curve when none are given: around its eps
+    (a costly attack, such as autoattack, only 0 and its eps: no extra runs)."""
+    kind = A.ATTACKS.get(method)
+    if kind.costly:
+        return [0.0, eps]
+    if kind.minimal:
         top = eps if eps is not None else max(result.max_perturbation, 1e-6)
         return [round(top * f / 2, 6) for f in CURVE_FACTORS]
     return [round(eps * f, 6) for f in CURVE_FACTORS]
@@ -286,23 +292,35 @@ def adaptive_attacks(run, method: str, eps: float | None, options: dict
 
 def evaluate_robustness(run, method: str = "pgd", eps: float | None = None, *,
                         seed: int = 0, limit: int | None = None, adaptive: bool = True,
-                        curve: bool = True, **options) -> list[AttackResult]:
+                        curve: bool = True, progress: Callable[[str], None] | None = None,
+                        **options) -> list[AttackResult]:
     """The naive attack and, when the run's defense obfuscates gradients, the adaptive
-    ones beside it; all on the same examples."""
+    ones beside it; all on the same examples. `progress` gets a line as each attack
+    starts and ends (AutoAttack takes minutes on a CPU)."""
     check_attackable(run)
     examples = test_examples(run, _limit(run, limit))
-    results = [attack(run, method, eps, seed=seed, curve=curve, examples=examples,
-                      **options)]
+    say = progress or (lambda line: None)
+
+    def one(m, e, variant="naive", **kw) -> AttackResult:
+        say(f"attack: {m} ({variant}), eps {e if e is not None else 'minimal'}, "
+            f"{len(examples[1])} test examples ...")
+        r = attack(run, m, e, seed=seed, variant=variant, examples=examples, curve=curve,
+                   **kw)
+        say(f"attack: {m} ({variant}): robust accuracy {r.robust_accuracy:.4f} "
+            f"({r.seconds:.1f} s)")
+        return r
+
+    results = [one(method, eps, **options)]
     if adaptive:
         for variant, m, e, opts, bpda in adaptive_attacks(run, method, results[0].eps,
                                                           options):
-            results.append(attack(run, m, e, seed=seed, variant=variant, bpda=bpda,
-                                  examples=examples, curve=curve, **opts))
+            results.append(one(m, e, variant, bpda=bpda, **opts))
     return results
 
 
-def evaluate_spec(run, quiet: bool = True) -> list[AttackResult]:
-    """After training: the spec's `robust.attacks` (default: PGD-20 at the adversarial
+def evaluate_spec(run, progress: Callable[[str], None] | None = None
+                  ) -> list[AttackResult]:
+    """After training: the spec's `robust.attacks` (default: AutoAttack at the adversarial
     training eps, else 0.1) with their adaptive counterparts, saved in `robustness/`."""
     check_attackable(run)
     r = run.spec.robust
@@ -311,7 +329,7 @@ def evaluate_spec(run, quiet: bool = True) -> list[AttackResult]:
     for item in items:
         opts = item.value.model_dump(exclude_none=True)
         eps = opts.pop("eps", None)
-        results += evaluate_robustness(run, item.kind, eps, **opts)
+        results += evaluate_robustness(run, item.kind, eps, progress=progress, **opts)
     save(run, results)
     return results
 
@@ -321,7 +339,7 @@ def _default_attack(r) -> Attack:
     at = d.adversarial_training if d is not None else None
     eps = at.eps if at is not None else DEFAULT_EPS
     norm = at.norm if at is not None else "linf"
-    return Attack(pgd={"eps": eps, "norm": norm, "steps": 20})
+    return Attack(autoattack={"eps": eps, "norm": norm})
 
 
 # ----------------------------------------------------------------------------- saving, report
