@@ -132,7 +132,8 @@ def test_the_report_shows_autoattack_after_training(tmp_path):
     assert row["method"] == "autoattack" and row["eps"] == 0.1 and row["n"] == 30
     assert row["options"] == {"steps": 100, "targets": 9, "queries": 5000, "targeted": False}
     assert row["robust_accuracy"] < row["clean_accuracy"]
-    assert "autoattack (naive)" in (run.path / "report.html").read_text()
+    report = (run.path / "report.html").read_text()
+    assert "autoattack (naive)" in report and "100 steps, 9 targets, 5000 queries" in report
 
 
 # ----------------------------------------------------------------------------- parity (slow)
