@@ -180,3 +180,31 @@ def test_autoattack_parts_match_torchattacks(digits_run, digits_examples, eps):
     assert abs(mine["fab"] - acc["fab"]) <= 0.005, (mine, acc)
     assert mine["square"] <= acc["square"] + 0.005, (mine, acc)
     assert mine["autoattack"] <= acc["autoattack"] + 0.005, (mine, acc)
+
+
+def test_untargeted_attacks_are_refused_in_the_spec_before_training():
+    """targeted: true for AutoAttack or its parts, and square in l2, are spec errors (exit
+    2 before any training), not a failure after it."""
+    from deepnet.core.errors import SpecError
+
+    for attack, words in (("{autoattack: {targeted: true}}", "not targeted"),
+                          ("{fab: {targeted: true, eps: 0.1}}", "not targeted"),
+                          ("{square: {norm: l2}}", "linf")):
+        with pytest.raises(SpecError, match=words) as e:
+            deepnet.Spec.from_yaml(EXAMPLE, [f"robust={{attacks: [{attack}]}}"])
+        assert "robust.attacks[0]" in str(e.value)
+
+
+def test_empty_batches_and_binary_distillation(digits_run):
+    net, x = digits_run.network(), torch.zeros(0, 1, 8, 8)
+    y = torch.zeros(0, dtype=torch.long)
+    for attack in (A.autoattack, A.apgd_t, A.fab, A.square):
+        assert attack(net, x, y, 0.1).shape == (0, 1, 8, 8)
+    # DLR needs 3 classes: a distilled binary model gets APGD on the logit margin instead
+    from types import SimpleNamespace
+
+    spec = deepnet.Spec.from_yaml(EXAMPLE, ["robust={defense: {distillation: 20}}"])
+    for classes, loss in ((["a", "b"], "margin"), (["a", "b", "c"], "dlr")):
+        run = SimpleNamespace(spec=spec, classes=classes)
+        full = [a for a in E.adaptive_attacks(run, "autoattack", 0.1, {}) if a[1] == "apgd"]
+        assert [opts["loss"] for _, _, _, opts, _ in full] == [loss]

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import torch
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
 from deepnet.attacks.auto import apgd, apgd_t, autoattack, fab, square
 from deepnet.attacks.core import (
@@ -101,33 +101,52 @@ class PgdArgs(AttackArgs):
 class ApgdArgs(AttackArgs):
     steps: PositiveInt | None = None  # default ATTACKS["apgd"].steps
     restarts: PositiveInt = 1  # each on the examples not fooled yet
-    loss: Literal["ce", "dlr"] = "ce"  # APGD-CE or APGD-DLR (untargeted)
+    # APGD-CE, APGD-DLR (untargeted, 3+ classes), or the logit margin (any classes)
+    loss: Literal["ce", "dlr", "margin"] = "ce"
 
 
-class ApgdTArgs(AttackArgs):
+class _Untargeted(AttackArgs):
+    """The attacks that look for any misclassification (AutoAttack and its parts)."""
+
+    @model_validator(mode="after")
+    def _untargeted(self) -> _Untargeted:
+        if self.targeted:
+            raise ValueError("this attack looks for any misclassification and is not "
+                             "targeted; for a targeted attack use pgd or apgd")
+        return self
+
+
+class ApgdTArgs(_Untargeted):
     steps: PositiveInt | None = None  # default ATTACKS["apgd-t"].steps
     targets: PositiveInt = 9  # the runner-up classes attacked in turn
     restarts: PositiveInt = 1
 
 
-class FabArgs(AttackArgs):
+class FabArgs(_Untargeted):
     steps: PositiveInt | None = None  # default ATTACKS["fab"].steps
     targets: PositiveInt = 9
     restarts: PositiveInt = 1  # after the first, from a random start
-    alpha_max: NonNegative = 0.1  # the most weight of the step from the original
+    alpha_max: Annotated[float, Field(ge=0, le=1)] = 0.1  # most weight of the original's step
     eta: PositiveFloat = 1.05  # extrapolation past the boundary
-    beta: PositiveFloat = 0.9  # the move back towards the original after a success
+    beta: Annotated[float, Field(gt=0, le=1)] = 0.9  # back towards the original on success
 
 
-class SquareArgs(AttackArgs):
+class SquareArgs(_Untargeted):
     queries: PositiveInt = 5000
-    p_init: PositiveFloat = 0.8  # the share of the input changed by the first squares
+    p_init: Annotated[float, Field(gt=0, le=1)] = 0.8  # the share changed by the first squares
+
+    @model_validator(mode="after")
+    def _linf(self) -> SquareArgs:
+        if self.norm not in (None, "linf"):
+            raise ValueError(f"square is implemented for linf; got norm {self.norm!r} (use "
+                             "apgd for l2)")
+        return self
 
 
-class AutoattackArgs(AttackArgs):
+class AutoattackArgs(_Untargeted):
     steps: PositiveInt | None = None  # of APGD-CE, APGD-T and FAB-T; default 100
     targets: PositiveInt = 9
-    queries: PositiveInt = 5000  # of Square
+    queries: PositiveInt = 5000  # of Square (linf only: l2 leaves Square out)
 
 
 class CwArgs(AttackArgs):

@@ -161,6 +161,8 @@ def apgd_t(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float,
     yet misclassified; any misclassification counts. 4 or more classes."""
     _untargeted_only("apgd-t", targeted)
     check_args(eps, norm, bounds)
+    if len(x) == 0:
+        return x.clone()
     x = x.detach()
 
     def run(todo, target, restart):
@@ -213,13 +215,13 @@ def to_hyperplane(t: torch.Tensor, w: torch.Tensor, b: torch.Tensor, norm: str,
 
 
 def _fab_run(model, x, y, target, eps, norm, steps, alpha_max, eta, beta, bounds,
-             generator) -> torch.Tensor:
+             generator, random_start: bool = False) -> torch.Tensor:
     """One FAB-T run towards `target`: per example the smallest misclassified point found
     (x itself where none was)."""
     flat = x.reshape(len(x), -1)
     best, best_norm = x.clone(), torch.full((len(x),), float("inf"), device=x.device)
     x1 = x.clone()
-    if generator is not None:  # a restart: a random start at half of eps
+    if random_start:  # a restart: a random start at half of eps
         x1 = project(x + 0.5 * _apgd_start(x, eps, norm, generator), x, eps, norm, bounds)
 
     def goal(z):  # the linearised boundary between the label and the target: f = 0
@@ -260,12 +262,14 @@ def fab(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, *,
     the first start at random."""
     _untargeted_only("fab", targeted)
     check_args(eps, norm, bounds)
+    if len(x) == 0:
+        return x.clone()
     x = x.detach()
 
     def run(todo, target, restart):
         xs, ys = x[todo], y[todo]
         adv = _fab_run(model, xs, ys, target, eps, norm, steps, alpha_max, eta, beta, bounds,
-                       generator if restart > 0 else None)
+                       generator, random_start=restart > 0)
         adv = project(adv, xs, eps, norm, bounds)  # a success beyond eps does not count
         return adv, _predict(model, adv) != ys
 
@@ -273,13 +277,11 @@ def fab(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, *,
 
 
 # ----------------------------------------------------------------------------- Square
-def _square_size(i: int, queries: int, p_init: float, features: int, channels: int) -> int:
-    """The side of the square changed at query i: p_init of the pixels at first, halved
-    at fixed points of a 10000-query schedule stretched to `queries` (Andriushchenko et
-    al., 2020)."""
+def _square_share(i: int, queries: int, p_init: float) -> float:
+    """The share of the input changed at query i: p_init at first, halved at fixed points
+    of a 10000-query schedule stretched to `queries` (Andriushchenko et al., 2020)."""
     it = int(i / queries * 10000)
-    halvings = sum(it > s for s in (10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000))
-    return max(int(round(math.sqrt(p_init / 2 ** halvings * features / channels))), 1)
+    return p_init / 2 ** sum(it > s for s in (10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000))
 
 
 @torch.no_grad()
@@ -291,9 +293,12 @@ def square(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float,
     AutoAttack: no gradients, so gradient masking does not hide from it. From vertical
     stripes of +-eps, each query sets a random square of each example to +-eps per channel
     and keeps it where the logit margin falls; squares shrink on a fixed schedule. Inputs
-    of shape (C, H, W) are images; (H, W) one channel; flat inputs one row. linf only."""
+    of shape (C, H, W) are images; (H, W) one channel; flat inputs one row, where a
+    "square" is a stretch of the row. linf only."""
     _untargeted_only("square", targeted)
     check_args(eps, norm, bounds)
+    if len(x) == 0:
+        return x.clone()
     if norm != "linf":
         raise ValueError(f"square is implemented for linf; got norm {norm!r}: use apgd")
     x = x.detach()
@@ -320,8 +325,12 @@ def square(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float,
         todo = (best_margin > 0).nonzero()[:, 0]
         if len(todo) == 0:
             break
-        s = _square_size(i, queries, p_init, c * h * w, c)
-        sh, sw = min(s, h), min(s, w)
+        p = _square_share(i, queries, p_init)
+        if h == 1:  # a row: a stretch of p of its values
+            sh, sw = 1, max(int(round(p * w)), 1)
+        else:  # a square of p of the pixels
+            s = max(int(round(math.sqrt(p * h * w))), 1)
+            sh, sw = min(s, h), min(s, w)
         top, left = draw(len(todo), high=h - sh + 1), draw(len(todo), high=w - sw + 1)
         inside = ((rows >= top[:, None, None]) & (rows < top[:, None, None] + sh)
                   & (cols >= left[:, None, None]) & (cols < left[:, None, None] + sw))
@@ -346,9 +355,12 @@ def autoattack(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, eps: fl
     point, else APGD-CE's."""
     _untargeted_only("autoattack", targeted)
     check_args(eps, norm, bounds)
+    if len(x) == 0:
+        return x.clone()
     x = x.detach()
     kw = {"norm": norm, "bounds": bounds, "generator": generator}
-    classes = logits(model, x[:1]).shape[1]
+    with torch.no_grad():
+        classes = logits(model, x[:1]).shape[1]
     parts = [lambda xs, ys: apgd(model, xs, ys, eps, steps=steps, **kw)]
     if classes >= 4:
         parts.append(lambda xs, ys: apgd_t(model, xs, ys, eps, steps=steps, targets=targets,

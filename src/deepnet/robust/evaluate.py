@@ -149,10 +149,10 @@ def attack(run, method: str = "pgd", eps: float | None = None, *, seed: int = 0,
     """Attack the run's test split (at most `limit` examples: default robust.limit, else
     1000) and measure it; `examples` = (raw x, y) attacks those instead.
 
-    `options` are those of `robust.attacks` in the spec: norm, steps, restarts, alpha,
-    random_start, loss, targeted, target, c, kappa, lr, overshoot. eps is in raw input
-    units (default 0.1 for fgsm and pgd; none, i.e. minimal perturbations, for cw and
-    deepfool). `curve`: True or a list of eps values for the accuracy-vs-eps curve.
+    `options` are those of `robust.attacks` in the spec, each attack its own
+    (deepnet.attacks: norm, steps, restarts, alpha, random_start, loss, targeted, target,
+    targets, queries, p_init, alpha_max, eta, beta, c, kappa, lr, overshoot). eps is in
+    raw input units (default 0.1; none, i.e. minimal perturbations, for cw and deepfool). `curve`: True or a list of eps values for the accuracy-vs-eps curve.
 
     >>> r = deepnet.attack(deepnet.load("runs/digits"), "pgd", eps=0.1)
     >>> r.robust_accuracy, r.to_dict()
@@ -229,7 +229,8 @@ def default_curve(method: str, eps: float | None, result: AttackResult) -> list[
 def accuracy_curve(net, method, a: AttackArgs, norm, x, y, goal, clean, x_adv, adv,
                    values: list[float], bounds, seed: int) -> list[tuple[float, float]]:
     """Robust accuracy at each eps. cw and deepfool give minimal perturbations: an example
-    falls at every eps at or above its perturbation's norm; fgsm and pgd are rerun."""
+    falls at every eps at or above its perturbation's norm; the others are rerun at each
+    eps but 0 and their own."""
     out = []
     if A.ATTACKS.get(method).minimal:
         d = A.norms(x_adv - x, norm)
@@ -283,8 +284,11 @@ def adaptive_attacks(run, method: str, eps: float | None, options: dict
     if eps is None or options.get("targeted"):
         return out
     full = {"norm": norm, **FULL_BUDGET}
-    if d.distillation is not None:
+    if d.distillation is not None and len(run.classes) >= 3:
         out.append(("APGD-DLR at full budget", "apgd", eps, {**full, "loss": "dlr"}, False))
+    elif d.distillation is not None:  # DLR needs 3 classes; the margin is as blind to T
+        out.append(("APGD on the logit margin at full budget", "apgd", eps,
+                    {**full, "loss": "margin"}, False))
     if d.input_transform is not None:
         out.append(("APGD through BPDA at full budget", "apgd", eps, full, True))
     return out
@@ -302,8 +306,9 @@ def evaluate_robustness(run, method: str = "pgd", eps: float | None = None, *,
     say = progress or (lambda line: None)
 
     def one(m, e, variant="naive", **kw) -> AttackResult:
-        say(f"attack: {m} ({variant}), eps {e if e is not None else 'minimal'}, "
-            f"{len(examples[1])} test examples ...")
+        shown = e if e is not None else "minimal" if A.ATTACKS.get(m).minimal else \
+            DEFAULT_EPS
+        say(f"attack: {m} ({variant}), eps {shown}, {len(examples[1])} test examples ...")
         r = attack(run, m, e, seed=seed, variant=variant, examples=examples, curve=curve,
                    **kw)
         say(f"attack: {m} ({variant}): robust accuracy {r.robust_accuracy:.4f} "
