@@ -302,12 +302,12 @@ def evaluate_robustness(run, method: str = "pgd", eps: float | None = None, *,
     ones beside it; all on the same examples. `progress` gets a line as each attack
     starts and ends (AutoAttack takes minutes on a CPU)."""
     check_attackable(run)
+    _args(method, {**options, "eps": eps})  # a bad name or option: refused before any work
     examples = test_examples(run, _limit(run, limit))
     say = progress or (lambda line: None)
 
     def one(m, e, variant="naive", **kw) -> AttackResult:
-        shown = e if e is not None else "minimal" if A.ATTACKS.get(m).minimal else \
-            DEFAULT_EPS
+        shown = e if e is not None else "minimal" if A.ATTACKS[m].minimal else DEFAULT_EPS
         say(f"attack: {m} ({variant}), eps {shown}, {len(examples[1])} test examples ...")
         r = attack(run, m, e, seed=seed, variant=variant, examples=examples, curve=curve,
                    **kw)
