@@ -32,7 +32,11 @@ def _predict(model, x: torch.Tensor) -> torch.Tensor:
         return logits(model, x).argmax(1)
 
 
-def _untargeted_only(name: str, targeted: bool) -> None:
+def _check_untargeted(name: str, targeted: bool, eps: float, norm: str, bounds: Bounds
+                      ) -> None:
+    """check_args, and a ValueError for `targeted`: AutoAttack and its parts look for any
+    misclassification."""
+    check_args(eps, norm, bounds)
     if targeted:
         raise ValueError(f"{name} looks for any misclassification and is not targeted; for "
                          "a targeted attack use pgd or apgd with targeted")
@@ -159,8 +163,7 @@ def apgd_t(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float,
     """APGD-T: APGD on the targeted DLR loss towards each of the `targets` classes the
     model ranks highest after its top one (AutoAttack: 9), in turn, on the examples not
     yet misclassified; any misclassification counts. 4 or more classes."""
-    _untargeted_only("apgd-t", targeted)
-    check_args(eps, norm, bounds)
+    _check_untargeted("apgd-t", targeted, eps, norm, bounds)
     if len(x) == 0:
         return x.clone()
     x = x.detach()
@@ -260,8 +263,7 @@ def fab(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, *,
     at most `alpha_max`, extrapolated by `eta`), and after each success move back towards
     the original by `beta`. An example counts as fooled only within `eps`; restarts after
     the first start at random."""
-    _untargeted_only("fab", targeted)
-    check_args(eps, norm, bounds)
+    _check_untargeted("fab", targeted, eps, norm, bounds)
     if len(x) == 0:
         return x.clone()
     x = x.detach()
@@ -295,8 +297,7 @@ def square(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float,
     and keeps it where the logit margin falls; squares shrink on a fixed schedule. Inputs
     of shape (C, H, W) are images; (H, W) one channel; flat inputs one row, where a
     "square" is a stretch of the row. linf only."""
-    _untargeted_only("square", targeted)
-    check_args(eps, norm, bounds)
+    _check_untargeted("square", targeted, eps, norm, bounds)
     if len(x) == 0:
         return x.clone()
     if norm != "linf":
@@ -353,8 +354,7 @@ def autoattack(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, eps: fl
     each on the examples still classified correctly. The parts that do not apply are left
     out: APGD-T below 4 classes, Square for l2. An example keeps the first successful
     point, else APGD-CE's."""
-    _untargeted_only("autoattack", targeted)
-    check_args(eps, norm, bounds)
+    _check_untargeted("autoattack", targeted, eps, norm, bounds)
     if len(x) == 0:
         return x.clone()
     x = x.detach()
