@@ -6,6 +6,11 @@
     deepnet.summary(spec, batch_size=64)
     run = deepnet.train(spec)            # a Run: model, history, results, path
     run = deepnet.load(run.path)         # run.predict(raw_inputs)
+    run = deepnet.train(spec, data=df)   # data in Python: a DataFrame, (X, y), a dict
+
+scikit-learn estimators: deepnet.sklearn (DeepNetClassifier, DeepNetRegressor). Layers,
+activations, losses, metrics and callbacks of one's own: deepnet.register_layer and its
+siblings (deepnet.extend), with deepnet.LayerArgs and deepnet.Callback.
 
 Where a spec is wanted (train, tune, build, summary, estimate_memory, audit) a Spec, a
 dict of one or the path of a YAML file will do (`Spec.coerce`); where a run is wanted
@@ -42,8 +47,15 @@ _API = {  # public name -> the module that defines it
     "audit": "deepnet.diagnose.audit",
     "diagnose": "deepnet.diagnose",
     "attack": "deepnet.robust.evaluate",
+    "register_layer": "deepnet.extend",
+    "register_activation": "deepnet.extend",
+    "register_loss": "deepnet.extend",
+    "register_metric": "deepnet.extend",
+    "register_callback": "deepnet.extend",
+    "Callback": "deepnet.train.callbacks",
+    "LayerArgs": "deepnet.nn.layer_type",
 }
-_DEFINED_AS = {"evaluate": "evaluate_run"}
+_DEFINED_AS = {"evaluate": "evaluate_run", "LayerArgs": "Args"}
 
 __all__ = ["CheckpointError", "DataError", "DeepnetError", "SpecError", "__version__", *_API]
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from rich.table import Table
 
+from deepnet.core import html
 from deepnet.data.prepare import prepare
 from deepnet.data.sources import load_source
 from deepnet.nn.build import build_model
 from deepnet.nn.layer_type import Row
+from deepnet.nn.layers import LAYERS
 from deepnet.resources import (
     Memory,
     backward_flops,
@@ -39,6 +41,8 @@ class Summary:
     tflops: float | None = None  # device throughput, when an epoch time was asked for
     train_samples: int | None = None
     epoch_seconds: float | None = None  # compute time of one training epoch at `tflops`
+    # layers registered from Python whose activations the memory estimate leaves out
+    excluded: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         out = {
@@ -56,7 +60,41 @@ class Summary:
             out["max_batch"] = self.max_batch
         if self.epoch_seconds is not None:
             out["epoch_seconds"] = self.epoch_seconds
+        if self.excluded:
+            out["memory_excludes"] = self.excluded
         return out
+
+    def __repr__(self) -> str:
+        return (f"Summary({len(self.layers)} layers, {self.total_params:,} parameters, "
+                f"{human(self.flops)} FLOPs per sample, training memory "
+                f"{human_bytes(self.memory.total)} at batch {self.batch_size})")
+
+    def _repr_html_(self) -> str:
+        backward = self.layer_flops_backward or [0] * len(self.layers)
+        rows = [(r.path.removeprefix("model."), r.type, str(tuple(r.output_shape)), f"{r.params:,}",
+                 human(r.flops), human(b)) for r, b in zip(self.layers, backward, strict=True)]
+        m = self.memory
+        facts = {"parameters": f"{self.total_params:,} ({self.trainable_params:,} trainable)",
+                 "FLOPs per sample": f"forward {human(self.flops)}, backward "
+                                     f"{human(self.flops_backward)}",
+                 f"training memory at batch {self.batch_size}":
+                     f"{human_bytes(m.total)} (parameters {human_bytes(m.parameters)}, "
+                     f"gradients {human_bytes(m.gradients)}, optimizer "
+                     f"{human_bytes(m.optimizer)}, activations {human_bytes(m.activations)})",
+                 "largest batch in budget": self.max_batch,
+                 "epoch compute seconds": self.epoch_seconds, "note": self.note}
+        return html.section(f"input {self.input_shape} per sample, batch {self.batch_size}",
+                            html.table(["layer", "type", "output shape", "params", "FLOPs",
+                                        "FLOPs bwd"], rows, limit=200), html.pairs(facts))
+
+    @property
+    def note(self) -> str | None:
+        """What the estimate leaves out, or None."""
+        if not self.excluded:
+            return None
+        return ("the memory estimate excludes the activations of the layers registered in "
+                f"Python ({', '.join(self.excluded)}): their parameters, gradients and "
+                "optimizer state are counted")
 
     def render(self, console) -> None:
         """Print a readable table with rich."""
@@ -92,6 +130,8 @@ class Summary:
                 f"at {self.tflops:g} TFLOP/s: {per_sample * 1e6:.3g} us of compute per training "
                 f"sample; one epoch of {self.train_samples:,} training samples "
                 f"~ {self.epoch_seconds:.3g} s (compute only, at full throughput)")
+        if self.note:
+            lines.append(self.note)
         console.print("\n".join(lines))
 
 
@@ -116,15 +156,17 @@ def human_bytes(n: float) -> str:
 
 
 def summary(spec, batch_size: int | None = None, input_shape=None, *,
-            memory_budget: int | None = None, tflops: float | None = None) -> Summary:
+            memory_budget: int | None = None, tflops: float | None = None,
+            data=None) -> Summary:
     """The Summary of `spec` (a Spec, a dict or a YAML file's path: Spec.coerce) at
     `batch_size` (default: train.batch_size).
 
     `memory_budget` (bytes) adds the largest batch whose training-memory estimate fits it;
     `tflops` (a device's sustained TFLOP/s) adds a compute-time estimate of one epoch over
-    the training split. A DeepnetError when a number is not positive.
+    the training split. `data`: the data passed in Python instead of data.source (a
+    DataFrame, `(X, y)`, a dict of arrays). A DeepnetError when a number is not positive.
     """
-    spec = Spec.coerce(spec)
+    spec = Spec.coerce(spec, data)
     batch_size = (spec.train.batch_size if batch_size is None
                   else positive_int(batch_size, "batch_size"))
     if memory_budget is not None:
@@ -132,10 +174,11 @@ def summary(spec, batch_size: int | None = None, input_shape=None, *,
     if tflops is not None:
         tflops = positive_number(tflops, "tflops (TFLOP/s)")
     prepared = None
+    given = None if data is None else load_source(spec.data, spec.task, data)
     if tflops is not None:  # the training split's size; its shape too
-        prepared = prepare(spec)
+        prepared = prepare(spec, given)
     if input_shape is None:
-        ds = prepared.dataset if prepared is not None else load_source(spec.data)
+        ds = prepared.dataset if prepared is not None else given or load_source(spec.data)
         input_shape = ds.input_shape
     model, rows = build_model(spec.model.layers, input_shape, spec.seed)
     opt = spec.train.optimizer
@@ -147,6 +190,8 @@ def summary(spec, batch_size: int | None = None, input_shape=None, *,
     backward = backward_flops(rows)
     s = Summary(rows, total, trainable, sum(r.flops for r in rows), plan.at(batch_size),
                 tuple(input_shape), batch_size, sum(backward), backward)
+    s.excluded = [f"{r.path.removeprefix('model.')} ({r.type})" for r in rows
+                  if LAYERS[r.type].custom]
     if memory_budget is not None:
         s.memory_budget, s.max_batch = memory_budget, plan.max_batch(memory_budget)
     if prepared is not None:

@@ -21,7 +21,7 @@ from pathlib import Path
 from deepnet.core.errors import DeepnetError
 from deepnet.diagnose.findings import Finding, Remedy, apply_changes, rounded
 from deepnet.spec.paths import get_path
-from deepnet.train.metrics import HIGHER_IS_BETTER
+from deepnet.train.metrics import higher_is_better
 
 # Severities whose remedies the loop applies: an info finding (overfitting that early
 # stopping already undid by keeping the best epoch) is a note, not a fault to repair, and
@@ -64,7 +64,7 @@ class AutoResult:
         validation accuracies differ by less than NOISE_SE standard errors (the same
         within the noise of the validation rows), the one with fewer warning-level
         findings: a run still showing its fault is not kept for one row more right."""
-        higher = self.rounds[0].metric in HIGHER_IS_BETTER
+        higher = higher_is_better(self.rounds[0].metric)
         top = min(self.rounds, key=lambda r: (
             math.isnan(r.score), -r.score if higher else r.score, _warnings(r), r.number))
         close = [r for r in self.rounds if _same_accuracy(r, top)]
@@ -121,7 +121,7 @@ def _why(finding: Finding) -> str:
 def _improved(new: Round, old: Round) -> bool:
     if math.isnan(new.score):
         return False
-    higher = new.metric in HIGHER_IS_BETTER
+    higher = higher_is_better(new.metric)
     return math.isnan(old.score) or (new.score > old.score if higher else new.score < old.score)
 
 

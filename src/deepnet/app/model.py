@@ -9,13 +9,13 @@ from deepnet.nn.build import build_model
 from deepnet.spec import Spec
 
 
-def build(spec, input_shape: tuple[int, ...] | None = None) -> nn.Module:
+def build(spec, input_shape: tuple[int, ...] | None = None, data=None) -> nn.Module:
     """The untrained network of `spec` (a Spec, a dict or a YAML file's path), its input
-    shape inferred from the data.
+    shape inferred from the data (data.source, or `data` passed in Python).
 
     >>> model = deepnet.build(deepnet.Spec.from_yaml("examples/digits.yaml"))
     """
-    spec = Spec.coerce(spec)
+    spec = Spec.coerce(spec, data)
     if input_shape is None:
-        input_shape = load_source(spec.data).input_shape
+        input_shape = load_source(spec.data, spec.task, data).input_shape
     return build_model(spec.model.layers, input_shape, spec.seed)[0]

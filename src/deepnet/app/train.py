@@ -15,11 +15,13 @@ from deepnet.core.errors import CheckpointError, DataError, DeepnetError, Proble
 from deepnet.core.io import remove_temporaries
 from deepnet.core.outputs import writable_folder
 from deepnet.core.version import VERSION
+from deepnet.data import memory
 from deepnet.data.augment import make_augment
 from deepnet.data.batches import InMemory
 from deepnet.data.checks import check_model_input, encode_target, label_key
-from deepnet.data.inputs import read_raw
+from deepnet.data.inputs import given_inputs, read_raw
 from deepnet.data.prepare import Prepared, prepare
+from deepnet.data.sources import load_source
 from deepnet.nn.build import build_model
 from deepnet.nn.layers import item_parts
 from deepnet.report.html import write_report
@@ -30,7 +32,7 @@ from deepnet.runs.files import CHECKPOINT, RunDir, claim, new_run_dir
 from deepnet.runs.files import METRICS as METRICS_FILE
 from deepnet.runs.files import SPEC as SPEC_FILE
 from deepnet.runs.load import load
-from deepnet.runs.records import ModelMeta, Results
+from deepnet.runs.records import DataInfo, ModelMeta, Results
 from deepnet.runs.run import Run
 from deepnet.spec import Loss, Spec, differences, parse_path
 from deepnet.train import checkpoint, distributed
@@ -105,12 +107,16 @@ def _check_outputs(task: str, n_outputs: tuple[int, ...], prepared: Prepared, lo
 
 def train(spec: Spec, out: str | Path | None = None, resume: str | Path | None = None,
           quiet: bool = False, runs_root: str | Path = "runs",
-          callbacks: list | None = None, report: bool = True) -> Run:
+          callbacks: list | None = None, report: bool = True, data=None) -> Run:
     """Train `spec`; write and return the run. With `resume`, continue that run exactly
     from its last checkpoint (its own spec.yaml is used; a run killed before its first
     checkpoint starts again from the beginning). `callbacks`: extra Callback objects,
     called after the built-in ones and not checkpointed (they keep no state).
     `report=False` skips report.html (tuning trials, where it would cost most of the time).
+    `data`: the data in Python instead of data.source (deepnet.data.memory: a DataFrame,
+    `(X, y)`, a dict of arrays), read as their file would be; the run's spec says
+    `source: memory` and its data.json describes them (kind, shape, dtypes, SHA-256). To
+    resume such a run pass the same data again (other data are refused).
 
     The run folder is claimed (runs.files.claim) before anything is written in it: a
     second process training into it is refused. The destination is checked before the
@@ -118,7 +124,7 @@ def train(spec: Spec, out: str | Path | None = None, resume: str | Path | None =
 
     >>> run = deepnet.train(deepnet.Spec.from_yaml("examples/digits.yaml"))
     """
-    spec = spec if resume is not None else Spec.coerce(spec)  # a Spec, dict or YAML path
+    spec = spec if resume is not None else Spec.coerce(spec, data)  # a Spec, dict or YAML path
     held, resuming = None, False
     try:
         if resume is not None:
@@ -127,9 +133,16 @@ def train(spec: Spec, out: str | Path | None = None, resume: str | Path | None =
             resuming = checkpoint.exists(RunDir(path).file(CHECKPOINT))
             if resuming:
                 _check_unchanged(path, spec)
+            if data is not None:
+                _check_same_data(path, spec, data)
         else:
             writable_folder(*((runs_root, "the runs folder") if out is None else (out, "--out")))
-        prepared = prepare(spec)
+            if data is not None:
+                spec = spec.model_copy(update={"data": spec.data.model_copy(
+                    update={"source": memory.SOURCE})})
+        given = memory.describe(data) if data is not None else None
+        prepared = prepare(spec, load_source(spec.data, spec.task, data)
+                           if data is not None else None)
         spec, model = check_against_data(spec, prepared)  # refused before the folder exists
         dist = distributed.init(spec.train.device)
         made = None
@@ -140,6 +153,8 @@ def train(spec: Spec, out: str | Path | None = None, resume: str | Path | None =
                 path, held = new_run_dir(spec, out, runs_root)
                 made = path
                 RunDir(path).write_spec(spec)
+                if given is not None:
+                    RunDir(path).write_data(DataInfo.from_json(given))
             if dist is not None:
                 path = Path(dist.broadcast_text(str(path) if lead else None))
         try:
@@ -173,6 +188,20 @@ def _claim_resume(resume: str | Path):
     held = claim(path, "--resume")
     remove_temporaries(path)  # a kill mid-write (metrics.jsonl, spec.yaml) left one
     return held
+
+
+def _check_same_data(path: Path, spec: Spec, data) -> None:
+    """Resuming with data passed in Python: the run was trained on such data, the same."""
+    saved = RunDir(path).read_data()
+    if spec.data.source != memory.SOURCE or saved is None:
+        raise DataError(f"--resume {str(path)!r}: this run was trained on data.source "
+                        f"{spec.data.source!r}; resume it without data=")
+    now = memory.describe(data)
+    if now["sha256"] != saved.sha256:
+        raise DataError(f"--resume {str(path)!r}: these data are not the ones the run was "
+                        f"trained on ({now['kind']} of {now['rows']} rows, SHA-256 "
+                        f"{now['sha256'][:12]}...; the run's data.json says {saved.kind} of "
+                        f"{saved.rows} rows, {saved.sha256[:12]}...); pass the same data")
 
 
 def _check_unchanged(path: Path, spec: Spec) -> None:
@@ -290,7 +319,8 @@ def finish(spec: Spec, prepared: Prepared, t: Trainer, path: Path, seconds: floa
     files = RunDir(path)
     meta = ModelMeta(prepared.task, tuple(ds.input_shape), prepared.preprocess.record(),
                      list(ds.classes), ds.source, prepared.encoding,
-                     None if prepared.x_range is None else tuple(prepared.x_range))
+                     None if prepared.x_range is None else tuple(prepared.x_range),
+                     ds.labels if prepared.task == "classification" else None)
     files.write_model(model, meta)
     test = {}
     if len(prepared.splits["test"]):
@@ -325,13 +355,18 @@ def _versions() -> dict[str, str]:
             "python": platform.python_version()}
 
 
-def evaluate_run(run: Run, data: str | Path | None = None) -> dict[str, float]:
+def evaluate_run(run: Run, data=None) -> dict[str, float]:
     """Test metrics of a run on its own test split, or on labelled data in any format the
-    run can read: an .npz (`x`, `y`), a table or text CSV with the target column, or an
-    image folder root/<class>/*.png."""
+    run can read: an .npz (`x`, `y`), a table or text CSV with the target column, an
+    image folder root/<class>/*.png, or the same in Python: a DataFrame with the target
+    column, `(X, y)` or a dict of arrays (deepnet.data.inputs.given_inputs)."""
     run = load(run)  # a Run or its directory
     cpu = torch.device("cpu")
     if data is None:
+        if run.spec.data.source == memory.SOURCE:
+            raise DataError("this run was trained on data passed in Python, so its test "
+                            "split cannot be read again: pass labelled data, e.g. "
+                            "deepnet.evaluate(run, data=(x_test, y_test))")
         prepared = prepare(run.spec)
         prepared.preprocess = run.preprocess
         if len(prepared.splits["test"]) == 0:
@@ -340,7 +375,11 @@ def evaluate_run(run: Run, data: str | Path | None = None) -> dict[str, float]:
         batches = prepared.batches("test", EVAL_BATCH, cpu)
         y = batches.y.numpy()
     else:
-        raw_x, labels, _ = read_raw(run.encoding, data, labelled=True)
+        if memory.is_given(data):
+            raw_x, labels = given_inputs(run.encoding, data, labelled=True)
+            data = f"data ({memory.kind_of(data)})"
+        else:
+            raw_x, labels, _ = read_raw(run.encoding, data, labelled=True)
         y = _labels(run, labels, data)
         batches = InMemory(run.preprocess(run.as_inputs(raw_x)), y, EVAL_BATCH, cpu)
     tc = run.spec.train

@@ -34,6 +34,10 @@ class Registry(Mapping[str, T], Generic[T]):
 
         return add
 
+    def remove(self, name: str) -> T:
+        """Take `name` out (a registration from Python undone); KeyError when absent."""
+        return self._items.pop(name)
+
     def get(self, name: Any) -> T:  # type: ignore[override]
         """The registered object `name`; ValueError naming the valid ones otherwise."""
         try:

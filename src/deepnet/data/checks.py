@@ -220,6 +220,20 @@ def encode_target(values: np.ndarray, task: str | None, where: str, column: str 
     return np.asarray([index[k] for k in keys], dtype=np.int64), names, "classification"
 
 
+def typed_labels(values: np.ndarray, names: list[str]) -> list:
+    """The label value of each class name, as the data gave it (ints stay ints, strings
+    strings): the first value of each class, as a plain Python scalar."""
+    first: dict[str, object] = {}
+    for v in np.asarray(values).ravel():
+        key = label_key(v)
+        if key not in first:
+            v = v.item() if isinstance(v, np.generic) else v
+            first[key] = v.decode(errors="replace") if isinstance(v, bytes) else v
+            if len(first) == len(names):
+                break
+    return [first[n] for n in names]
+
+
 def check_classes(names: list[str], where: str, what: str, fix: str) -> None:
     """A classification needs two classes at least: a DataError naming the only one."""
     if len(names) == 1:

@@ -16,6 +16,7 @@ class Dataset:
 
     `rows` maps each row to its 0-based index in the source when rows were dropped;
     `encoding` (deepnet.data.encoding) says how raw files become `x`, so that predict can read new files;
+    `labels` are the classes as the data gave them (predict returns them);
     `refit`, when set, refits what must be learnt from the training rows only (a text
     vocabulary, imputed values) and returns the re-encoded Dataset.
     """
@@ -28,6 +29,9 @@ class Dataset:
     rows: np.ndarray | None = None
     encoding: Encoding = field(default_factory=ArrayEncoding)
     refit: Callable[[np.ndarray], Dataset] | None = None
+    # the training label of each class as the data gave it (int, float, str or bool);
+    # None: the class names are the labels
+    labels: list | None = None
 
     @property
     def input_shape(self) -> tuple[int, ...]:

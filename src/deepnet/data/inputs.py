@@ -8,6 +8,7 @@ root/<class>/*.png) decoded at the training size and channels.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -80,10 +81,68 @@ def _target(encoding: Encoding, frame, where: str, labelled: bool) -> str | None
 
 
 def _table(encoding: Encoding, path: Path, labelled: bool):
-    from deepnet.data.tables import encode_frame, read_frame, require_columns
+    from deepnet.data.tables import read_frame
 
-    where = str(path)
-    frame = read_frame(path)
+    return _frame(encoding, read_frame(path), str(path), labelled)
+
+
+def given_inputs(encoding: Encoding | None, given, labelled: bool = False,
+                 where: str | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """(raw inputs, labels or None) of data passed in Python (deepnet.data.memory): a
+    DataFrame or dict of columns is matched to the run's columns by name (order does not
+    matter; a missing column is a DataError naming it; other columns are ignored with an
+    IgnoredColumnsWarning), `(X, y)` and `{'x': X, 'y': y}` are arrays; unlabelled, X
+    alone (an array or tensor) will do."""
+    from deepnet.data import memory
+
+    encoding = encoding or ArrayEncoding()
+    where = where or f"data ({memory.kind_of(given)})"
+    if not memory.is_table(given):
+        if not labelled:
+            return memory.as_array(given, where), None  # X alone
+        pair = memory.pair_of(given)
+        if pair is None:
+            raise DataError(f"{where}: labelled data are a DataFrame with the target column, "
+                            f"(X, y) or {{'x': X, 'y': y}}; got {type(given).__name__}")
+        x, y = (memory.as_array(v, where) for v in pair)
+        if len(y) != len(x):
+            raise DataError(f"{where}: X has {len(x)} rows but y has {len(y)}; they must "
+                            "have one label per row of X")
+        return x, y
+    pair = memory.pair_of(given)  # (X, y) with X a DataFrame: y gives the labels
+    frame = pair[0] if pair is not None else memory.as_frame(given, where)
+    if encoding.kind == "image":
+        raise DataError(f"{where}: this run was trained on images; pass an array of them "
+                        f"{'with labels ' if labelled else ''}instead of a table")
+    known = {encoding.column} if isinstance(encoding, TextEncoding) else \
+        {c.name for c in encoding.columns} if isinstance(encoding, TableEncoding) else set()
+    frame = frame.rename(columns=str)
+    target = _target(encoding, frame, where, labelled and pair is None)
+    extra = [c for c in frame.columns if known and c not in known and c != target]
+    if extra:
+        warnings.warn(f"{where}: column{'s' if len(extra) > 1 else ''} "
+                      f"{', '.join(map(repr, extra[:10]))}"
+                      f"{f' and {len(extra) - 10} more' if len(extra) > 10 else ''} "
+                      "ignored: the model was not trained on "
+                      f"{'them' if len(extra) > 1 else 'it'}", IgnoredColumnsWarning,
+                      stacklevel=3)
+    x, labels, _ = _frame(encoding, frame.reset_index(drop=True), where,
+                          labelled and pair is None)
+    if labelled and pair is not None:
+        labels = memory.as_array(pair[1], where)
+        if len(labels) != len(x):
+            raise DataError(f"{where}: X has {len(x)} rows but y has {len(labels)}; they "
+                            "must have one label per row of X")
+    return x, labels
+
+
+class IgnoredColumnsWarning(UserWarning):
+    """Columns given to a trained run that its model does not take."""
+
+
+def _frame(encoding: Encoding, frame, where: str, labelled: bool):
+    from deepnet.data.tables import encode_frame, require_columns
+
     check_not_empty(len(frame), where)
     target = _target(encoding, frame, where, labelled)
     labels = frame[target].to_numpy() if labelled else None

@@ -84,7 +84,8 @@ def prepare(spec, dataset: Dataset | None = None) -> Prepared:
     ds = dataset if dataset is not None else load_source(data, spec.task)
     task = spec.task or ds.task
     splits = split_indices(ds.y, task, data.split.val, data.split.test, spec.seed,
-                           source=ds.source or data.source, class_names=ds.classes, rows=ds.rows)
+                           source=ds.source or data.source, class_names=ds.classes, rows=ds.rows,
+                           stratify=data.split.stratify)
     if ds.refit is not None:
         ds = ds.refit(splits["train"])
     integer = np.issubdtype(ds.x.dtype, np.integer)

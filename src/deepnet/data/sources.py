@@ -20,7 +20,7 @@ import numpy as np
 
 from deepnet.core.errors import DataError, did_you_mean
 from deepnet.core.registry import Registry
-from deepnet.data.checks import check_finite, check_not_empty, check_numeric, encode_target
+from deepnet.data import memory
 from deepnet.data.dataset import Dataset
 from deepnet.data.encoding import Column, TableEncoding
 from deepnet.data.images import load_images
@@ -42,7 +42,8 @@ def _digits(data, task=None) -> Dataset:
     raw = np.loadtxt(sklearn_data_file("digits.csv.gz"), delimiter=",", dtype=np.float32)
     x = (raw[:, :-1] / 16.0).reshape(-1, 1, 8, 8)  # (N, 1, 8, 8), pixels in [0, 1]
     y = raw[:, -1].astype(np.int64)
-    return Dataset(x, y, "classification", [str(c) for c in range(10)], "digits")
+    return Dataset(x, y, "classification", [str(c) for c in range(10)], "digits",
+                   labels=list(range(10)))
 
 
 def _table(x: np.ndarray, names: list[str]) -> TableEncoding:
@@ -58,7 +59,8 @@ def _sklearn_csv(file: str, name: str, features: list[str]) -> Callable:
             classes = [c.strip() for c in f.readline().strip().split(",")[2:]]
         raw = np.loadtxt(path, delimiter=",", skiprows=1, dtype=np.float64)
         x, y = raw[:, :-1].astype(np.float32), raw[:, -1].astype(np.int64)
-        return Dataset(x, y, "classification", classes, name, encoding=_table(x, features))
+        return Dataset(x, y, "classification", classes, name, encoding=_table(x, features),
+                       labels=list(range(len(classes))))  # scikit-learn's load_* targets
 
     return load
 
@@ -96,7 +98,7 @@ def synthetic(data, task=None) -> Dataset:
         x = np.sin(2 * np.pi * freq * t + phase) + s.noise * rng.standard_normal((n, s.steps, f))
         classes = [str(c) for c in range(s.classes)]
         return Dataset(x.astype(np.float32), y.astype(np.int64), "classification", classes,
-                       "synthetic")
+                       "synthetic", labels=list(range(s.classes)))
     x = rng.standard_normal((n, f))
     if s.kind == "regression":
         w = rng.standard_normal(f)
@@ -107,7 +109,15 @@ def synthetic(data, task=None) -> Dataset:
     y = np.argmax(x @ w + s.noise * rng.standard_normal((n, s.classes)), axis=1)
     classes = [str(c) for c in range(s.classes)]
     return Dataset(x.astype(np.float32), y.astype(np.int64), "classification", classes,
-                   "synthetic", encoding=_table(x, [f"x{i}" for i in range(f)]))
+                   "synthetic", encoding=_table(x, [f"x{i}" for i in range(f)]),
+                   labels=list(range(s.classes)))
+
+
+def _passed_in_python(data, task=None) -> Dataset:
+    raise DataError(
+        f"data.source: {memory.SOURCE!r}: this spec's data were passed in Python (the run's "
+        "data.json describes them: shape, dtypes, SHA-256); pass them again, e.g. "
+        "deepnet.train(spec, data=df), or set data.source to a file")
 
 
 # Built-in data sets by name: fn(spec.data, task) -> Dataset.
@@ -121,6 +131,7 @@ SOURCES: Registry[Callable] = Registry("data source", {
     "iris": _sklearn_csv("iris.csv", "iris", _IRIS),
     "diabetes": _diabetes,
     "synthetic": synthetic,
+    memory.SOURCE: _passed_in_python,
 })
 
 
@@ -138,10 +149,17 @@ FILE_KINDS: Registry[Callable] = Registry("file kind", {
 TABLE_SUFFIXES = tuple(k for k, fn in FILE_KINDS.items() if fn is _table_or_text)
 
 
-def load_source(data, task: str | None = None) -> Dataset:
-    """The Dataset for `spec.data` (`task` from the spec, when it gives one); DataError for
+def load_source(data, task: str | None = None, given=None) -> Dataset:
+    """The Dataset for `spec.data` (`task` from the spec, when it gives one), or of the
+    data `given` in Python (deepnet.data.memory) instead of data.source; DataError for
     an unknown source or a bad file."""
+    if given is not None:
+        return memory.load_memory(data, given, task)
     name = data.source
+    if name is None:
+        raise DataError("data.source is not set: name a built-in data set ("
+                        f"{', '.join(n for n in SOURCES if n != memory.SOURCE)}) or a file, or "
+                        "pass the data in Python: deepnet.train(spec, data=df)")
     if name in SOURCES:
         return SOURCES[name](data, task)
     path = Path(name)
@@ -209,20 +227,5 @@ def _array(f, name: str, path: Path) -> np.ndarray:
 
 
 def load_npz_dataset(path: Path, task: str | None = None) -> Dataset:
-    """Arrays x (N, ...) and y (N,): tables (N, F), sequences (N, T, F), images (N, C, H, W)."""
-    where = str(path)
-    x, y = load_npz(path, need_y=True)
-    check_not_empty(len(x), where)
-    check_numeric(x, where, "x")
-    if x.ndim < 2:
-        raise DataError(f"{where}: x has shape {x.shape}; it needs a row per sample and at "
-                        "least one feature axis, e.g. (N, features) or (N, time, features)")
-    check_finite(x, where)  # before float32, which would make 1e308 inf
-    if np.issubdtype(x.dtype, np.floating) or x.dtype == bool:
-        x = x.astype(np.float32)
-    if y.dtype == object or np.issubdtype(y.dtype, np.complexfloating):
-        raise DataError(f"{where}: y must hold real numbers or strings; got {y.dtype}")
-    check_finite(y, where, advice="the labels y must be finite numbers within ±3.4e+38: fix "
-                                  "or remove those rows")
-    y, classes, task = encode_target(y, task, where, "y")
-    return Dataset(x, y, task, classes, where)
+    """Arrays x (N, ...) and y (N,) of an .npz file (arrays_dataset)."""
+    return memory.arrays_dataset(*load_npz(path, need_y=True), str(path), task)

@@ -10,17 +10,19 @@ from deepnet.data.checks import source_row
 
 def split_indices(y: np.ndarray, task: str, val: float, test: float, seed: int,
                   source: str = "data", class_names: list[str] | None = None,
-                  rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
+                  rows: np.ndarray | None = None, stratify: bool = True
+                  ) -> dict[str, np.ndarray]:
     """Row indices (sorted) of the train, val and test parts of `y`.
 
-    Classification splits each class in the same proportions, so a rare class appears on
-    every side; every class needs at least 2 rows for that.
+    Classification splits each class in the same proportions (unless `stratify` is
+    False), so a rare class appears on every side; every class needs at least 2 rows for
+    that.
     """
     n = len(y)
     if n == 0:
         raise DataError(f"{source}: the data set is empty")
     rng = np.random.default_rng(seed)
-    if task != "classification":
+    if task != "classification" or not stratify:
         groups = [rng.permutation(n)]
     else:
         classes, counts = np.unique(y, return_counts=True)

@@ -26,6 +26,7 @@ from deepnet.data.checks import (
     not_float32,
     number_problem,
     shown,
+    typed_labels,
 )
 from deepnet.data.dataset import Dataset
 from deepnet.data.encoding import Column, TableEncoding
@@ -246,8 +247,12 @@ def encode_frame(frame: pd.DataFrame, columns: list[Column], where: str,
 
 def load_table(data, path: Path, task: str | None = None) -> Dataset:
     """A table file as a Dataset: the encoded features and the target."""
-    where = str(path)
-    frame = read_frame(path)
+    return load_frame(data, read_frame(path), str(path), task)
+
+
+def load_frame(data, frame: pd.DataFrame, where: str, task: str | None = None) -> Dataset:
+    """A table (read from a file, or a user's DataFrame) as a Dataset: the encoded
+    features and the target; `where` names it in messages."""
     check_not_empty(len(frame), where)
     target = find_target(data, frame, where)
     features = list(data.features) if data.features is not None else [
@@ -265,12 +270,13 @@ def load_table(data, path: Path, task: str | None = None) -> Dataset:
     frame, rows = drop_missing(data, frame, [*features, target], target, where, [target])
     columns = [plan_column(frame[c], c, data) for c in features]
     y, classes, task = encode_target(frame[target].to_numpy(), task, where, target, rows)
+    labels = typed_labels(frame[target].to_numpy(), classes) if classes else None
 
     def build(train: np.ndarray) -> Dataset:
         cols = fit_fills(columns, frame, train) if data.missing == "impute" else columns
         x = encode_frame(frame, cols, where, rows, TYPO_ADVICE)
         encoding = TableEncoding(target, cols)
         return Dataset(x, y, task, classes, where, rows, encoding,
-                       refit=build if data.missing == "impute" else None)
+                       refit=build if data.missing == "impute" else None, labels=labels)
 
     return build(np.arange(len(frame)))

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deepnet.data.checks import check_not_empty, encode_target
+from deepnet.data.checks import check_not_empty, encode_target, typed_labels
 from deepnet.data.dataset import Dataset
 from deepnet.data.encoding import TextEncoding
 from deepnet.data.tables import drop_missing, find_target, read_frame, require_columns
@@ -49,9 +49,13 @@ def encode_texts(docs: list[list[str]], vocab: list[str], max_len: int) -> np.nd
 
 
 def load_text(data, path: Path, task: str | None = None) -> Dataset:
-    where = str(path)
+    return load_text_frame(data, read_frame(path), str(path), task)
+
+
+def load_text_frame(data, frame, where: str, task: str | None = None) -> Dataset:
+    """A text table (read from a file, or a user's DataFrame) as a Dataset of token ids."""
     settings = data.text
-    frame = read_frame(path)
+    frame = frame.copy()
     check_not_empty(len(frame), where)
     require_columns(frame, [settings.column], where, "text")
     target = find_target(data, frame, where)
@@ -59,12 +63,14 @@ def load_text(data, path: Path, task: str | None = None) -> Dataset:
         frame[settings.column] = frame[settings.column].fillna("")
     frame, rows = drop_missing(data, frame, [settings.column, target], target, where)
     y, classes, task = encode_target(frame[target].to_numpy(), task, where, target, rows)
+    labels = typed_labels(frame[target].to_numpy(), classes) if classes else None
     docs = [tokenize(t) for t in frame[settings.column].to_numpy()]
 
     def build(train: np.ndarray) -> Dataset:
         vocab = fit_vocabulary([docs[i] for i in train], settings.min_freq, settings.vocab_size)
         x = encode_texts(docs, vocab, settings.max_len)
         encoding = TextEncoding(settings.column, vocab, settings.max_len, target)
-        return Dataset(x, y, task, classes, where, rows, encoding, refit=build)
+        return Dataset(x, y, task, classes, where, rows, encoding, refit=build,
+                       labels=labels)
 
     return build(np.arange(len(frame)))

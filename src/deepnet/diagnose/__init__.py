@@ -15,7 +15,15 @@ from deepnet.core.errors import DeepnetError
 
 # the function audit() replaces the submodule's name on the package: import it explicitly
 from deepnet.diagnose.audit import AuditReport, audit
-from deepnet.diagnose.findings import KINDS, Check, Facts, Finding, Remedy, apply_changes
+from deepnet.diagnose.findings import (
+    KINDS,
+    Check,
+    Facts,
+    Finding,
+    Findings,
+    Remedy,
+    apply_changes,
+)
 from deepnet.diagnose.fit import (
     curve_checks,
     detect_diverged,
@@ -50,12 +58,12 @@ __all__ = ["CHECKS", "DETECTORS", "AuditReport", "Check", "KINDS", "Facts", "Fin
            "apply_changes", "audit", "diagnose", "diagnose_facts", "facts"]
 
 
-def diagnose_facts(f: Facts) -> list[Finding]:
+def diagnose_facts(f: Facts) -> Findings:
     """Every detector's findings, most severe first; [healthy] when there are none, with
     every check it passed."""
     found = [finding for detect in DETECTORS.values() for finding in detect(f)]
-    return sorted(found, key=lambda x: x.rank) or [
-        healthy(f, [c for checks in CHECKS for c in checks(f)])]
+    return Findings(sorted(found, key=lambda x: x.rank) or [
+        healthy(f, [c for checks in CHECKS for c in checks(f)])])
 
 
 def facts(run, prepared=None) -> Facts:
@@ -65,7 +73,7 @@ def facts(run, prepared=None) -> Facts:
                  tuple(run.input_shape), run.model, val_batch(run, prepared=prepared))
 
 
-def diagnose(run) -> list[Finding]:
+def diagnose(run) -> Findings:
     """Findings about a trained run (a Run or its directory), most severe first.
 
     >>> [f.kind for f in deepnet.diagnose(deepnet.load("runs/mlp"))]

@@ -388,18 +388,20 @@ def _label(v):
     return v.item() if isinstance(v, np.generic) else v
 
 
-def audit(spec, seed: int | None = None) -> AuditReport:
-    """Load and split the spec's data as training does, then `audit_arrays`.
+def audit(spec, seed: int | None = None, data=None) -> AuditReport:
+    """Load and split the spec's data (or `data` passed in Python: a DataFrame, `(X, y)`,
+    a dict of arrays) as training does, then `audit_arrays`.
 
     >>> deepnet.audit(deepnet.Spec.from_yaml("examples/digits.yaml")).to_dict()["leakage"]
     []
     """
     from deepnet.data.prepare import prepare
+    from deepnet.data.sources import load_source
     from deepnet.spec import Spec
 
-    spec = Spec.coerce(spec)  # a Spec, a dict or a YAML file's path
+    spec = Spec.coerce(spec, data)  # a Spec, a dict or a YAML file's path
 
-    prepared = prepare(spec)
+    prepared = prepare(spec, None if data is None else load_source(spec.data, spec.task, data))
     ds = prepared.dataset
     x = ds.x if isinstance(ds.x, np.ndarray) else np.asarray(ds.x[np.arange(len(ds.y))])
     return audit_arrays(x, ds.y, prepared.task, ds.classes, prepared.splits, ds.source_rows(),
@@ -415,7 +417,7 @@ def save_audit(run_dir: str | Path, report: AuditReport) -> Path:
 def check_clean_target(spec, out: str | Path) -> bool:
     """DataError when `out` cannot take the cleaned copy; checked before the audit runs.
     True when it is a table (the source is one), False for an .npz."""
-    out, source = Path(out), Path(spec.data.source)
+    out, source = Path(out), Path(spec.data.source or "")
     if source.exists() and out.resolve() == source.resolve():
         raise DataError(f"--fix {str(out)!r} is the data source itself; the source is never "
                         "edited: write the cleaned copy to another path")

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from deepnet.core import html
 from deepnet.nn.tree import layer_tree, spec_items
 from deepnet.runs.records import Results
 from deepnet.spec import Spec
@@ -75,10 +76,22 @@ class Finding:
     def to_dict(self) -> dict:
         return _jsonable(asdict(self))
 
+    def _repr_html_(self) -> str:
+        return Findings([self])._repr_html_()
+
     @property
     def rank(self) -> tuple[int, int]:
         """Sort key: most severe first, then by KINDS order."""
         return (-SEVERITIES.index(self.severity), KINDS.index(self.kind))
+
+
+class Findings(list):
+    """The findings of a diagnosis (a list of Finding, most severe first), shown in a
+    notebook as a table: kind, severity, explanation and remedy."""
+
+    def _repr_html_(self) -> str:
+        return html.table(["kind", "severity", "what it means", "what to change"],
+                          [(f.kind, f.severity, f.explanation, f.remedy.text) for f in self])
 
 
 @dataclass

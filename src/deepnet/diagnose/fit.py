@@ -24,7 +24,7 @@ from deepnet.diagnose.findings import (
     layer_items,
     rounded,
 )
-from deepnet.train.metrics import HIGHER_IS_BETTER, METRICS
+from deepnet.train.metrics import METRICS, higher_is_better
 
 # Figures in the comments below: the planted-fault benchmark's runs (bench/faults, every
 # case over its seeds), each check's value per run. "Healthy" are its clean bases, the
@@ -228,7 +228,7 @@ def metric_gap(f: Facts, epoch: int | None = None) -> Gap | None:
     t, v = tr[e - 1], va[e - 1]
     if not (np.isfinite(t) and np.isfinite(v)):
         return None
-    higher = m in HIGHER_IS_BETTER
+    higher = higher_is_better(m)
     gap = t - v if higher else (v - t) / max(abs(v), 1e-12)  # an error: relative to its size
     n = f.results.samples.get("val")
     z = None
@@ -239,7 +239,7 @@ def metric_gap(f: Facts, epoch: int | None = None) -> Gap | None:
 
 
 def _gap_checks(g: Gap) -> list[Check]:
-    name = f"train_{g.metric} - val_{g.metric}" + ("" if g.metric in HIGHER_IS_BETTER else
+    name = f"train_{g.metric} - val_{g.metric}" + ("" if higher_is_better(g.metric) else
                                                   f" (relative to val_{g.metric})")
     checks = [Check(name, g.gap, ">=", OVERFIT_GAP, (g.epoch, g.epoch))]
     if g.z is not None:

@@ -155,3 +155,6 @@ class LayerType:
     # A summary row of its own (after the rows of the layers inside, with the parameters
     # that are not theirs); repeat has none: the rows of its copies stand for it.
     row: bool = True
+    # Registered from Python (deepnet.nn.custom): its activations are not modelled, and
+    # the memory estimate says it excludes them.
+    custom: bool = False

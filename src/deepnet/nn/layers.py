@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Union
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Tag, create_model
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Tag,
+    ValidationError,
+    create_model,
+)
 
 from deepnet.core.registry import Registry
 from deepnet.nn import affine, attention, containers, elementwise, pooling, recurrent, shaping
@@ -31,20 +39,69 @@ def layer_name(item: Any) -> str | None:
 
 
 def _item_model(name: str) -> type[BaseModel]:
+    """The model of a `{name: args}` item; a global of this module by its class name, so
+    that a spec (and an estimator holding one) can be pickled."""
     model = create_model(
         f"{name.title()}Layer",
         __config__=ConfigDict(extra="forbid", frozen=True),
+        __module__=__name__,
         **{name: (LAYERS[name].args, ...)},
     )
+    globals()[model.__name__] = model
     return model
 
 
 ITEM_MODELS = {name: _item_model(name) for name in LAYERS}
+BUILT_IN = frozenset(LAYERS)
+REGISTERED = "registered"  # the union's tag of every layer type registered from Python
+
+
+def _tag(item: Any) -> str | None:
+    """The union's tag of an item: its layer type when built in, REGISTERED for one
+    registered from Python (validated by _registered_item), else the unknown name."""
+    name = layer_name(item)
+    return REGISTERED if name not in BUILT_IN and name in ITEM_MODELS else name
+
+
+def _registered_item(value: Any) -> BaseModel:
+    """An item of a layer type registered from Python, validated by its own model (the
+    union of the built-in ones was fixed at import)."""
+    if isinstance(value, BaseModel):
+        return value
+    name = layer_name(value)
+    try:
+        return ITEM_MODELS[name].model_validate(value)
+    except ValidationError as e:
+        raise ValueError("; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors())
+        ) from None
+
 
 LayerItem = Annotated[
-    Union[tuple(Annotated[m, Tag(n)] for n, m in ITEM_MODELS.items())],  # noqa: UP007
-    Discriminator(layer_name),
+    Union[(*(Annotated[m, Tag(n)] for n, m in ITEM_MODELS.items()),  # noqa: UP007
+           Annotated[Any, AfterValidator(_registered_item), Tag(REGISTERED)])],
+    Discriminator(_tag),
 ]
+
+
+def register_layer(name: str, kind: LayerType) -> None:
+    """Add a layer type (deepnet.nn.custom.custom_type) to LAYERS and the spec's items."""
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ValueError(f"a layer type's name is a Python identifier (e.g. my_layer); got "
+                         f"{name!r}")
+    if name in LAYERS:
+        raise ValueError(f"layer type {name!r} is already registered"
+                         + (" (a built-in layer)" if name in BUILT_IN else ""))
+    LAYERS.register(name)(kind)
+    ITEM_MODELS[name] = _item_model(name)
+
+
+def unregister_layer(name: str) -> None:
+    """Undo register_layer (a built-in layer type cannot be removed)."""
+    if name in BUILT_IN:
+        raise ValueError(f"layer type {name!r} is built in and cannot be removed")
+    LAYERS.remove(name)
+    globals().pop(ITEM_MODELS.pop(name).__name__, None)
 
 for _args in (containers.ResidualArgs, containers.RepeatArgs):  # their layers are items
     _args.model_rebuild(_types_namespace={"LayerItem": LayerItem})

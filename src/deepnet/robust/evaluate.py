@@ -39,7 +39,7 @@ DEFAULT_EPS = 0.1
 DEFAULT_LIMIT = 1000
 
 
-@dataclass
+@dataclass(repr=False)  # AttackRecord's short repr
 class AttackResult(AttackRecord):
     """One attack on one set of examples: its record (deepnet.runs.records.AttackRecord,
     what robustness/results.json keeps and `to_dict()` gives, as --json prints it) and

@@ -84,7 +84,8 @@ def load_ensemble(path: str | Path) -> Run:
     meta = ModelMeta("classification", first.input_shape, identity.record(),
                      list(first.classes), first.meta.source, first.encoding,
                      None if None in ranges else (min(lo for lo, _ in ranges),
-                                                  max(hi for _, hi in ranges)))
+                                                  max(hi for _, hi in ranges)),
+                     first.meta.labels)
     return Run(files.path, spec, model, identity, meta, [], files.read_results(), runs)
 
 

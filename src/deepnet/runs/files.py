@@ -50,6 +50,7 @@ from deepnet.core.io import (
 )
 from deepnet.runs.records import (
     AuditReport,
+    DataInfo,
     Diagnosis,
     EnsembleInfo,
     ModelMeta,
@@ -75,6 +76,7 @@ ROBUSTNESS = "robustness"
 ROBUSTNESS_RESULTS = f"{ROBUSTNESS}/results.json"
 ENSEMBLE = "ensemble.json"
 DIAGNOSIS = "diagnosis.json"
+DATA = "data.json"  # data passed in Python: what they were (never the data themselves)
 DIAGNOSED = (SPEC, METRICS, RESULTS, MODEL, ENSEMBLE)  # what a diagnosis is made from
 RULES = Path(__file__).parents[1] / "diagnose"  # the diagnosis rules: their source files
 EXAMPLES_FIGURE = "examples.png"  # in robustness/: the grid of adversarial examples
@@ -92,6 +94,7 @@ REMEDIES = {
     AUDIT: "run `deepnet audit SPEC --run RUN` again, or delete it",
     ROBUSTNESS_RESULTS: "run `deepnet attack RUN` again, or delete the robustness folder",
     ENSEMBLE: "make the ensemble again with `deepnet ensemble RUN RUN ... --out DIR`",
+    DATA: "delete it: it only describes the data the run was trained on",
 }
 
 R = TypeVar("R")
@@ -147,6 +150,13 @@ class RunDir:
                                   f"{SPEC}); give the folder of a trained run")
         write_json_atomic(self.file(AUDIT), report.to_json())
         return self.file(AUDIT)
+
+    def write_data(self, info: DataInfo) -> None:
+        write_json_atomic(self.file(DATA), info.to_json())
+
+    def read_data(self) -> DataInfo | None:
+        """What the run's in-memory data were; None for a run trained from data.source."""
+        return self._read_record(DATA, DataInfo)
 
     def read_audit(self) -> AuditReport | None:
         return self._read_record(AUDIT, AuditReport)

@@ -2,6 +2,7 @@
 (deepnet.core.records: verified field by field). Which file holds which record, and how
 it is written and read: deepnet.runs.files.
 
+    DataInfo     data.json                 data passed in Python: kind, shape, hash
     Results      results.json              test metrics, how training ended; an ensemble's
                                            members, warnings and member metrics
     ModelMeta    model.safetensors         task, classes, input shape, preprocessing,
@@ -21,6 +22,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
+from deepnet.core import html
 from deepnet.core.errors import CheckpointError
 from deepnet.core.records import JsonRecord
 from deepnet.data.encoding import ArrayEncoding, Encoding, PreprocessRecord, saved_encoding
@@ -64,6 +66,20 @@ class Results(JsonRecord):
         return {k: v for k, v in d.items() if k in keep}
 
 
+# ----------------------------------------------------------------------------- data.json
+@dataclass(frozen=True)
+class DataInfo(JsonRecord):
+    """data.json: the data a run was trained on when they were passed in Python
+    (deepnet.data.memory.describe): enough to recognise them, not the data."""
+
+    kind: str  # DataFrame, (X, y) or dict
+    rows: int
+    sha256: str  # of the content: the same data give the same hash
+    columns: dict[str, str] | None = None  # a table's column -> dtype
+    shape: dict[str, list[int]] | None = None  # arrays: x and y
+    dtypes: dict[str, str] | None = None  # arrays: x and y
+
+
 # ----------------------------------------------------------------------------- model files
 @dataclass
 class _Versioned(JsonRecord):
@@ -96,6 +112,8 @@ class ModelMeta(_Versioned):
     source: str = ""
     encoding: Encoding = field(default_factory=ArrayEncoding)  # how raw files become inputs
     x_range: tuple[float, float] | None = None  # raw training inputs' [min, max]; attacks
+    # the training label of each class as the data gave it; None: the class names
+    labels: list[bool | int | float | str] | None = None
 
     @classmethod
     def from_json(cls, d: Any) -> ModelMeta:
@@ -202,6 +220,30 @@ class AuditReport(JsonRecord):
         """The JSON of the audit (exactly AUDIT_KEYS), as `deepnet audit --json` prints it."""
         return self.to_json()
 
+    def __repr__(self) -> str:
+        return ("AuditReport(" + ", ".join(f"{len(getattr(self, k))} {k.replace('_', ' ')}"
+                                          for k in ("label_issues", "outliers", "duplicates",
+                                                    "leakage", "shift", "constant_features"))
+                + (f", imbalance ratio {self.imbalance.ratio:.3g}" if self.imbalance else "")
+                + ")")
+
+    def _repr_html_(self) -> str:
+        """The audit in a notebook: a table per kind of finding."""
+        parts = [html.pairs({k.replace("_", " "): len(getattr(self, k)) for k in
+                             ("label_issues", "outliers", "duplicates", "leakage", "shift",
+                              "constant_features")})]
+        if self.imbalance is not None:
+            parts.append(html.section("classes", html.table(
+                ["class", "rows"], self.imbalance.counts.items())))
+        for key, items in (("label_issues", self.label_issues), ("outliers", self.outliers),
+                           ("duplicates", self.duplicates), ("leakage", self.leakage),
+                           ("shift", self.shift), ("constant_features", self.constant_features)):
+            if items:
+                names = [f.name for f in fields(items[0])]
+                parts.append(html.section(key.replace("_", " "), html.table(
+                    names, [[getattr(i, n) for n in names] for i in items], limit=20)))
+        return html.section("deepnet audit", *parts)
+
     def rows_to_drop(self) -> list[int]:
         """Source rows a cleaned copy leaves out: likely label errors, the extra copies of
         duplicates, and the training-side copy of every leaked sample."""
@@ -254,6 +296,21 @@ class AttackRecord(JsonRecord):
     seconds: float
     options: dict[str, Any] = field(default_factory=dict)
     curve: list[tuple[float, float]] = field(default_factory=list)  # (eps, robust accuracy)
+
+    def __repr__(self) -> str:
+        eps = "minimal" if self.eps is None else f"{self.norm} eps {self.eps:g}"
+        return (f"{type(self).__name__}({self.method}, {self.variant}, {eps}: accuracy "
+                f"{self.clean_accuracy:.4g} -> {self.robust_accuracy:.4g} on {self.n} examples)")
+
+    def _repr_html_(self) -> str:
+        """The attack in a notebook: its figures and its accuracy curve."""
+        facts = {"attack": self.method, "variant": self.variant, "norm": self.norm,
+                 "eps": self.eps, "targeted": self.targeted or None, "examples": self.n,
+                 "clean accuracy": self.clean_accuracy, "robust accuracy": self.robust_accuracy,
+                 "success rate": self.success_rate, "mean perturbation": self.mean_perturbation,
+                 "max perturbation": self.max_perturbation, "seconds": self.seconds}
+        curve = html.table(["eps", "robust accuracy"], self.curve) if self.curve else ""
+        return html.section("deepnet attack", html.pairs(facts), curve)
 
     @property
     def key(self) -> tuple:

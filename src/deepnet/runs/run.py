@@ -3,15 +3,19 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from deepnet.core import html
 from deepnet.core.errors import CheckpointError, DataError
 from deepnet.data.checks import INPUT_ADVICE, check_finite, check_numeric, warn_outside
 from deepnet.data.encoding import Encoding, feature_names
+from deepnet.data.inputs import given_inputs
+from deepnet.data.memory import as_array, is_table
 from deepnet.data.transforms import Preprocess
 from deepnet.nn.build import build_model
 from deepnet.runs.files import MODEL, SPEC, RunDir
@@ -32,6 +36,28 @@ class Run:
     history: list[dict] = field(default_factory=list)  # metrics.jsonl, one dict per epoch
     results: Results = field(default_factory=Results)
     members: list[Run] = field(default_factory=list)  # an ensemble's member runs
+
+    def __repr__(self) -> str:
+        test = ", ".join(f"{k} {v:.4g}" for k, v in self.results.test.items())
+        what = f"{len(self.classes)} classes" if self.task == "classification" else "regression"
+        return (f"Run({str(self.path)!r}, {self.spec.name}, {what}, input "
+                f"{tuple(self.input_shape)}, {self.results.epochs or 0} epochs"
+                + (f", test {test}" if test else "") + ")")
+
+    def _repr_html_(self) -> str:
+        """The run in a notebook: its results, test metrics and learning curve."""
+        r = self.results
+        facts = {"path": str(self.path), "task": self.task, "classes": len(self.classes) or None,
+                 "input shape": tuple(self.input_shape), "epochs": r.epochs,
+                 "kept epoch": r.best_epoch, "stopped": r.stop_reason, "seconds": r.seconds}
+        metric = (self.spec.train.metrics or ["loss"])[0]
+        curves = [html.line_chart({f"{p}_{key}": [float(h.get(f"{p}_{key}", math.nan))
+                                                  for h in self.history]
+                                   for p in ("train", "val")}, key, marker=r.best_epoch)
+                  for key in dict.fromkeys(("loss", metric))]
+        return html.section(f"deepnet run {self.spec.name}", html.pairs(facts),
+                            html.table(["test metric", "value"], r.test.items()) if r.test
+                            else "", *curves)
 
     @property
     def files(self) -> RunDir:
@@ -60,11 +86,24 @@ class Run:
         net = torch.nn.Sequential(self.preprocess.module(), self.model)
         return net.eval()
 
+    @property
+    def labels(self) -> np.ndarray:
+        """The classes as the training labels gave them, in the order of `classes` and
+        of predict_proba's columns: ints stay ints, strings strings (a run from before
+        labels were saved: the class names)."""
+        labels = np.asarray(self.meta.labels if self.meta.labels is not None else self.classes)
+        return labels.astype(object) if labels.dtype.kind in "US" else labels
+
     def as_inputs(self, x, where: str = "inputs") -> np.ndarray:
         """Raw inputs as an array of (N, *input_shape); a flat or squeezed layout of the
-        same size (digits as (N, 64) or (N, 8, 8)) is reshaped. A DataError for inputs
-        that are not real numbers, or (listing the rows) not finite float32 ones."""
-        x = np.asarray(x)
+        same size (digits as (N, 64) or (N, 8, 8)) is reshaped. A DataFrame (or a dict of
+        columns) is read by column name with the run's encoding (data.inputs.given_inputs):
+        a missing column is a DataError naming it, other columns are ignored with an
+        IgnoredColumnsWarning. A DataError for inputs that are not real numbers, or
+        (listing the rows) not finite float32 ones."""
+        if is_table(x):
+            x = given_inputs(self.encoding, x, where=where)[0]
+        x = as_array(x, where)
         check_numeric(x, where, "inputs")
         want = self.input_shape
         if x.ndim >= 1 and x.shape[1:] != want and x[:1].size == int(np.prod(want)):
@@ -85,21 +124,25 @@ class Run:
                           for i in range(0, len(x), batch_size)]) if len(x) else torch.empty(0)
 
     def predict_proba(self, x, where: str = "inputs") -> np.ndarray:
-        """Class probabilities (N, classes) for raw inputs; an InputRangeWarning names the
-        rows outside the training inputs' range."""
+        """Class probabilities (N, classes) for raw inputs (arrays, tensors, a DataFrame
+        by column name); column j is the class `labels[j]` (`classes[j]` by name): the
+        labels sorted, numbers by value before strings. An InputRangeWarning names the rows
+        outside the training inputs' range."""
         x = self.as_inputs(x, where)
         warn_outside(x, self.meta.x_range, where, feature_names(self.encoding))
         return probabilities(self.predict_outputs(x)).numpy()
 
     def predict(self, x, where: str = "inputs") -> np.ndarray:
-        """Class names (classification) or values (regression) for raw inputs; an
-        InputRangeWarning names the rows outside the training inputs' range."""
+        """Labels (classification: of the type and values of the training labels, see
+        `labels`) or values (regression) for raw inputs (arrays, tensors, a DataFrame by
+        column name); an InputRangeWarning names the rows outside the training inputs'
+        range."""
         x = self.as_inputs(x, where)
         warn_outside(x, self.meta.x_range, where, feature_names(self.encoding))
         out = self.predict_outputs(x)
         if self.task == "regression":
             return out.reshape(len(out), -1).squeeze(-1).numpy()
-        return np.asarray(self.classes, dtype=object)[predicted_classes(out).numpy()]
+        return self.labels[predicted_classes(out).numpy()]
 
 
 def load_run(path: str | Path) -> Run:

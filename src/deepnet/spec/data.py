@@ -13,6 +13,7 @@ from deepnet.data.augment import AUGMENTS
 class Split(Section):
     val: Fraction = 0.15
     test: Fraction = 0.15
+    stratify: bool = True  # classification: each class split in the same proportions
 
     @model_validator(mode="after")
     def _leaves_training_data(self) -> Split:
@@ -51,7 +52,9 @@ class Text(Section):
 
 class Data(Section):
     main: ClassVar[str] = "source"
-    source: str  # a built-in name, synthetic, or a path: .csv/.parquet, .npz, image folder
+    # a built-in name, synthetic, or a path: .csv/.parquet, .npz, image folder; `memory`
+    # (or unset) for data passed in Python: deepnet.train(spec, data=df)
+    source: str | None = None
     target: str | None = None  # a table's target column (default: target or label)
     features: list[str] | None = None  # a table's feature columns (default: all others)
     categorical: dict[str, Literal["onehot", "ordinal"]] = {}  # per-column override

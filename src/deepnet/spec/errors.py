@@ -8,7 +8,7 @@ from pydantic import BaseModel, ValidationError
 
 from deepnet.core.errors import did_you_mean, listing
 from deepnet.core.schema import one_key
-from deepnet.nn.layers import LAYERS
+from deepnet.nn.layers import LAYERS, REGISTERED
 from deepnet.spec.paths import format_path
 from deepnet.spec.schema import keys_at
 
@@ -21,6 +21,8 @@ def _clean_loc(loc: tuple) -> list[str | int]:
             continue  # e.g. 'function-before[...]', 'tagged-union[...]'
         if out and part == out[-1] and isinstance(part, str) and part in LAYERS:
             continue  # the discriminated union repeats the layer type as its tag
+        if part == REGISTERED:
+            continue  # the tag of the layer types registered in Python
         out.append(part)
     return out
 

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import html
 import os
 import unicodedata
 from collections.abc import Mapping
@@ -175,13 +176,16 @@ class Spec(Section):
         return cls.from_dict(load_yaml(text, str(path)), overrides, source=str(path))
 
     @classmethod
-    def coerce(cls, spec: Any) -> Spec:
+    def coerce(cls, spec: Any, data: Any = None) -> Spec:
         """`spec` as a Spec, as every entry point of the Python API takes it: a Spec as it
         is, a mapping validated (`from_dict`), a str or Path read as a YAML spec file
-        (`from_yaml`); a SpecError for anything else (or an invalid spec)."""
+        (`from_yaml`); a SpecError for anything else (or an invalid spec). With `data`
+        passed in Python, a mapping may leave out its data section."""
         if isinstance(spec, cls):
             return spec
         if isinstance(spec, Mapping):
+            if data is not None and "data" not in spec:
+                spec = {**spec, "data": {"source": "memory"}}
             return cls.from_dict(dict(spec))
         if isinstance(spec, str | os.PathLike):
             return cls.from_yaml(spec)
@@ -190,6 +194,11 @@ class Spec(Section):
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
+
+    def _repr_html_(self) -> str:
+        """The spec in a notebook: its YAML, every default filled in."""
+        return (f"<div><b>deepnet spec {html.escape(self.name)}</b><pre style='font-size:12px'>"
+                f"{html.escape(self.to_yaml())}</pre></div>")
 
     def to_yaml(self, path: str | Path | None = None) -> str:
         """The resolved spec, every default filled in; written to `path` when given."""

@@ -16,6 +16,7 @@ from deepnet.core.schema import (
     Section,
     registered,
 )
+from deepnet.train.callbacks import CALLBACKS
 from deepnet.train.losses import LOSSES
 from deepnet.train.metrics import METRICS
 from deepnet.train.optim import OPTIMIZERS, SCHEDULES
@@ -72,6 +73,7 @@ class Train(Section):
     early_stopping: EarlyStopping | None = EarlyStopping()
     divergence: Divergence = Divergence()
     metrics: list[registered(METRICS)] | None = None  # default by task
+    callbacks: list[registered(CALLBACKS)] = []  # registered in Python: register_callback
     device: str = "auto"
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     compile: bool = False

@@ -7,14 +7,36 @@ from __future__ import annotations
 import math
 import sys
 import time
+from collections.abc import Callable
 
 import torch
 
+from deepnet.core.errors import SpecError
 from deepnet.core.io import json_text, write_text_atomic
-from deepnet.train.metrics import HIGHER_IS_BETTER
+from deepnet.core.registry import Registry
+from deepnet.train.metrics import higher_is_better
 
 
 class Callback:
+    """The base of every callback (`deepnet.Callback`): override the hooks you need.
+
+    The loop calls them in this order, each with the Trainer (`trainer.model`,
+    `.optimizer`, `.epoch`, `.history`, `.stop(message, reason)` to end training after
+    this epoch):
+
+        on_train_begin(trainer)           once, before the first epoch (also on resume)
+        on_epoch_begin(trainer)           before each epoch
+        on_batch_end(trainer, loss)       after each optimizer step, with the batch loss
+        on_epoch_end(trainer, logs)       after each epoch: logs has epoch, train_loss,
+                                          val_loss, train_<metric>, val_<metric>, lr
+        on_train_end(trainer)             once, after the last epoch
+
+    A callback that keeps state across a resume returns it from `state_dict()` (JSON
+    values) and `tensors()` (name -> tensor) and takes it back in `load_state`; the
+    checkpoint keeps both for the callbacks of the spec (`train.callbacks`). Callbacks
+    passed to `deepnet.train(callbacks=[...])` are not checkpointed.
+    """
+
     def on_train_begin(self, trainer) -> None: ...
     def on_epoch_begin(self, trainer) -> None: ...
     def on_batch_end(self, trainer, loss: float) -> None: ...
@@ -30,6 +52,11 @@ class Callback:
     def load_state(self, state: dict, tensors: dict[str, torch.Tensor]) -> None: ...
 
 
+# Callbacks a spec names (train.callbacks), registered from Python
+# (deepnet.register_callback): name -> a function of no arguments making a Callback.
+CALLBACKS: Registry[Callable[[], Callback]] = Registry("callback")
+
+
 class BestWeights(Callback):
     """Keeps the weights of the best epoch by `monitor` and restores them at the end, also
     when the epochs run out. With `patience` set it is early stopping."""
@@ -38,7 +65,7 @@ class BestWeights(Callback):
                  patience: int | None = None, min_delta: float = 0.0):
         if mode == "auto":
             metric = monitor.removeprefix("val_").removeprefix("train_")
-            mode = "max" if metric in HIGHER_IS_BETTER else "min"
+            mode = "max" if higher_is_better(metric) else "min"
         self.monitor, self.mode, self.patience, self.min_delta = monitor, mode, patience, min_delta
         self.best: float | None = None
         self.best_epoch = 0
@@ -114,12 +141,22 @@ class DivergenceGuard(Callback):
 
 def checkpointed(tc) -> list[Callback]:
     """The spec's (`train`) callbacks whose state a checkpoint keeps: the divergence
-    guard and, with early stopping, the best weights."""
+    guard, with early stopping the best weights, and those of `train.callbacks`."""
     out: list[Callback] = [DivergenceGuard(tc.divergence.factor)]
     es = tc.early_stopping
     if es is not None:
         out.append(BestWeights(es.monitor, es.mode, es.patience, es.min_delta))
-    return out
+    return out + [make_callback(name) for name in tc.callbacks]
+
+
+def make_callback(name: str) -> Callback:
+    """A new callback of the registered `name`; a SpecError when the factory does not
+    make a Callback."""
+    made = CALLBACKS.get(name)()
+    if not isinstance(made, Callback):
+        raise SpecError(f"train.callbacks: the factory registered as {name!r} must return a "
+                        f"deepnet.Callback; got {type(made).__name__}", path="train.callbacks")
+    return made
 
 
 class EpochSeeds(Callback):

@@ -89,7 +89,10 @@ METRICS: Registry[Metric] = Registry("metric", {
 })
 
 DEFAULT_METRICS = {"classification": ["accuracy", "f1"], "regression": ["mae", "rmse", "r2"]}
-HIGHER_IS_BETTER = frozenset(name for name, m in METRICS.items() if m.higher_is_better)
+def higher_is_better(name: str) -> bool:
+    """Whether a larger value of metric `name` is better (the loss and unknown names: no);
+    read from METRICS each time, so a metric registered from Python counts too."""
+    return name in METRICS and METRICS[name].higher_is_better
 
 
 def compute(names: list[str], out: torch.Tensor, y: torch.Tensor) -> dict[str, float]:

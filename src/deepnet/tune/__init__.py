@@ -96,7 +96,7 @@ def tune(spec: Spec, trials: int | None = None, timeout: float | None = None,
 def _job(spec: Spec, trials, timeout, storage, study, out, train: Callable[..., Any]):
     from deepnet.core.units import parse_size
     from deepnet.data.sources import load_source
-    from deepnet.train.metrics import DEFAULT_METRICS, HIGHER_IS_BETTER
+    from deepnet.train.metrics import DEFAULT_METRICS, higher_is_better
     from deepnet.tune.worker import Job
 
     t = spec.tune
@@ -114,7 +114,7 @@ def _job(spec: Spec, trials, timeout, storage, study, out, train: Callable[..., 
     if metric != "loss" and metric not in metrics:
         raise DeepnetError(f"tune.metric: {metric!r} is not logged for this spec; choose loss "
                            f"or one of train.metrics: {', '.join(metrics)}")
-    direction = t.direction or ("maximize" if metric in HIGHER_IS_BETTER else "minimize")
+    direction = t.direction or ("maximize" if higher_is_better(metric) else "minimize")
     folder.mkdir(parents=True, exist_ok=True)
     return Job(base=spec.to_dict(), space=dict(t.space), metric=metric, direction=direction,
                pruner=t.pruner, folder=folder,
