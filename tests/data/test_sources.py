@@ -4,8 +4,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from deepnet.core.errors import DataError
 from deepnet.data.prepare import prepare
 from deepnet.data.sources import SOURCES, load_source
+from deepnet.data.split import split_indices
 from deepnet.spec import Data, Spec
 
 
@@ -191,3 +193,15 @@ def test_text_tokens_limits(tmp_path):
     assert vocab == ["<pad>", "<unk>", "a", "b"]
     assert fit_vocabulary(docs, 1, 3) == ["<pad>", "<unk>", "a"]
     np.testing.assert_array_equal(encode_texts(docs, vocab, 2), [[2, 3], [3, 2], [0, 1]])
+
+
+def test_an_unstratified_split_takes_a_class_of_one_row():
+    y = np.array([0] * 10 + [1] * 9 + [2])
+    with pytest.raises(DataError, match="at least 2 rows of each class"):
+        split_indices(y, "classification", 0.2, 0.0, seed=0)
+    parts = split_indices(y, "classification", 0.2, 0.0, seed=0, stratify=False)
+    assert len(parts["val"]) == 4 and len(parts["train"]) == 16
+    assert sorted(np.concatenate([parts["train"], parts["val"]])) == list(range(20))
+    # the same rows as a regression split of the same size and seed: one permutation
+    same = split_indices(y.astype(np.float32), "regression", 0.2, 0.0, seed=0)
+    assert all(np.array_equal(parts[k], same[k]) for k in parts)

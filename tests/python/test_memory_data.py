@@ -207,3 +207,34 @@ def test_categorical_frames_train_and_predict_by_name(tmp_path):
     pred = run.predict(df[["size", "colour"]])
     assert (pred == run.predict(df.drop(columns="label"))).all()
     assert accuracy_score(df["label"], pred) > 0.8
+
+
+def test_images_in_memory_stream_and_augment_like_the_npz(tmp_path, monkeypatch):
+    """Digit images as arrays: with augmentation and minmax normalisation, streamed (as
+    large data would be) and held, from memory and from the .npz, all the same weights."""
+    import deepnet.data.prepare as prepare_module
+    from deepnet.data.prepare import prepare
+    from deepnet.data.sources import load_source, sklearn_data_file
+    from deepnet.spec import Spec
+
+    digits = np.loadtxt(sklearn_data_file("digits.csv.gz"), delimiter=",", dtype=np.float32)
+    x, y = (digits[:600, :-1] / 16).reshape(-1, 1, 8, 8), digits[:600, -1].astype(np.int64)
+    np.savez(tmp_path / "d.npz", x=x, y=y)
+    data = {"source": str(tmp_path / "d.npz"), "normalize": "minmax",
+            "augment": [{"rotate": 10}, {"noise": 0.05}], "workers": 0}
+    spec = {"name": "img", "model": {"layers": [
+        {"conv2d": {"filters": 4, "kernel": 3, "activation": "relu"}}, {"flatten": None},
+        {"dense": 10}]}, "train": {"epochs": 2}}
+    from_npz = deepnet.train({**spec, "data": data}, out=tmp_path / "npz", quiet=True,
+                             report=False)
+    held = deepnet.train({**spec, "data": data}, data=(x, y), out=tmp_path / "held",
+                         quiet=True, report=False)
+    _same_weights(from_npz, held)
+    monkeypatch.setattr(prepare_module, "STREAM_BYTES", 1000)  # large: streamed
+    streamed_spec = Spec.coerce({**spec, "data": {**data, "source": "memory"}})
+    assert prepare(streamed_spec, load_source(streamed_spec.data, None, (x, y))).stream
+    streamed = deepnet.train(streamed_spec, data=(x, y), out=tmp_path / "streamed",
+                             quiet=True, report=False)
+    assert [h["train_loss"] for h in streamed.history] == \
+        [h["train_loss"] for h in held.history]
+    assert streamed.results.test == held.results.test
