@@ -1,7 +1,7 @@
 """deepnet from Python, as the README's "Python" section shows it: a DataFrame in, a
 scikit-learn pipeline with a grid search, and a layer of one's own.
 
-    .venv/bin/python examples/python_api.py      # about 20 s on 2 CPU cores
+    .venv/bin/python examples/python_api.py      # about 15 s on 2 CPU cores
 """
 
 import tempfile

@@ -51,6 +51,9 @@ def _check(name: Any, what: str) -> None:
                                 f"got {name!r}")
     if name in BUILT_IN[what]:
         raise RegistrationError(f"{what} {name!r} is built in; choose another name")
+    if what == "metric" and name == "loss":  # train_loss and val_loss are the loss's
+        raise RegistrationError("metric 'loss' would be logged as train_loss and val_loss, "
+                                "which are the loss's; choose another name")
 
 
 def _replacing(what: str, name: str) -> None:
@@ -143,7 +146,8 @@ def register_metric(name: str, metric: Callable[[torch.Tensor, torch.Tensor], fl
     _callable(metric, "metric", "a function (outputs, targets) -> float")
     _task(task, f"metric {name!r}")
     _replacing("metric", name)
-    METRICS.register(name)(Metric(task, metric, bool(higher_is_better)))
+    METRICS.register(name)(Metric(task, lambda out, y: float(metric(out, y)),
+                                  bool(higher_is_better)))
 
 
 def register_callback(name: str, make: Callable[[], Callback]) -> None:

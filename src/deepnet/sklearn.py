@@ -18,8 +18,9 @@ is read and changed at `fit`, so a bad spec or change is an error there, never i
 stopping and the weights kept) for training: there is no test split (score the model with
 scikit-learn). A DataFrame keeps its columns' names and types: categorical and text
 columns go through deepnet's encodings, and `predict` matches columns by name. Arrays are
-checked the way scikit-learn checks them. Bad input raises `EstimatorError`, both a
-ValueError (as scikit-learn expects) and a deepnet DeepnetError.
+checked the way scikit-learn checks them, with scikit-learn's own errors (NotFittedError,
+a ValueError for a wrong number of features or unsuitable labels); bad data deepnet finds
+raise `EstimatorError`, both a ValueError (as scikit-learn expects) and a DeepnetError.
 
 By default the run directory of a fit is temporary (removed when fit returns: the model
 stays in memory as `run_`); `runs_root` keeps each fit's run there.
@@ -27,8 +28,10 @@ stays in memory as `run_`); `runs_root` keeps each fit's run there.
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +42,8 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from deepnet.core.errors import DeepnetError
+from deepnet.data.checks import InputRangeWarning
+from deepnet.data.memory import check_rows
 
 # The hidden layers of the default network; `fit` adds the output layer.
 DEFAULT_LAYERS = [{"dense": {"units": 64, "activation": "relu"}},
@@ -85,7 +90,7 @@ class _DeepNet(BaseEstimator):
             raw = {"name": type(self).__name__, "model": {"layers": [
                 *DEFAULT_LAYERS, {"dense": n_outputs}]}, "train": DEFAULT_TRAIN}
         else:
-            raw = Spec.coerce(self.spec).to_dict()
+            raw = Spec.coerce(self.spec, data=True).to_dict()  # X and y: no data section needed
         changes = {_path(k): v for k, v in self._changes.items()}
         changes.update({"task": self._task, "data.split.test": 0.0})
         if not stratify:  # a class of one row: the validation rows are drawn from all
@@ -108,11 +113,10 @@ class _DeepNet(BaseEstimator):
             return X
         return validate_data(self, X, reset=reset, dtype="numeric")
 
-    def _fit(self, X, y, n_outputs):
+    def _fit(self, X, y, n_outputs: int, stratify: bool = True):
         from deepnet.app.train import train
 
-        counts = np.unique(y, return_counts=True)[1] if self._task == "classification" else [2]
-        spec = self._resolved_spec(n_outputs(y), stratify=min(counts) >= 2)
+        spec = self._resolved_spec(n_outputs, stratify)
         with tempfile.TemporaryDirectory(prefix="deepnet-fit-") as tmp:
             root = Path(tmp) if self.runs_root is None else Path(self.runs_root)
             self.run_ = train(spec, data=(X, y), runs_root=root, quiet=True, report=False)
@@ -124,56 +128,59 @@ class _DeepNet(BaseEstimator):
         if y is None:
             raise EstimatorError(f"{type(self).__name__} requires y to be passed, but the "
                                  "target y is None")
-        try:
+        with _errors():
             if isinstance(X, pd.DataFrame):
                 self._inputs(X, reset=True)
                 y = column_or_1d(np.asarray(y), warn=True)
-                if len(y) != len(X):
-                    raise EstimatorError(f"X has {len(X)} rows but y has {len(y)}")
+                check_rows(len(X), y, "y")
             else:
                 X, y = validate_data(self, X, y, dtype="numeric", ensure_min_samples=2,
                                      y_numeric=self._task == "regression")
             return self._fit_checked(X, y)
-        except DeepnetError as e:
-            if isinstance(e, ValueError):
-                raise
-            raise EstimatorError(str(e)) from None
 
     def _call(self, method: str, X):
         check_is_fitted(self)
         X = self._inputs(X, reset=False)
-        try:
-            with warnings.catch_warnings():  # held-out folds often leave the training range
-                warnings.filterwarnings("ignore", category=_range_warning())
-                return getattr(self.run_, method)(X)
-        except DeepnetError as e:
-            if isinstance(e, ValueError):
-                raise
-            raise EstimatorError(str(e)) from None
+        with _errors(), warnings.catch_warnings():  # held-out folds leave the training range
+            warnings.filterwarnings("ignore", category=InputRangeWarning)
+            return getattr(self.run_, method)(X)
 
     def predict(self, X) -> np.ndarray:
         """Labels (of the training labels' type) or values for X."""
         return self._call("predict", X)
 
 
-def _range_warning():
-    from deepnet.data.checks import InputRangeWarning
-
-    return InputRangeWarning
+@contextlib.contextmanager
+def _errors() -> Iterator[None]:
+    """deepnet's errors for bad input as EstimatorError, the ValueError scikit-learn expects."""
+    try:
+        yield
+    except DeepnetError as e:
+        if isinstance(e, ValueError):
+            raise
+        raise EstimatorError(str(e)) from None
 
 
 class DeepNetClassifier(ClassifierMixin, _DeepNet):
     """A deepnet spec as a scikit-learn classifier (see the module's doc). After `fit`:
     `classes_` (the labels, sorted as np.unique sorts them; predict_proba's columns),
-    `n_features_in_`, `feature_names_in_` (a DataFrame's), `run_` (the deepnet Run)."""
+    `n_features_in_`, `feature_names_in_` (a DataFrame's), `run_` (the deepnet Run,
+    trained on the classes' indices in classes_)."""
 
     _task = "classification"
 
     def _fit_checked(self, X, y):
         check_classification_targets(y)
-        self._fit(X, y, lambda y: len(np.unique(y)))
-        self.classes_ = self.run_.labels
+        # deepnet trains on the classes' indices in np.unique's order, so that classes_
+        # and predict_proba's columns are scikit-learn's order whatever the labels
+        classes, index, counts = np.unique(y, return_inverse=True, return_counts=True)
+        self._fit(X, index, len(classes), stratify=bool(min(counts) >= 2))
+        self.classes_ = classes
         return self
+
+    def predict(self, X) -> np.ndarray:
+        index = self._call("predict", X)  # first: an unfitted estimator says so
+        return self.classes_[index]
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities (N, classes), column j for `classes_[j]`."""
@@ -193,7 +200,11 @@ class DeepNetRegressor(RegressorMixin, _DeepNet):
     _task = "regression"
 
     def _fit_checked(self, X, y):
-        return self._fit(X, np.asarray(y, dtype=np.float64), lambda y: 1)
+        try:
+            y = np.asarray(y, dtype=np.float64)
+        except (TypeError, ValueError) as e:
+            raise EstimatorError(f"y: a regression needs numbers as targets: {e}") from None
+        return self._fit(X, y, 1)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from deepnet.nn.activations import ACTIVATIONS, LEAKY_SLOPE
-from deepnet.nn.cost import ACTIVATION_SAVES
+from deepnet.nn.cost import activation_saves
 from deepnet.nn.init import INITS
 
 TORCH_GAINS = {"sigmoid", "tanh", "relu", "linear"}  # the names calculate_gain knows
@@ -35,7 +35,7 @@ def test_saves_is_what_autograd_keeps(name):
     keeps = {"input": x.untyped_storage().data_ptr() in storages,
              "output": out.untyped_storage().data_ptr() in storages}
     saves = ACTIVATIONS[name].saves
-    assert ACTIVATION_SAVES[name] == saves
+    assert activation_saves(name) == saves
     if saves is None:
         assert not kept
     else:

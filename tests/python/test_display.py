@@ -87,3 +87,10 @@ def test_findings_audit_and_attack(run):
     assert repr(result) == (f"AttackResult(fgsm, naive, linf eps 0.1: accuracy "
                             f"{result.clean_accuracy:.4g} -> {result.robust_accuracy:.4g} on "
                             f"{result.n} examples)")
+
+
+def test_plain_reprs_are_one_short_line(run):
+    assert repr(run.spec) == "Spec('shown<&>', data breast_cancer, 2 layers, 4 epochs, seed 0)"
+    findings = deepnet.diagnose(run)
+    assert repr(findings) == "Findings([" + ", ".join(
+        f"{f.kind} ({f.severity})" for f in findings) + "])"

@@ -200,3 +200,54 @@ def test_bad_registrations_are_refused():
         deepnet.register_callback("count_batches", 42)  # a failed replacement keeps the old
     assert CALLBACKS["count_batches"] is CountBatches
     assert "m_test" not in METRICS and "cb_test" not in CALLBACKS
+
+
+def test_registered_activations_are_estimated_like_built_in_ones():
+    spec = _spec()
+    spec["model"]["layers"][1] = {"dense": {"units": 32, "activation": "softsign_test"}}
+    spec["model"]["layers"][2] = {"activation": "softsign_test"}
+    s = deepnet.summary(spec)  # what the activation keeps is read from its entry
+    builtin = deepnet.summary({**spec, "model": {"layers": [
+        {"flatten": None}, {"dense": {"units": 32, "activation": "gelu"}},
+        {"activation": "gelu"}, {"dense": 10}]}})
+    assert s.memory.activations == builtin.memory.activations  # both keep their input
+
+
+def test_names_that_could_clash_with_the_machinery():
+    import pickle
+
+    for name in ("registered", "<registered>"):
+        spec = _spec()
+        spec["model"]["layers"][1] = {name: {}}
+        with pytest.raises(deepnet.SpecError, match="unknown layer type"):
+            deepnet.Spec.coerce(spec)
+    deepnet.register_layer("Dense", lambda a, s: nn.Identity())  # not the built-in "dense"
+    try:
+        spec = deepnet.Spec.coerce(_spec())
+        assert pickle.loads(pickle.dumps(spec)) == spec
+    finally:
+        unregister("layer", "Dense")
+    assert pickle.loads(pickle.dumps(spec)) == spec
+    with pytest.raises(deepnet.DeepnetError, match="metric 'loss' would be logged"):
+        deepnet.register_metric("loss", _error_rate, task="classification")
+
+
+def test_lazy_modules_are_seeded_and_builder_failures_named():
+    deepnet.register_layer("lazy_test", lambda a, s: nn.LazyLinear(5))
+    deepnet.register_layer("raising_test", lambda a, s: 1 / 0)
+    try:
+        spec = _spec()
+        spec["model"]["layers"][1] = {"lazy_test": None}
+        torch.manual_seed(1)
+        a = deepnet.build(spec)
+        torch.manual_seed(2)
+        b = deepnet.build(spec)
+        assert torch.equal(a[1].weight, b[1].weight)
+        spec["model"]["layers"][1] = {"raising_test": None}
+        with pytest.raises(deepnet.SpecError, match=r"model.layers\[1\]: the builder of the "
+                                                    r"registered layer 'raising_test' fails.*"
+                                                    r"ZeroDivisionError"):
+            deepnet.build(spec)
+    finally:
+        unregister("layer", "lazy_test")
+        unregister("layer", "raising_test")

@@ -238,3 +238,44 @@ def test_images_in_memory_stream_and_augment_like_the_npz(tmp_path, monkeypatch)
     assert [h["train_loss"] for h in streamed.history] == \
         [h["train_loss"] for h in held.history]
     assert streamed.results.test == held.results.test
+
+
+def test_y_beside_a_dataframe_is_the_target_column(cancer, tmp_path):
+    x, y = cancer.data, cancer.target.rename("diagnosis")
+    run = deepnet.train(_spec(), data=(x, y), out=tmp_path / "named", quiet=True, report=False)
+    assert run.encoding.target == "diagnosis"
+    named = deepnet.train(_spec({"target": "label"}), data=(x, y), out=tmp_path / "spec",
+                          quiet=True, report=False)
+    assert named.encoding.target == "label"  # data.target names y's column
+    _same_weights(run, named)
+
+
+def test_odd_inputs_are_data_errors(cancer, frame_run):
+    x = cancer.data
+    with pytest.raises(deepnet.DataError, match=r"y must hold one label per row of X \(569 "
+                                                r"rows\); got None"):
+        deepnet.train(_spec(), data=(x.to_numpy(), None), quiet=True)
+    with pytest.raises(deepnet.DataError, match="got a scalar"):
+        deepnet.evaluate(frame_run[0], data=(x.to_numpy(), 3))
+    with pytest.raises(deepnet.DataError, match="column 'cell' holds values that are not"):
+        deepnet.train(_spec(), data=cancer.frame.assign(cell=[[1, 2]] * len(x)), quiet=True)
+    with pytest.raises(deepnet.DataError, match="repeated: \\['mean area'\\]"):
+        frame_run[0].predict(pd.concat([x, x[["mean area"]]], axis=1))
+    when = pd.Timestamp("2020-01-01") + pd.to_timedelta(np.arange(len(x)), unit="D")
+    with pytest.raises(deepnet.DataError, match="column 'when' holds dates or times.*column "
+                                                "'z' holds complex numbers"):
+        deepnet.train(_spec(), data=cancer.frame.assign(when=when, z=1j), quiet=True)
+    half = torch.tensor(x.to_numpy(), dtype=torch.bfloat16)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # bfloat16 rounds a few values out of the range
+        assert frame_run[0].predict(half).shape == (569,)
+    assert frame_run[0].predict(x.iloc[:0]).shape == (0,)
+    assert frame_run[0].predict_proba(x.to_numpy()[:0]).shape == (0, 2)
+
+
+def test_mixed_labels_come_back_as_their_names(cancer, tmp_path):
+    x = cancer.data.to_numpy()
+    mixed = np.array([1 if t == 1 else "b" for t in cancer.target], dtype=object)
+    run = deepnet.train(_spec(), data=(x, mixed), out=tmp_path / "m", quiet=True,
+                        report=False)
+    assert list(run.labels) == ["1", "b"] and set(run.predict(x)) <= {"1", "b"}

@@ -113,3 +113,19 @@ def test_regressor_on_diabetes_scores_like_linear_regression():
     ours = cross_val_score(DeepNetRegressor(train__optimizer__lr=0.01), x, y, cv=3)
     theirs = cross_val_score(LinearRegression(), x, y, cv=3)
     assert ours.mean() > theirs.mean() - 0.1, (ours, theirs)
+
+
+def test_classes_are_in_numpys_order_whatever_the_labels(cancer):
+    from sklearn.metrics import log_loss
+
+    x, y = cancer
+    labels = np.array(["9", "10", "a"])[np.where(x[:, 0] > 15, 2, y)]
+    clf = DeepNetClassifier(train__epochs=10).fit(x, labels)
+    assert list(clf.classes_) == list(np.unique(labels)) == ["10", "9", "a"]
+    proba = clf.predict_proba(x)
+    assert (clf.classes_[proba.argmax(1)] == clf.predict(x)).all()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning about the order of the labels
+        assert log_loss(labels, proba, labels=clf.classes_) < 1.0
+    with pytest.raises(EstimatorError, match="a regression needs numbers"):
+        DeepNetRegressor().fit(pd.DataFrame({"a": [1.0, 2.0, 3.0]}), ["x", "y", "z"])

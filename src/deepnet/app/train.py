@@ -21,7 +21,6 @@ from deepnet.data.batches import InMemory
 from deepnet.data.checks import check_model_input, encode_target, label_key
 from deepnet.data.inputs import given_inputs, read_raw
 from deepnet.data.prepare import Prepared, prepare
-from deepnet.data.sources import load_source
 from deepnet.nn.build import build_model
 from deepnet.nn.layers import item_parts
 from deepnet.report.html import write_report
@@ -127,22 +126,21 @@ def train(spec: Spec, out: str | Path | None = None, resume: str | Path | None =
     spec = spec if resume is not None else Spec.coerce(spec, data)  # a Spec, dict or YAML path
     held, resuming = None, False
     try:
+        given = memory.describe(data) if data is not None else None
         if resume is not None:
             path, held = Path(resume), _claim_resume(resume)
             spec = RunDir(path).read_spec()
             resuming = checkpoint.exists(RunDir(path).file(CHECKPOINT))
             if resuming:
                 _check_unchanged(path, spec)
-            if data is not None:
-                _check_same_data(path, spec, data)
+            if given is not None:
+                _check_same_data(path, spec, given)
         else:
             writable_folder(*((runs_root, "the runs folder") if out is None else (out, "--out")))
             if data is not None:
                 spec = spec.model_copy(update={"data": spec.data.model_copy(
                     update={"source": memory.SOURCE})})
-        given = memory.describe(data) if data is not None else None
-        prepared = prepare(spec, load_source(spec.data, spec.task, data)
-                           if data is not None else None)
+        prepared = prepare(spec, given=data)
         spec, model = check_against_data(spec, prepared)  # refused before the folder exists
         dist = distributed.init(spec.train.device)
         made = None
@@ -190,13 +188,13 @@ def _claim_resume(resume: str | Path):
     return held
 
 
-def _check_same_data(path: Path, spec: Spec, data) -> None:
-    """Resuming with data passed in Python: the run was trained on such data, the same."""
+def _check_same_data(path: Path, spec: Spec, now: dict) -> None:
+    """Resuming with data passed in Python (`now`: memory.describe of them): the run was
+    trained on such data, the same."""
     saved = RunDir(path).read_data()
     if spec.data.source != memory.SOURCE or saved is None:
         raise DataError(f"--resume {str(path)!r}: this run was trained on data.source "
                         f"{spec.data.source!r}; resume it without data=")
-    now = memory.describe(data)
     if now["sha256"] != saved.sha256:
         raise DataError(f"--resume {str(path)!r}: these data are not the ones the run was "
                         f"trained on ({now['kind']} of {now['rows']} rows, SHA-256 "

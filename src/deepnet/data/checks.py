@@ -220,18 +220,25 @@ def encode_target(values: np.ndarray, task: str | None, where: str, column: str 
     return np.asarray([index[k] for k in keys], dtype=np.int64), names, "classification"
 
 
-def typed_labels(values: np.ndarray, names: list[str]) -> list:
-    """The label value of each class name, as the data gave it (ints stay ints, strings
-    strings): the first value of each class, as a plain Python scalar."""
+def typed_labels(values: np.ndarray, names: list[str]) -> list | None:
+    """The label value of each class name as the data gave it (the first value of each
+    class, as a plain Python scalar): ints stay ints, strings strings. None (the names
+    are the labels) for a regression, for labels that are not all numbers and booleans
+    or all strings (a mix, dates, tuples), which come back as their names."""
+    if not names:
+        return None
     first: dict[str, object] = {}
-    for v in np.asarray(values).ravel():
+    for v in np.asarray(values, dtype=object).ravel():
         key = label_key(v)
         if key not in first:
             v = v.item() if isinstance(v, np.generic) else v
             first[key] = v.decode(errors="replace") if isinstance(v, bytes) else v
             if len(first) == len(names):
                 break
-    return [first[n] for n in names]
+    labels = [first[n] for n in names]
+    kinds = {str if isinstance(v, str) else "number" if isinstance(v, bool | int | float)
+             else None for v in labels}
+    return labels if len(kinds) == 1 and None not in kinds else None
 
 
 def check_classes(names: list[str], where: str, what: str, fix: str) -> None:

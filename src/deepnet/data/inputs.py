@@ -105,18 +105,16 @@ def given_inputs(encoding: Encoding | None, given, labelled: bool = False,
             raise DataError(f"{where}: labelled data are a DataFrame with the target column, "
                             f"(X, y) or {{'x': X, 'y': y}}; got {type(given).__name__}")
         x, y = (memory.as_array(v, where) for v in pair)
-        if len(y) != len(x):
-            raise DataError(f"{where}: X has {len(x)} rows but y has {len(y)}; they must "
-                            "have one label per row of X")
+        memory.check_rows(len(x), y, where)
         return x, y
     pair = memory.pair_of(given)  # (X, y) with X a DataFrame: y gives the labels
-    frame = pair[0] if pair is not None else memory.as_frame(given, where)
+    frame = memory.check_columns(pair[0], where) if pair is not None else \
+        memory.as_frame(given, where)
     if encoding.kind == "image":
         raise DataError(f"{where}: this run was trained on images; pass an array of them "
                         f"{'with labels ' if labelled else ''}instead of a table")
     known = {encoding.column} if isinstance(encoding, TextEncoding) else \
         {c.name for c in encoding.columns} if isinstance(encoding, TableEncoding) else set()
-    frame = frame.rename(columns=str)
     target = _target(encoding, frame, where, labelled and pair is None)
     extra = [c for c in frame.columns if known and c not in known and c != target]
     if extra:
@@ -125,14 +123,12 @@ def given_inputs(encoding: Encoding | None, given, labelled: bool = False,
                       f"{f' and {len(extra) - 10} more' if len(extra) > 10 else ''} "
                       "ignored: the model was not trained on "
                       f"{'them' if len(extra) > 1 else 'it'}", IgnoredColumnsWarning,
-                      stacklevel=3)
+                      stacklevel=4)  # the caller of run.predict
     x, labels, _ = _frame(encoding, frame.reset_index(drop=True), where,
-                          labelled and pair is None)
+                          labelled and pair is None, empty=not labelled)
     if labelled and pair is not None:
         labels = memory.as_array(pair[1], where)
-        if len(labels) != len(x):
-            raise DataError(f"{where}: X has {len(x)} rows but y has {len(labels)}; they "
-                            "must have one label per row of X")
+        memory.check_rows(len(x), labels, where)
     return x, labels
 
 
@@ -140,10 +136,13 @@ class IgnoredColumnsWarning(UserWarning):
     """Columns given to a trained run that its model does not take."""
 
 
-def _frame(encoding: Encoding, frame, where: str, labelled: bool):
+def _frame(encoding: Encoding, frame, where: str, labelled: bool, empty: bool = False):
+    """(inputs, labels or None, None) of a table; `empty`: no rows are no error (a
+    prediction of nothing)."""
     from deepnet.data.tables import encode_frame, require_columns
 
-    check_not_empty(len(frame), where)
+    if not empty:
+        check_not_empty(len(frame), where)
     target = _target(encoding, frame, where, labelled)
     labels = frame[target].to_numpy() if labelled else None
     if isinstance(encoding, TextEncoding):

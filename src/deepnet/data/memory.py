@@ -45,15 +45,39 @@ def is_given(data: Any) -> bool:
 
 
 def as_array(values: Any, where: str) -> np.ndarray:
-    """numpy arrays, torch tensors, pandas objects and lists as a numpy array."""
+    """numpy arrays, torch tensors (on any device, of any dtype), pandas objects and
+    lists as a numpy array."""
     if hasattr(values, "detach") and hasattr(values, "cpu"):  # a torch tensor
-        return values.detach().cpu().numpy()
+        values = values.detach().cpu()
+        if str(values.dtype) == "torch.bfloat16":  # numpy has no bfloat16
+            values = values.float()
+        return values.numpy()
     if isinstance(values, pd.DataFrame | pd.Series):
         return values.to_numpy()
     try:
         return np.asarray(values)
     except (TypeError, ValueError) as e:
         raise DataError(f"{where}: not an array ({type(values).__name__}): {e}") from None
+
+
+def check_rows(x: int, y: np.ndarray, where: str) -> None:
+    """y holds one label per row of x (`x` rows)."""
+    if y.ndim == 0:
+        raise DataError(f"{where}: y must hold one label per row of X ({x} rows); got "
+                        f"{'None' if y.dtype == object and y.item() is None else 'a scalar'}")
+    if len(y) != x:
+        raise DataError(f"{where}: X has {x} rows but y has {len(y)}; they must have one "
+                        "label per row of X")
+
+
+def check_columns(frame: pd.DataFrame, where: str) -> pd.DataFrame:
+    """The frame with its column names as strings (as a CSV header gives them); a
+    DataError naming the names that repeat."""
+    names = [str(c) for c in frame.columns]
+    repeated = sorted({c for c in names if names.count(c) > 1})
+    if repeated:
+        raise DataError(f"{where}: column names must be unique; repeated: {repeated}")
+    return frame.set_axis(names, axis=1)
 
 
 def pair_of(given: Any) -> tuple[Any, Any] | None:
@@ -74,25 +98,32 @@ def is_table(given: Any) -> bool:
     return isinstance(given, pd.DataFrame | Mapping)
 
 
-def as_frame(given: Any, where: str) -> pd.DataFrame | None:
+def target_name(y: Any, target: str | None) -> str:
+    """The column y becomes beside a DataFrame X: data.target, else y's name, else
+    `target`."""
+    return target or str(getattr(y, "name", None) or "target")
+
+
+def as_frame(given: Any, where: str, target: str | None = None) -> pd.DataFrame | None:
     """The table `given` stands for (a DataFrame, a dict of columns, or X a DataFrame
-    with y), or None when it is arrays."""
+    with y as the column target_name), column names as strings; None when it is arrays."""
     pair = pair_of(given)
     if pair is not None:
         x, y = pair
         if not isinstance(x, pd.DataFrame):
             return None
-        name = str(getattr(y, "name", None) or "target")
+        x = check_columns(x, where)
+        name = target_name(y, target)
         if name in x.columns:
             raise DataError(f"{where}: X already has a column {name!r}, the name of y; "
                             "rename one of them")
         y = as_array(y, where)
-        if y.ndim != 1 or len(y) != len(x):
-            raise DataError(f"{where}: y must hold one label per row of X ({len(x)} rows); "
-                            f"got shape {y.shape}")
+        check_rows(len(x), y, where)
+        if y.ndim != 1:
+            raise DataError(f"{where}: y must hold one label per row of X; got shape {y.shape}")
         return x.assign(**{name: y})
     if isinstance(given, pd.DataFrame):
-        return given
+        return check_columns(given, where)
     if isinstance(given, Mapping):
         columns = {str(k): as_array(v, f"{where}, column {k!r}") for k, v in given.items()}
         bad = {k: v.shape for k, v in columns.items() if v.ndim != 1}
@@ -100,8 +131,7 @@ def as_frame(given: Any, where: str) -> pd.DataFrame | None:
             raise DataError(f"{where}: a dict of columns needs one value per row in each; "
                             + ", ".join(f"{k!r} has shape {s}" for k, s in bad.items())
                             + " (for arrays pass {'x': X, 'y': y} or (X, y))")
-        lengths = {len(v) for v in columns.values()}
-        if len(lengths) > 1:
+        if len({len(v) for v in columns.values()}) > 1:
             raise DataError(f"{where}: the columns have different lengths: "
                             + ", ".join(f"{k!r} {len(v)}" for k, v in columns.items()))
         return pd.DataFrame(columns)
@@ -117,26 +147,23 @@ def kind_of(given: Any) -> str:
 
 def load_memory(data, given: Any, task: str | None = None) -> Dataset:
     """The Dataset of data handed over in Python, read as its file would be
-    (data.tables.load_frame, data.text, data.sources.arrays_dataset)."""
+    (data.tables.load_frame, data.text, arrays_dataset). Beside a DataFrame X, y is the
+    target column (data.target, else y's name or `target`)."""
     from deepnet.data.tables import load_frame
     from deepnet.data.text import load_text_frame
 
     where = f"data ({kind_of(given)})"
-    frame = as_frame(given, where)
+    frame = as_frame(given, where, data.target)
     if frame is not None:
-        frame = frame.copy()
-        frame.columns = [str(c) for c in frame.columns]
-        repeated = sorted({c for c in frame.columns if list(frame.columns).count(c) > 1})
-        if repeated:
-            raise DataError(f"{where}: column names must be unique; repeated: {repeated}")
+        pair = pair_of(given)
+        if pair is not None and data.target is None:
+            data = data.model_copy(update={"target": target_name(pair[1], None)})
         load = load_text_frame if data.text is not None else load_frame
         return load(data, frame.reset_index(drop=True), where, task)
     x, y = (as_array(v, where) for v in pair_of(given))
     if x.ndim == 0:
         raise DataError(f"{where}: X must have one row per sample; got a scalar")
-    if len(y) != len(x):
-        raise DataError(f"{where}: X has {len(x)} rows but y has {len(y)}; they must have one "
-                        "label per row of X")
+    check_rows(len(x), y, where)
     return arrays_dataset(x, y, where, task)
 
 
@@ -148,7 +175,13 @@ def describe(given: Any) -> dict[str, Any]:
     frame = as_frame(given, where)
     if frame is not None:
         digest.update(repr([(str(c), str(t)) for c, t in frame.dtypes.items()]).encode())
-        digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+        for name, column in frame.items():
+            try:
+                digest.update(pd.util.hash_pandas_object(column, index=False).to_numpy())
+            except TypeError:
+                raise DataError(f"{where}: column {name!r} holds values that are not numbers, "
+                                "strings or booleans (lists, dicts, ...); a table cell holds "
+                                "one value") from None
         return {"kind": kind_of(given), "rows": len(frame),
                 "columns": {str(c): str(t) for c, t in frame.dtypes.items()},
                 "sha256": digest.hexdigest()}
@@ -176,13 +209,17 @@ def arrays_dataset(x: np.ndarray, y: np.ndarray, where: str, task: str | None = 
     check_finite(x, where)  # before float32, which would make 1e308 inf
     if np.issubdtype(x.dtype, np.floating) or x.dtype == bool:
         x = x.astype(np.float32)
-    if y.dtype == object and all(isinstance(v, str) for v in y.ravel()):
-        y = y.astype(str)  # labels passed in Python as a list or object array of strings
-    if y.dtype == object or np.issubdtype(y.dtype, np.complexfloating):
+    if y.dtype == object:  # labels passed in Python as a list or an object array
+        plain = (str, bool, int, float, np.bool_, np.integer, np.floating)
+        if not all(isinstance(v, plain) for v in y.ravel()):
+            raise DataError(f"{where}: y must hold real numbers or strings; got "
+                            f"{type(next(v for v in y.ravel() if not isinstance(v, plain))).__name__}")
+        if all(isinstance(v, str) for v in y.ravel()):
+            y = y.astype(str)
+    elif np.issubdtype(y.dtype, np.complexfloating):
         raise DataError(f"{where}: y must hold real numbers or strings; got {y.dtype}")
     check_finite(y, where, advice="the labels y must be finite numbers within ±3.4e+38: fix "
                                   "or remove those rows")
     labels = y
     y, classes, task = encode_target(y, task, where, "y")
-    return Dataset(x, y, task, classes, where,
-                   labels=typed_labels(labels, classes) if classes else None)
+    return Dataset(x, y, task, classes, where, labels=typed_labels(labels, classes))

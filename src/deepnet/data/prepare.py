@@ -77,11 +77,12 @@ def nbytes(x) -> int:
     return int(np.prod(x.shape)) * 4
 
 
-def prepare(spec, dataset: Dataset | None = None) -> Prepared:
-    """Load (unless given), split with the spec's seed, and fit what is learnt from data
-    (a vocabulary, imputed values, normalisation) on the training part only."""
+def prepare(spec, dataset: Dataset | None = None, given=None) -> Prepared:
+    """Load (unless `dataset` is given; `given`: data passed in Python instead of
+    data.source, deepnet.data.memory), split with the spec's seed, and fit what is learnt
+    from data (a vocabulary, imputed values, normalisation) on the training part only."""
     data = spec.data
-    ds = dataset if dataset is not None else load_source(data, spec.task)
+    ds = dataset if dataset is not None else load_source(data, spec.task, given)
     task = spec.task or ds.task
     splits = split_indices(ds.y, task, data.split.val, data.split.test, spec.seed,
                            source=ds.source or data.source, class_names=ds.classes, rows=ds.rows,

@@ -250,6 +250,20 @@ def load_table(data, path: Path, task: str | None = None) -> Dataset:
     return load_frame(data, read_frame(path), str(path), task)
 
 
+def _check_kinds(frame: pd.DataFrame, features: list[str], where: str) -> None:
+    """A DataFrame's columns of complex numbers, dates or durations (no file read has them)
+    are refused: a model takes real numbers and categories."""
+    kinds = {"complex numbers": pd.api.types.is_complex_dtype,
+             "dates or times": pd.api.types.is_datetime64_any_dtype,
+             "durations": pd.api.types.is_timedelta64_dtype}
+    bad = [(c, what) for c in features for what, test in kinds.items() if test(frame[c])]
+    if bad:
+        raise DataError(f"{where}: " + "; ".join(f"column {c!r} holds {what}" for c, what in bad)
+                        + ": a model takes real numbers and categories; turn them into numeric "
+                        "features (e.g. the real and imaginary parts, the day of the week, "
+                        "seconds since a date)")
+
+
 def load_frame(data, frame: pd.DataFrame, where: str, task: str | None = None) -> Dataset:
     """A table (read from a file, or a user's DataFrame) as a Dataset: the encoded
     features and the target; `where` names it in messages."""
@@ -267,10 +281,11 @@ def load_frame(data, frame: pd.DataFrame, where: str, task: str | None = None) -
         if name not in features:
             raise DataError(f"data.categorical: {name!r} is not a feature column of {where}"
                             f"{did_you_mean(name, features)}")
+    _check_kinds(frame, features, where)
     frame, rows = drop_missing(data, frame, [*features, target], target, where, [target])
     columns = [plan_column(frame[c], c, data) for c in features]
     y, classes, task = encode_target(frame[target].to_numpy(), task, where, target, rows)
-    labels = typed_labels(frame[target].to_numpy(), classes) if classes else None
+    labels = typed_labels(frame[target].to_numpy(), classes)
 
     def build(train: np.ndarray) -> Dataset:
         cols = fit_fills(columns, frame, train) if data.missing == "impute" else columns

@@ -63,7 +63,7 @@ def load_text_frame(data, frame, where: str, task: str | None = None) -> Dataset
         frame[settings.column] = frame[settings.column].fillna("")
     frame, rows = drop_missing(data, frame, [settings.column, target], target, where)
     y, classes, task = encode_target(frame[target].to_numpy(), task, where, target, rows)
-    labels = typed_labels(frame[target].to_numpy(), classes) if classes else None
+    labels = typed_labels(frame[target].to_numpy(), classes)
     docs = [tokenize(t) for t in frame[settings.column].to_numpy()]
 
     def build(train: np.ndarray) -> Dataset:

@@ -396,12 +396,11 @@ def audit(spec, seed: int | None = None, data=None) -> AuditReport:
     []
     """
     from deepnet.data.prepare import prepare
-    from deepnet.data.sources import load_source
     from deepnet.spec import Spec
 
     spec = Spec.coerce(spec, data)  # a Spec, a dict or a YAML file's path
 
-    prepared = prepare(spec, None if data is None else load_source(spec.data, spec.task, data))
+    prepared = prepare(spec, given=data)
     ds = prepared.dataset
     x = ds.x if isinstance(ds.x, np.ndarray) else np.asarray(ds.x[np.arange(len(ds.y))])
     return audit_arrays(x, ds.y, prepared.task, ds.classes, prepared.splits, ds.source_rows(),

@@ -89,6 +89,9 @@ class Findings(list):
     """The findings of a diagnosis (a list of Finding, most severe first), shown in a
     notebook as a table: kind, severity, explanation and remedy."""
 
+    def __repr__(self) -> str:
+        return f"Findings([{', '.join(f'{f.kind} ({f.severity})' for f in self)}])"
+
     def _repr_html_(self) -> str:
         return html.table(["kind", "severity", "what it means", "what to change"],
                           [(f.kind, f.severity, f.explanation, f.remedy.text) for f in self])

@@ -9,7 +9,7 @@ from typing import ClassVar, Literal
 from torch import nn
 
 from deepnet.core.schema import NonNegativeInt, PositiveInt
-from deepnet.nn.cost import ACTIVATION_SAVES, Saved
+from deepnet.nn.cost import Saved, activation_saves
 from deepnet.nn.init import initialise
 from deepnet.nn.layer_type import Activated, Built, Context, LayerType, Node, Shape
 from deepnet.nn.modules import TimeMajor, WithActivation
@@ -89,7 +89,7 @@ def _conv1d_flops(a: ConvArgs, s: Shape, out: Shape) -> int:
 def _affine_saves(a: Activated, s: Shape, out: Shape, e: int) -> Saved:
     """The input for the weight gradient, then the activation's result or its argument
     (the pre-activation)."""
-    keep, pre = ACTIVATION_SAVES[a.activation], math.prod(out) * e
+    keep, pre = activation_saves(a.activation), math.prod(out) * e
     return Saved(input=True, output=keep == "output", extra=pre if keep == "input" else 0,
                  work=pre if keep else 0, casts_weights=True)
 

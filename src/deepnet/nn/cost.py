@@ -6,7 +6,7 @@ deepnet.resources turns them into memory and time estimates."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,10 +39,11 @@ class Saved:
     holds_input: bool = False  # its input stays alive while its layers run (a skip)
 
 
-# Which tensor each activation keeps for backward: its result, its argument, or nothing
-# (stated by each entry of deepnet.nn.activations.ACTIVATIONS).
-ACTIVATION_SAVES: Mapping[str, str | None] = {
-    name: a.saves for name, a in ACTIVATIONS.items()}
+def activation_saves(name: str) -> str | None:
+    """Which tensor an activation keeps for backward: its result, its argument, or
+    nothing (each entry of ACTIVATIONS states it; read each time, so that an activation
+    registered from Python counts too)."""
+    return ACTIVATIONS[name].saves
 
 
 def no_flops(a: Any, s: Shape, out: Shape) -> int:

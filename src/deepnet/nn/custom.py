@@ -59,13 +59,18 @@ def custom_type(name: str, builder: Callable[[Any, Shape], nn.Module],
 
     def build(node: Node, shape: Shape, ctx: Context) -> Built:
         seed = int(torch.randint(0, 2**62, (1,), generator=ctx.generator))
-        with torch.random.fork_rng(devices=[]):
+        with torch.random.fork_rng(devices=[]):  # lazy modules draw at their first call
             torch.manual_seed(seed)
-            module = builder(node.args, tuple(shape))
-        if not isinstance(module, nn.Module):
-            raise SpecError(f"{node.path}: the builder of the registered layer {name!r} must "
-                            f"return a torch.nn.Module; got {type(module).__name__}",
-                            path=node.path)
-        return Built(module, output_shape(module, shape, node.path, name))
+            try:
+                module = builder(node.args, tuple(shape))
+            except Exception as e:  # noqa: BLE001 - a user's builder: any failure is named
+                raise SpecError(f"{node.path}: the builder of the registered layer {name!r} "
+                                f"fails on input of shape {tuple(shape)} per sample: "
+                                f"{type(e).__name__}: {e}", path=node.path) from None
+            if not isinstance(module, nn.Module):
+                raise SpecError(f"{node.path}: the builder of the registered layer {name!r} "
+                                f"must return a torch.nn.Module; got {type(module).__name__}",
+                                path=node.path)
+            return Built(module, output_shape(module, shape, node.path, name))
 
     return LayerType(args or NoArgs, build, flops or _no_flops, _unknown_saves, custom=True)

@@ -9,7 +9,7 @@ from torch import nn
 
 from deepnet.core.schema import Fraction, registered
 from deepnet.nn import activations
-from deepnet.nn.cost import ACTIVATION_SAVES, Saved, no_flops, per_element
+from deepnet.nn.cost import Saved, activation_saves, no_flops, per_element
 from deepnet.nn.layer_type import Args, Built, Context, LayerType, NoArgs, Node, Shape
 from deepnet.nn.modules import TimeMajor
 
@@ -64,7 +64,7 @@ def _activation(n: Node, s: Shape, ctx: Context) -> Built:
 
 
 def _activation_saves(a: ActivationArgs, s: Shape, out: Shape, e: int) -> Saved:
-    keep = ACTIVATION_SAVES[a.name]
+    keep = activation_saves(a.name)
     return Saved(input=keep == "input", output=keep == "output", view=keep is None)
 
 

@@ -38,11 +38,12 @@ def layer_name(item: Any) -> str | None:
     return None
 
 
-def _item_model(name: str) -> type[BaseModel]:
+def _item_model(name: str, registered: bool = False) -> type[BaseModel]:
     """The model of a `{name: args}` item; a global of this module by its class name, so
-    that a spec (and an estimator holding one) can be pickled."""
+    that a spec (and an estimator holding one) can be pickled. A type registered from
+    Python gets a name no built-in type can have."""
     model = create_model(
-        f"{name.title()}Layer",
+        f"Registered_{name}_Layer" if registered else f"{name.title()}Layer",
         __config__=ConfigDict(extra="forbid", frozen=True),
         __module__=__name__,
         **{name: (LAYERS[name].args, ...)},
@@ -53,7 +54,7 @@ def _item_model(name: str) -> type[BaseModel]:
 
 ITEM_MODELS = {name: _item_model(name) for name in LAYERS}
 BUILT_IN = frozenset(LAYERS)
-REGISTERED = "registered"  # the union's tag of every layer type registered from Python
+REGISTERED = "<registered>"  # the union's tag of the layer types registered from Python
 
 
 def _tag(item: Any) -> str | None:
@@ -69,6 +70,8 @@ def _registered_item(value: Any) -> BaseModel:
     if isinstance(value, BaseModel):
         return value
     name = layer_name(value)
+    if name not in ITEM_MODELS:  # unregistered meanwhile
+        raise ValueError(LAYERS.unknown(name))
     try:
         return ITEM_MODELS[name].model_validate(value)
     except ValidationError as e:
@@ -85,15 +88,10 @@ LayerItem = Annotated[
 
 
 def register_layer(name: str, kind: LayerType) -> None:
-    """Add a layer type (deepnet.nn.custom.custom_type) to LAYERS and the spec's items."""
-    if not isinstance(name, str) or not name.isidentifier():
-        raise ValueError(f"a layer type's name is a Python identifier (e.g. my_layer); got "
-                         f"{name!r}")
-    if name in LAYERS:
-        raise ValueError(f"layer type {name!r} is already registered"
-                         + (" (a built-in layer)" if name in BUILT_IN else ""))
+    """Add a layer type (deepnet.nn.custom.custom_type) to LAYERS and the spec's items
+    (its name checked by deepnet.extend)."""
     LAYERS.register(name)(kind)
-    ITEM_MODELS[name] = _item_model(name)
+    ITEM_MODELS[name] = _item_model(name, registered=True)
 
 
 def unregister_layer(name: str) -> None:

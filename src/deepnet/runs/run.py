@@ -129,6 +129,8 @@ class Run:
         labels sorted, numbers by value before strings. An InputRangeWarning names the rows
         outside the training inputs' range."""
         x = self.as_inputs(x, where)
+        if not len(x):
+            return np.zeros((0, len(self.classes)), np.float32)
         warn_outside(x, self.meta.x_range, where, feature_names(self.encoding))
         return probabilities(self.predict_outputs(x)).numpy()
 
@@ -138,6 +140,9 @@ class Run:
         column name); an InputRangeWarning names the rows outside the training inputs'
         range."""
         x = self.as_inputs(x, where)
+        if not len(x):
+            return (np.zeros(0, np.float32) if self.task == "regression"
+                    else self.labels[np.zeros(0, np.int64)])
         warn_outside(x, self.meta.x_range, where, feature_names(self.encoding))
         out = self.predict_outputs(x)
         if self.task == "regression":

@@ -129,6 +129,13 @@ def _check_plain(raw: Any, source: str) -> None:
                     "that repeat a part over and over?)")
 
 
+def _with_data(raw: Any) -> Any:
+    """A raw spec given data in Python: a data section (`source: memory`) when it has none."""
+    if isinstance(raw, dict) and "data" not in raw:
+        return {**raw, "data": {"source": "memory"}}
+    return raw
+
+
 class Spec(Section):
     """A whole deepnet spec. `Spec.from_yaml(path, overrides)`; `spec.to_yaml()`.
     The Python API takes one in any of its forms through `Spec.coerce`."""
@@ -164,8 +171,10 @@ class Spec(Section):
             raise SpecError(format_errors(e, source, cls)) from None
 
     @classmethod
-    def from_yaml(cls, path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Spec:
-        """Load, override and validate a YAML spec; SpecError lists every problem."""
+    def from_yaml(cls, path: str | Path, overrides: list[str] | tuple[str, ...] = (), *,
+                  data_given: bool = False) -> Spec:
+        """Load, override and validate a YAML spec; SpecError lists every problem. With
+        `data_given` (data passed in Python) the file may leave out its data section."""
         path = Path(path)
         try:
             text = path.read_text()
@@ -173,7 +182,9 @@ class Spec(Section):
             raise SpecError(f"spec file {str(path)!r} not found") from None
         except (OSError, UnicodeDecodeError) as e:
             raise SpecError(f"cannot read spec file {str(path)!r}: {e}") from None
-        return cls.from_dict(load_yaml(text, str(path)), overrides, source=str(path))
+        raw = load_yaml(text, str(path))
+        return cls.from_dict(_with_data(raw) if data_given else raw, overrides,
+                             source=str(path))
 
     @classmethod
     def coerce(cls, spec: Any, data: Any = None) -> Spec:
@@ -184,16 +195,20 @@ class Spec(Section):
         if isinstance(spec, cls):
             return spec
         if isinstance(spec, Mapping):
-            if data is not None and "data" not in spec:
-                spec = {**spec, "data": {"source": "memory"}}
-            return cls.from_dict(dict(spec))
+            return cls.from_dict(_with_data(dict(spec)) if data is not None else dict(spec))
         if isinstance(spec, str | os.PathLike):
-            return cls.from_yaml(spec)
+            return cls.from_yaml(spec, data_given=data is not None)
         raise SpecError(f"spec: expected a deepnet.Spec, a dict of one or the path of a YAML "
                         f"spec file; got {type(spec).__name__} {spec!r:.60}")
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
+
+    def __repr__(self) -> str:
+        layers = self.model.layers
+        return (f"Spec({self.name!r}, data {self.data.source or 'memory'}, "
+                f"{len(layers)} layer{'s' if len(layers) != 1 else ''}, "
+                f"{self.train.epochs} epochs, seed {self.seed})")
 
     def _repr_html_(self) -> str:
         """The spec in a notebook: its YAML, every default filled in."""

@@ -152,7 +152,11 @@ def checkpointed(tc) -> list[Callback]:
 def make_callback(name: str) -> Callback:
     """A new callback of the registered `name`; a SpecError when the factory does not
     make a Callback."""
-    made = CALLBACKS.get(name)()
+    try:
+        made = CALLBACKS.get(name)()
+    except Exception as e:  # noqa: BLE001 - a user's factory: any failure is named
+        raise SpecError(f"train.callbacks: the factory registered as {name!r} fails: "
+                        f"{type(e).__name__}: {e}", path="train.callbacks") from None
     if not isinstance(made, Callback):
         raise SpecError(f"train.callbacks: the factory registered as {name!r} must return a "
                         f"deepnet.Callback; got {type(made).__name__}", path="train.callbacks")
