@@ -47,6 +47,7 @@ _API = {  # public name -> the module that defines it
     "audit": "deepnet.diagnose.audit",
     "diagnose": "deepnet.diagnose",
     "attack": "deepnet.robust.evaluate",
+    "export": "deepnet.app.export",
     "register_layer": "deepnet.extend",
     "register_activation": "deepnet.extend",
     "register_loss": "deepnet.extend",

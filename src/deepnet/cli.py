@@ -267,6 +267,52 @@ def _predict(args) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------- export
+@command("export", "the run's inference path (preprocessing included) as one verified file")
+def _export_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run", help="the run (or ensemble) directory")
+    p.add_argument("--format", default="onnx", help="onnx (default), torchscript or exported")
+    p.add_argument("--out", help="the file to write (default: RUN/model.onnx, .pt or .pt2)")
+    p.add_argument("--json", action="store_true", help="print what was written as JSON")
+
+
+@_export_args.run
+def _export(args) -> int:
+    from deepnet.app.export import export
+
+    done = export(args.run, args.format, args.out)
+    if args.json:
+        _print_json(done.to_dict())
+    else:
+        print(f"wrote {done.path} ({done.format}) and {done.metadata_path}; verified on "
+              f"{done.rows} inputs ({done.verified_on}): largest difference "
+              f"{done.max_difference:.2g}")
+    return 0
+
+
+# ----------------------------------------------------------------------------- serve
+@command("serve", "an HTTP JSON API for a run: POST /predict, GET /health, GET /metadata")
+def _serve_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run", help="the run (or ensemble) directory")
+    p.add_argument("--host", default="127.0.0.1", help="the address to listen on")
+    p.add_argument("--port", type=int, default=8000, help="the port (default 8000)")
+    p.add_argument("--workers", type=int, default=1, help="server processes (default 1)")
+
+
+@_serve_args.run
+def _serve(args) -> int:
+    from deepnet.app.serve import serve
+
+    if not 0 < args.port < 65536:
+        raise DeepnetError(f"--port must be 1..65535; got {args.port}")
+    if args.workers < 1:
+        raise DeepnetError(f"--workers must be at least 1; got {args.workers}")
+    print(f"serving {args.run} on http://{args.host}:{args.port} (Ctrl-C or SIGTERM stops)",
+          file=sys.stderr, flush=True)
+    serve(args.run, args.host, args.port, args.workers)
+    return 0
+
+
 # ----------------------------------------------------------------------------- attack
 @command("attack", "adversarial evaluation of a trained run (naive and adaptive attacks)")
 def _attack_args(p: argparse.ArgumentParser) -> None:

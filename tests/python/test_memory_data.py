@@ -279,3 +279,14 @@ def test_mixed_labels_come_back_as_their_names(cancer, tmp_path):
     run = deepnet.train(_spec(), data=(x, mixed), out=tmp_path / "m", quiet=True,
                         report=False)
     assert list(run.labels) == ["1", "b"] and set(run.predict(x)) <= {"1", "b"}
+
+
+def test_a_memory_run_is_attacked_on_examples_passed_in(frame_run, cancer):
+    run = frame_run[0]
+    with pytest.raises(deepnet.DataError, match="examples=\\(x_test, y_test\\)"):
+        deepnet.attack(run, "fgsm", eps=0.1)
+    x, y = cancer.data.iloc[:100], cancer.target.iloc[:100]
+    result = deepnet.attack(run, "fgsm", eps=0.1, examples=(x, y))
+    same = deepnet.attack(run, "fgsm", eps=0.1, examples=(x.to_numpy(), y.to_numpy()))
+    assert result.n == 100 and result.robust_accuracy == same.robust_accuracy
+    assert result.clean_accuracy == pytest.approx(accuracy_score(y, run.predict(x)), abs=1e-6)

@@ -18,7 +18,7 @@ from deepnet.core.version import VERSION
 from deepnet.data import memory
 from deepnet.data.augment import make_augment
 from deepnet.data.batches import InMemory
-from deepnet.data.checks import check_model_input, encode_target, label_key
+from deepnet.data.checks import check_model_input
 from deepnet.data.inputs import given_inputs, read_raw
 from deepnet.data.prepare import Prepared, prepare
 from deepnet.nn.build import build_model
@@ -378,25 +378,9 @@ def evaluate_run(run: Run, data=None) -> dict[str, float]:
             data = f"data ({memory.kind_of(data)})"
         else:
             raw_x, labels, _ = read_raw(run.encoding, data, labelled=True)
-        y = _labels(run, labels, data)
+        y = run.targets(labels, str(data))
         batches = InMemory(run.preprocess(run.as_inputs(raw_x)), y, EVAL_BATCH, cpu)
     tc = run.spec.train
     n_classes = len(run.classes)
     loss_fn = make_loss(tc.loss, np.asarray(y), n_classes, cpu)
     return evaluate(run.model, batches, loss_fn, tc.metrics)
-
-
-def _labels(run: Run, y: np.ndarray, source) -> np.ndarray:
-    if run.task == "regression":
-        return encode_target(np.asarray(y), "regression", str(source))[0]
-    index = {name: i for i, name in enumerate(run.classes)}
-    keys = [label_key(v) for v in y]
-    unknown = sorted({k for k in keys if k not in index})
-    if unknown and all(k.isdigit() and int(k) < len(index) for k in keys) and \
-            not any(k in index for k in keys):
-        return np.asarray([int(k) for k in keys], dtype=np.int64)  # class numbers
-    if unknown:
-        raise DataError(f"{source}: labels {unknown[:5]} are not classes of this run "
-                        f"({', '.join(run.classes)})")
-    return np.asarray([index[k] for k in keys], dtype=np.int64)
-

@@ -85,8 +85,10 @@ def _sizes_differ(where: str, path: Path, hw, first: Path, first_hw) -> DataErro
                      "(e.g. image_size: 32) to resize them all")
 
 
-def decode(path: Path, size: tuple[int, int] | None, channels: int) -> np.ndarray:
-    """One image as float32 (channels, height, width) in [0, 1]; resized to `size`."""
+def decode(path, size: tuple[int, int] | None, channels: int, where: str | None = None
+           ) -> np.ndarray:
+    """One image (a path, or a file object named `where` in messages) as float32
+    (channels, height, width) in [0, 1]; resized to `size`."""
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -97,8 +99,8 @@ def decode(path: Path, size: tuple[int, int] | None, channels: int) -> np.ndarra
             a = np.asarray(im, dtype=np.float32) / 255.0
     except (OSError, UnidentifiedImageError, ValueError, SyntaxError,
             Image.DecompressionBombError) as e:
-        raise DataError(f"{path}: cannot decode the image ({e}); remove or replace the file") \
-            from None
+        raise DataError(f"{where or path}: cannot decode the image ({e}); remove or replace "
+                        "the file") from None
     return a[None] if channels == 1 else a.transpose(2, 0, 1)
 
 

@@ -26,7 +26,8 @@ from pydantic import ValidationError
 
 from deepnet import attacks as A
 from deepnet.attacks import AttackArgs
-from deepnet.core.errors import DeepnetError, SpecError
+from deepnet.core.errors import DataError, DeepnetError, SpecError
+from deepnet.data.memory import SOURCE as MEMORY
 from deepnet.data.transforms import SqueezedPreprocess
 from deepnet.runs.files import CURVE_FIGURE, EXAMPLES_FIGURE, RunDir
 from deepnet.runs.load import load
@@ -88,10 +89,25 @@ def valid_range(run) -> tuple[float, float]:
     return tuple(prepare(run.spec).x_range)
 
 
+def given_examples(run, examples) -> tuple[torch.Tensor, torch.Tensor]:
+    """(raw inputs, targets) as tensors of `examples` = (x, y): arrays, tensors or a
+    DataFrame of inputs, and labels of the run's classes."""
+    x, y = examples
+    if isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor):
+        return x, y
+    return torch.as_tensor(run.as_inputs(x, "examples")), \
+        torch.as_tensor(run.targets(y if not isinstance(y, torch.Tensor) else y.numpy(),
+                                    "examples"))
+
+
 def test_examples(run, limit: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """(raw inputs, labels) of the run's test split, at most `limit` of them."""
     from deepnet.data.prepare import prepare
 
+    if run.spec.data.source == MEMORY:
+        raise DataError("this run was trained on data passed in Python, so its test split "
+                        "cannot be read again: pass the examples to attack, e.g. "
+                        "deepnet.attack(run, 'pgd', examples=(x_test, y_test))")
     prepared = prepare(run.spec)
     idx = prepared.splits["test"]
     if len(idx) == 0:
@@ -99,8 +115,7 @@ def test_examples(run, limit: int | None = None) -> tuple[torch.Tensor, torch.Te
                            "attacks run on the test split")
     if limit is not None:
         idx = idx[:limit]
-    x = np.asarray(prepared.dataset.x[idx], dtype=np.float32)
-    x = run.as_inputs(x)
+    x = run.as_inputs(np.asarray(prepared.dataset.x[idx]))  # float32; token ids stay ints
     return torch.as_tensor(x), torch.as_tensor(prepared.targets(prepared.dataset.y[idx]))
 
 
@@ -167,7 +182,8 @@ def attack(run, method: str = "pgd", eps: float | None = None, *, seed: int = 0,
     norm = a.norm or kind.norm
     net = network(run, bpda)
     bounds = valid_range(run)
-    x, y = examples if examples is not None else test_examples(run, _limit(run, limit))
+    x, y = given_examples(run, examples) if examples is not None else \
+        test_examples(run, _limit(run, limit))
     g = torch.Generator().manual_seed(seed)
     goal = y
     if a.targeted:

@@ -77,7 +77,7 @@ def load_ensemble(path: str | Path) -> Run:
     if first.spec.train.loss is not None:
         changes["train.loss.name"] = default_loss("classification", len(first.classes))
     spec = Spec.from_dict(first.spec.to_dict(), changes=changes, source=str(files.path))
-    model = Ensemble([_raw_network(r) for r in runs]).eval()
+    model = Ensemble([r.network() for r in runs]).eval()
     shape = (1,) * len(first.input_shape)
     identity = Preprocess("none", np.zeros(shape, np.float32), np.ones(shape, np.float32))
     ranges = [r.meta.x_range for r in runs]
@@ -89,8 +89,4 @@ def load_ensemble(path: str | Path) -> Run:
     return Run(files.path, spec, model, identity, meta, [], files.read_results(), runs)
 
 
-def _raw_network(run) -> nn.Module:
-    """The member behind its preprocessing; token ids (no preprocessing) go straight in."""
-    if run.encoding.kind == "text":
-        return run.model
-    return run.network()
+

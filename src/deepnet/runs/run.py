@@ -12,7 +12,14 @@ import torch
 
 from deepnet.core import html
 from deepnet.core.errors import CheckpointError, DataError
-from deepnet.data.checks import INPUT_ADVICE, check_finite, check_numeric, warn_outside
+from deepnet.data.checks import (
+    INPUT_ADVICE,
+    check_finite,
+    check_numeric,
+    encode_target,
+    label_key,
+    warn_outside,
+)
 from deepnet.data.encoding import Encoding, feature_names
 from deepnet.data.inputs import given_inputs
 from deepnet.data.memory import as_array, is_table
@@ -82,7 +89,10 @@ class Run:
         return self.meta.encoding
 
     def network(self) -> torch.nn.Module:
-        """The model behind its saved normalisation: it takes raw inputs (for attacks)."""
+        """The model behind its saved normalisation: it takes raw inputs (attacks, an
+        ensemble's members, export); token ids (no preprocessing) go straight in."""
+        if self.encoding.kind == "text":
+            return self.model.eval()
         net = torch.nn.Sequential(self.preprocess.module(), self.model)
         return net.eval()
 
@@ -93,6 +103,24 @@ class Run:
         labels were saved: the class names)."""
         labels = np.asarray(self.meta.labels if self.meta.labels is not None else self.classes)
         return labels.astype(object) if labels.dtype.kind in "US" else labels
+
+    def targets(self, y, where: str = "labels") -> np.ndarray:
+        """Labels as the model's targets: class indices (from labels of the training
+        labels' kind, or from class numbers 0..k-1), or regression values; a DataError
+        naming labels that are not classes of this run."""
+        y = np.asarray(y)
+        if self.task == "regression":
+            return encode_target(y, "regression", where)[0]
+        index = {name: i for i, name in enumerate(self.classes)}
+        keys = [label_key(v) for v in y]
+        unknown = sorted({k for k in keys if k not in index})
+        if unknown and all(k.isdigit() and int(k) < len(index) for k in keys) and \
+                not any(k in index for k in keys):
+            return np.asarray([int(k) for k in keys], dtype=np.int64)  # class numbers
+        if unknown:
+            raise DataError(f"{where}: labels {unknown[:5]} are not classes of this run "
+                            f"({', '.join(self.classes)})")
+        return np.asarray([index[k] for k in keys], dtype=np.int64)
 
     def as_inputs(self, x, where: str = "inputs") -> np.ndarray:
         """Raw inputs as an array of (N, *input_shape); a flat or squeezed layout of the
