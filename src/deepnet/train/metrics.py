@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from deepnet.core.registry import Registry
@@ -71,6 +73,51 @@ def r2(out, y) -> float:
     return (1 - ss_res / ss_tot).item() if ss_tot > 0 else 0.0
 
 
+def _ranks(score: np.ndarray) -> np.ndarray:
+    """1-based ranks of `score`, ties given their average rank."""
+    order = np.argsort(score, kind="mergesort")
+    s = score[order]
+    starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
+    ends = np.r_[starts[1:], len(s)]
+    ranks = np.empty(len(s))
+    ranks[order] = np.repeat((starts + ends + 1) / 2, ends - starts)
+    return ranks
+
+
+def _roc_auc(score: np.ndarray, positive: np.ndarray) -> float:
+    """The area under the ROC curve (the Mann-Whitney U statistic, ties counted half)."""
+    n_pos = int(positive.sum())
+    n_neg = len(positive) - n_pos
+    return float((_ranks(score)[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def _average_precision(score: np.ndarray, positive: np.ndarray) -> float:
+    """Average precision: the precision at each distinct threshold (from the highest
+    score down) weighted by the recall it adds (scikit-learn's definition)."""
+    order = np.argsort(-score, kind="mergesort")
+    s, hit = score[order], positive[order]
+    last = np.r_[s[1:] != s[:-1], True]  # the last row of each group of tied scores
+    tp = np.cumsum(hit)[last]
+    seen = np.flatnonzero(last) + 1
+    recall = tp / tp[-1]
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * tp / seen))
+
+
+def _one_vs_rest(fn: Callable[[np.ndarray, np.ndarray], float]) -> Callable:
+    """A ranking metric of class probabilities: for two classes, of the second one; for
+    more, the macro average over the classes with positives and negatives (one vs rest).
+    NaN when no class has both."""
+
+    def metric(out, y) -> float:
+        p = probabilities(out).numpy().astype(np.float64)
+        y = y.numpy()
+        classes = [1] if p.shape[1] == 2 else range(p.shape[1])
+        values = [fn(p[:, c], y == c) for c in classes if 0 < (y == c).sum() < len(y)]
+        return float(np.mean(values)) if values else math.nan
+
+    return metric
+
+
 @dataclass(frozen=True)
 class Metric:
     task: str  # classification | regression
@@ -83,6 +130,8 @@ METRICS: Registry[Metric] = Registry("metric", {
     "f1": Metric("classification", macro_f1, True),
     "top3": Metric("classification", top_k(3), True),
     "top5": Metric("classification", top_k(5), True),
+    "roc_auc": Metric("classification", _one_vs_rest(_roc_auc), True),
+    "pr_auc": Metric("classification", _one_vs_rest(_average_precision), True),
     "mae": Metric("regression", mae, False),
     "rmse": Metric("regression", rmse, False),
     "r2": Metric("regression", r2, True),
