@@ -258,7 +258,8 @@ def export(run, format: str = "onnx", out: str | Path | None = None) -> Exported
     except ValueError as e:
         raise DeepnetError(f"--format: {e}") from None
     if format == "onnx":
-        _need("onnx", "export"), _need("onnxruntime", "export")  # before any work
+        for module in ("onnx", "onnxruntime"):  # before any work
+            _need(module, "export")
     run = load(run)
     path = Path(out) if out is not None else run.path / f"model{fmt.suffix}"
     writable_file(path, "--out")

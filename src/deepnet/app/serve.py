@@ -51,16 +51,14 @@ def rows_to_inputs(run, items: list) -> Any:
     kinds = {type(i).__name__ for i in items}
     if len(kinds) > 1:
         raise DataError(f"inputs: every row must be of one kind; got {', '.join(sorted(kinds))}")
+    import pandas as pd
+
     first = items[0]
     kind = run.encoding.kind
     if isinstance(first, dict):
-        import pandas as pd
-
         return pd.DataFrame(items)
     if isinstance(first, str):
         if kind == "text":
-            import pandas as pd
-
             return pd.DataFrame({run.encoding.column: items})
         if kind == "image":
             return np.stack([_image(run, s, i) for i, s in enumerate(items)])
@@ -185,12 +183,12 @@ class BodyLimit:
 
 def answer(run, outputs) -> dict[str, Any]:
     """The JSON of a prediction from the model's outputs."""
-    from deepnet.train.metrics import predicted_classes, probabilities
+    from deepnet.train.metrics import probabilities
 
+    predicted = run.decode(outputs)
     if run.task == "regression":
-        return {"values": outputs.reshape(len(outputs), -1).squeeze(-1).tolist()}
-    labels = run.labels[predicted_classes(outputs).numpy()]
-    return {"labels": [v.item() if isinstance(v, np.generic) else v for v in labels],
+        return {"values": predicted.tolist()}
+    return {"labels": [v.item() if isinstance(v, np.generic) else v for v in predicted],
             "probabilities": np.round(probabilities(outputs).numpy().astype(np.float64),
                                       6).tolist(),
             "classes": list(run.classes)}

@@ -96,8 +96,7 @@ def given_examples(run, examples) -> tuple[torch.Tensor, torch.Tensor]:
     if isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor):
         return x, y
     return torch.as_tensor(run.as_inputs(x, "examples")), \
-        torch.as_tensor(run.targets(y if not isinstance(y, torch.Tensor) else y.numpy(),
-                                    "examples"))
+        torch.as_tensor(run.targets(y, "examples"))  # np.asarray reads a CPU tensor too
 
 
 def test_examples(run, limit: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:

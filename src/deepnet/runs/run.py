@@ -172,10 +172,13 @@ class Run:
             return (np.zeros(0, np.float32) if self.task == "regression"
                     else self.labels[np.zeros(0, np.int64)])
         warn_outside(x, self.meta.x_range, where, feature_names(self.encoding))
-        out = self.predict_outputs(x)
+        return self.decode(self.predict_outputs(x))
+
+    def decode(self, outputs: torch.Tensor) -> np.ndarray:
+        """The model's outputs as predictions: labels (see `labels`) or values."""
         if self.task == "regression":
-            return out.reshape(len(out), -1).squeeze(-1).numpy()
-        return self.labels[predicted_classes(out).numpy()]
+            return outputs.reshape(len(outputs), -1).squeeze(-1).numpy()
+        return self.labels[predicted_classes(outputs).numpy()]
 
 
 def load_run(path: str | Path) -> Run:
