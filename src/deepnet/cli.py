@@ -307,9 +307,8 @@ def _serve(args) -> int:
         raise DeepnetError(f"--port must be 1..65535; got {args.port}")
     if args.workers < 1:
         raise DeepnetError(f"--workers must be at least 1; got {args.workers}")
-    print(f"serving {args.run} on http://{args.host}:{args.port} (Ctrl-C or SIGTERM stops)",
-          file=sys.stderr, flush=True)
-    serve(args.run, args.host, args.port, args.workers)
+    serve(args.run, args.host, args.port, args.workers,
+          say=lambda line: print(line, file=sys.stderr, flush=True))
     return 0
 
 

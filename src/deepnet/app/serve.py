@@ -28,6 +28,7 @@ import io
 import json
 import os
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -272,13 +273,18 @@ def worker_app():
     return make_app(os.environ[RUN_ENV])
 
 
-def serve(run, host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
-    """Serve `run` until SIGTERM or Ctrl-C (uvicorn drains in-flight requests)."""
+def serve(run, host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
+          say: Callable[[str], None] | None = None) -> None:
+    """Serve `run` until SIGTERM or Ctrl-C (uvicorn drains in-flight requests); `say`
+    gets a line once the run is loaded and the server starts."""
     import signal
 
     loaded = load(run)  # refused here, before the server starts, when it is no run
     app = make_app(loaded)  # checks the extra is installed; served by one worker
     import uvicorn
+
+    if say is not None:
+        say(f"serving {loaded.path} on http://{host}:{port} (Ctrl-C or SIGTERM stops)")
 
     # uvicorn drains on SIGTERM, then raises the signal again for the handler it found:
     # with this one, the drained server returns and the command exits 0
