@@ -15,7 +15,8 @@ $(STAMP): pyproject.toml constraints.txt
 	@touch $(STAMP)
 
 # Example data made here from what installed packages ship (nothing is downloaded).
-DATA := examples/data/.digits_png.done examples/data/sentiment.csv
+DATA := examples/data/.digits_png.done examples/data/sentiment.csv \
+	examples/data/interactions.csv
 
 data: $(DATA)
 
@@ -25,6 +26,9 @@ examples/data/.digits_png.done: examples/data/make_digits_png.py | $(STAMP)
 
 examples/data/sentiment.csv: examples/data/make_text.py | $(STAMP)
 	$(BIN)/python examples/data/make_text.py
+
+examples/data/interactions.csv: examples/data/make_interactions.py | $(STAMP)
+	$(BIN)/python examples/data/make_interactions.py
 
 demo: setup
 	$(BIN)/deepnet train examples/digits.yaml

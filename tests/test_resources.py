@@ -13,7 +13,7 @@ from deepnet.cli import main
 from deepnet.core.errors import DeepnetError
 from deepnet.core.units import parse_size
 from deepnet.nn.build import build_model
-from deepnet.nn.layers import LAYERS
+from deepnet.nn.layers import spec_layer_types
 from deepnet.resources import (
     backward_flops,
     estimate_memory,
@@ -107,7 +107,7 @@ def test_estimate_within_10_percent_of_measured(arch, batch):
 def test_every_layer_type_is_checked_against_a_measurement():
     used = {name for layers, _ in MIXED.values() for name in _types(layers)}
     used |= {name for layers, _ in ARCHITECTURES.values() for name in _types(layers)}
-    assert used == set(LAYERS)
+    assert used == set(spec_layer_types())  # the front (inputs): tests/nn/test_inputs.py
 
 
 def _types(layers):

@@ -29,10 +29,12 @@ from torch import nn
 
 from deepnet.core.errors import DeepnetError
 from deepnet.nn.build import build_model
+from deepnet.nn.inputs import Inputs
 from deepnet.nn.layer_type import Row, Shape
 from deepnet.nn.layers import LAYERS
 from deepnet.nn.saved import Activations, saved_activations
 from deepnet.spec import Optimizer, Spec
+from deepnet.train.network import data_layout, front_of, needs_encoding
 from deepnet.train.optim import OPTIMIZERS, make_optimizer
 
 DEFAULT_OPTIMIZER: str = Optimizer.model_fields["name"].default  # the spec's default
@@ -130,27 +132,32 @@ def _state(model: nn.Module, optimizer: str, momentum: float) -> tuple[int, int,
 
 def plan_from_rows(layers: Sequence, input_shape: Shape, rows: Sequence[Row],
                    model: nn.Module, optimizer: str = DEFAULT_OPTIMIZER, precision: str = "fp32",
-                   momentum: float = 0.0) -> MemoryPlan:
-    """The MemoryPlan of validated spec `layers`, already built into `model` and `rows`."""
-    acts = saved_activations(layers, input_shape, rows, _element_bytes(precision))
+                   momentum: float = 0.0, front=None) -> MemoryPlan:
+    """The MemoryPlan of validated spec `layers` (behind `front`, deepnet.nn.inputs),
+    already built into `model` and `rows`."""
+    acts = saved_activations(layers, input_shape, rows, _element_bytes(precision), front)
     return MemoryPlan(*_state(model, optimizer, momentum), acts)
 
 
 def plan_memory(spec_or_model, input_shape: Shape, optimizer: str = DEFAULT_OPTIMIZER,
-                precision: str = "fp32", momentum: float = 0.0) -> MemoryPlan:
-    """The MemoryPlan of a spec; or of any nn.Module, whose layers deepnet cannot read
+                precision: str = "fp32", momentum: float = 0.0, encoding=None) -> MemoryPlan:
+    """The MemoryPlan of a spec (on data of `encoding`, when its network depends on
+    it: deepnet.train.network); or of any nn.Module, whose layers deepnet cannot read
     from a spec, so its activations are measured at two small batches and extrapolated."""
     if isinstance(spec_or_model, nn.Module):
         return _measured_plan(spec_or_model, input_shape, optimizer, precision, momentum)
     spec = Spec.coerce(spec_or_model)
-    model, rows = build_model(spec.model.layers, input_shape, spec.seed)
+    if encoding is None and needs_encoding(spec):
+        encoding = data_layout(spec)[1]
+    front = front_of(spec.model, encoding)
+    model, rows = build_model(spec.model.layers, input_shape, spec.seed, front)
     return plan_from_rows(spec.model.layers, input_shape, rows, model, optimizer, precision,
-                          momentum)
+                          momentum, front)
 
 
 def estimate_memory(spec_or_model, input_shape: Shape, batch_size: int,
                     optimizer: str = DEFAULT_OPTIMIZER, precision: str = "fp32",
-                    momentum: float = 0.0) -> Memory:
+                    momentum: float = 0.0, encoding=None) -> Memory:
     """Bytes for one training step, before any run: parameters, gradients, optimizer state,
     the activations autograd keeps for backward, their total, and the inference memory.
 
@@ -158,13 +165,22 @@ def estimate_memory(spec_or_model, input_shape: Shape, batch_size: int,
     >>> m.total, m.activations, m.inference
     """
     batch_size = positive_int(batch_size, "batch size")
-    return plan_memory(spec_or_model, input_shape, optimizer, precision, momentum).at(batch_size)
+    return plan_memory(spec_or_model, input_shape, optimizer, precision, momentum,
+                       encoding).at(batch_size)
 
 
 # ----------------------------------------------------------------------------- measuring
 def example_input(model: nn.Module, input_shape: Shape, batch_size: int) -> torch.Tensor:
-    """A seeded random batch for `model`: token ids when its first layer is an embedding."""
+    """A seeded random batch for `model`: token ids when its first layer is an embedding;
+    features with category codes where a front (deepnet.nn.inputs) looks codes up."""
     g = torch.Generator().manual_seed(0)
+    front = next((m for m in model.modules() if isinstance(m, Inputs)), None)
+    if front is not None:
+        x = torch.randn(batch_size, *input_shape, generator=g)
+        for part in front.parts:
+            for column, emb in zip(part.columns, part.embeddings, strict=True):
+                x[:, column] = torch.randint(emb.num_embeddings, (batch_size,), generator=g)
+        return x
     first = next(m for m in model.modules() if not list(m.children()))
     if isinstance(first, nn.Embedding):
         return torch.randint(first.num_embeddings, (batch_size, *input_shape), generator=g)

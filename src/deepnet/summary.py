@@ -21,6 +21,7 @@ from deepnet.resources import (
     positive_number,
 )
 from deepnet.spec import Spec
+from deepnet.train.network import front_of, needs_encoding
 
 TRAINING_MEMORY = ("parameters", "gradients", "optimizer", "activations", "total")
 
@@ -157,14 +158,16 @@ def human_bytes(n: float) -> str:
 
 def summary(spec, batch_size: int | None = None, input_shape=None, *,
             memory_budget: int | None = None, tflops: float | None = None,
-            data=None) -> Summary:
+            data=None, encoding=None) -> Summary:
     """The Summary of `spec` (a Spec, a dict or a YAML file's path: Spec.coerce) at
     `batch_size` (default: train.batch_size).
 
     `memory_budget` (bytes) adds the largest batch whose training-memory estimate fits it;
     `tflops` (a device's sustained TFLOP/s) adds a compute-time estimate of one epoch over
     the training split. `data`: the data passed in Python instead of data.source (a
-    DataFrame, `(X, y)`, a dict of arrays). A DeepnetError when a number is not positive.
+    DataFrame, `(X, y)`, a dict of arrays); `encoding`, with `input_shape`, the data's
+    (a run's), when the network depends on it (embedded columns, several inputs). A
+    DeepnetError when a number is not positive.
     """
     spec = Spec.coerce(spec, data)
     batch_size = (spec.train.batch_size if batch_size is None
@@ -175,16 +178,19 @@ def summary(spec, batch_size: int | None = None, input_shape=None, *,
         tflops = positive_number(tflops, "tflops (TFLOP/s)")
     prepared = None
     given = None if data is None else load_source(spec.data, spec.task, data)
-    if tflops is not None:  # the training split's size; its shape too
+    layout = needs_encoding(spec) and (input_shape is None or encoding is None)
+    if tflops is not None or layout:  # the training split's size, shape and encoding
         prepared = prepare(spec, given)
+        encoding = prepared.encoding if encoding is None else encoding
     if input_shape is None:
         ds = prepared.dataset if prepared is not None else given or load_source(spec.data)
         input_shape = ds.input_shape
-    model, rows = build_model(spec.model.layers, input_shape, spec.seed)
+    front = front_of(spec.model, encoding)
+    model, rows = build_model(spec.model.layers, input_shape, spec.seed, front)
     opt = spec.train.optimizer
     precision = spec.train.precision if spec.train.precision != "auto" else "fp32"
     plan = plan_from_rows(spec.model.layers, input_shape, rows, model, opt.name, precision,
-                          opt.momentum)
+                          opt.momentum, front)
     total = sum(p.numel() for p in model.parameters())
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     backward = backward_flops(rows)
@@ -194,7 +200,7 @@ def summary(spec, batch_size: int | None = None, input_shape=None, *,
                   if LAYERS[r.type].custom]
     if memory_budget is not None:
         s.memory_budget, s.max_batch = memory_budget, plan.max_batch(memory_budget)
-    if prepared is not None:
+    if tflops is not None:
         s.tflops = tflops
         s.train_samples = len(prepared.splits["train"])
         s.epoch_seconds = epoch_seconds(s.flops + s.flops_backward, s.train_samples, tflops)

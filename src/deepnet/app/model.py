@@ -5,8 +5,8 @@ from __future__ import annotations
 from torch import nn
 
 from deepnet.data.sources import load_source
-from deepnet.nn.build import build_model
 from deepnet.spec import Spec
+from deepnet.train.network import build_network, data_layout, needs_encoding
 
 
 def build(spec, input_shape: tuple[int, ...] | None = None, data=None) -> nn.Module:
@@ -16,6 +16,10 @@ def build(spec, input_shape: tuple[int, ...] | None = None, data=None) -> nn.Mod
     >>> model = deepnet.build(deepnet.Spec.from_yaml("examples/digits.yaml"))
     """
     spec = Spec.coerce(spec, data)
-    if input_shape is None:
+    encoding = None
+    if needs_encoding(spec):
+        shape, encoding = data_layout(spec, data)
+        input_shape = shape if input_shape is None else input_shape
+    elif input_shape is None:
         input_shape = load_source(spec.data, spec.task, data).input_shape
-    return build_model(spec.model.layers, input_shape, spec.seed)[0]
+    return build_network(spec.model, input_shape, encoding, spec.seed)[0]

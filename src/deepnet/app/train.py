@@ -21,7 +21,6 @@ from deepnet.data.batches import InMemory
 from deepnet.data.checks import check_model_input
 from deepnet.data.inputs import given_inputs, read_raw
 from deepnet.data.prepare import Prepared, prepare
-from deepnet.nn.build import build_model
 from deepnet.nn.layers import item_parts
 from deepnet.report.html import write_report
 from deepnet.robust.defenses import check, defended_preprocess
@@ -36,10 +35,20 @@ from deepnet.runs.run import Run
 from deepnet.spec import Loss, Spec, differences, parse_path
 from deepnet.train import checkpoint, distributed
 from deepnet.train.callbacks import Checkpoint, EpochSeeds, MetricsLog, Progress, checkpointed
+from deepnet.train.decision import at_threshold, choose_threshold, decide, finite, per_class
 from deepnet.train.losses import LOSSES, default_loss, make_loss
-from deepnet.train.metrics import DEFAULT_METRICS, METRICS
+from deepnet.train.metrics import DEFAULT_METRICS, METRICS, positive_score
+from deepnet.train.network import build_network, needs_encoding
 from deepnet.train.setup import Setup, device_for, make_trainer
-from deepnet.train.trainer import Trainer, checkpoint_state, evaluate, fit, load_checkpoint
+from deepnet.train.trainer import (
+    Trainer,
+    checkpoint_state,
+    evaluate,
+    fit,
+    load_checkpoint,
+    predict_outputs,
+    scores,
+)
 
 EVAL_BATCH = 1024
 
@@ -78,8 +87,22 @@ def resolve(spec: Spec, prepared: Prepared, n_outputs: int | None, problems: Pro
     if LOSSES.get(loss.name).task != task:
         problems.add("train.loss.name", f"{loss.name} is a {LOSSES.get(loss.name).task} loss; "
                                         f"it does not suit a {task} task")
+    if train.threshold is not None and (task != "classification"
+                                        or prepared.dataset.n_classes != 2):
+        problems.add("train.threshold", "a decision threshold is for a binary classifier; "
+                     f"these data are a {task} task" + (
+                         f" of {prepared.dataset.n_classes} classes"
+                         if task == "classification" else "") + ": remove train.threshold")
+    elif train.threshold is not None and not len(prepared.splits["val"]):
+        problems.add("train.threshold", "the threshold is chosen on the validation split, "
+                     "which is empty: set data.split.val above 0")
+    grouped = [m for m in metrics if METRICS.get(m).grouped]
+    if grouped and prepared.dataset.groups is None:
+        problems.add("train.metrics", f"{', '.join(grouped)} rank each user's held-out item "
+                     "among items they never chose: they need data.interactions")
     es = train.early_stopping
-    monitors = {"val_loss", "train_loss"} | {f"{p}_{m}" for p in ("val", "train") for m in metrics}
+    monitors = {"val_loss", "train_loss"} | {f"{p}_{m}" for p in ("val", "train") for m in metrics
+                                              if p == "val" or not METRICS.get(m).grouped}
     if es is not None and es.monitor not in monitors:
         problems.add("train.early_stopping.monitor", f"{es.monitor!r} is not logged; choose one "
                                                      f"of {', '.join(sorted(monitors))}")
@@ -234,10 +257,11 @@ def build_for_data(spec: Spec, prepared: Prepared, problems: Problems):
     first, args = item_parts(spec.model.layers[0])
     max_id = int(ds.x.max()) if first == "embedding" and np.issubdtype(ds.x.dtype, np.integer) \
         and len(ds.y) else None
-    with problems.gather():
-        check_model_input(ds.x.dtype, ds.input_shape, first, args, where, max_id)
+    if not needs_encoding(spec):  # a front takes the features before the first layer
+        with problems.gather():
+            check_model_input(ds.x.dtype, ds.input_shape, first, args, where, max_id)
     try:
-        return build_model(spec.model.layers, ds.input_shape, spec.seed)
+        return build_network(spec.model, ds.input_shape, ds.encoding, spec.seed)
     except SpecError as e:
         if _first_layer(e.path):
             e = DataError(f"{where}: the data have samples of shape {tuple(ds.input_shape)}, "
@@ -315,15 +339,22 @@ def finish(spec: Spec, prepared: Prepared, t: Trainer, path: Path, seconds: floa
     model = t.model
     ds = prepared.dataset
     files = RunDir(path)
+    outputs = {part: _outputs(t, prepared, part, device) for part in ("val", "test")
+               if len(prepared.splits[part])}
+    threshold = _threshold(spec, outputs)
     meta = ModelMeta(prepared.task, tuple(ds.input_shape), prepared.preprocess.record(),
                      list(ds.classes), ds.source, prepared.encoding,
                      None if prepared.x_range is None else tuple(prepared.x_range),
-                     ds.labels if prepared.task == "classification" else None)
+                     ds.labels if prepared.task == "classification" else None,
+                     None if threshold is None else threshold["value"])
     files.write_model(model, meta)
-    test = {}
-    if len(prepared.splits["test"]):
-        test = evaluate(model, prepared.batches("test", EVAL_BATCH, device), t.loss_fn,
-                        t.metrics, t.autocast)
+    test, per = {}, {}
+    if "test" in outputs:
+        out, data = outputs["test"]
+        test = scores(out, data, t.loss_fn, t.metrics)
+        if prepared.task == "classification":
+            per = {k: finite(v) for k, v in per_class(
+                decide(out, meta.threshold).numpy(), data.y.cpu().numpy(), ds.classes).items()}
     results = Results(
         test=test,
         epochs=t.epoch,
@@ -335,6 +366,8 @@ def finish(spec: Spec, prepared: Prepared, t: Trainer, path: Path, seconds: floa
         device=str(device),
         samples={k: len(v) for k, v in prepared.splits.items()},
         versions=_versions(),
+        per_class=per,
+        threshold=threshold,
     )
     files.write_results(results)
     model.cpu()
@@ -346,6 +379,28 @@ def finish(spec: Spec, prepared: Prepared, t: Trainer, path: Path, seconds: floa
                                                                  flush=True))
     write_report(run, prepared)
     return run
+
+
+def _outputs(t: Trainer, prepared: Prepared, part: str, device) -> tuple:
+    """(the model's outputs, the batches) of a split."""
+    data = prepared.batches(part, EVAL_BATCH, device)
+    return predict_outputs(t.model, data, t.autocast), data
+
+
+def _threshold(spec: Spec, outputs: dict) -> dict | None:
+    """train.threshold chosen on the validation outputs, with precision, recall and F1 at
+    it on the validation and test splits; None when the spec asks for none."""
+    tc = spec.train.threshold
+    if tc is None:
+        return None
+    record = {}
+    for part, (out, data) in outputs.items():
+        score, positive = positive_score(out).numpy(), data.y.cpu().numpy() == 1
+        if part == "val":
+            value, how = choose_threshold(score, positive, tc.choose, tc.precision)
+            record = {"value": round(value, 6), "chosen": how}
+        record[part] = finite(at_threshold(score, positive, record["value"]))
+    return record
 
 
 def _versions() -> dict[str, str]:

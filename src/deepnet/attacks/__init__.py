@@ -32,6 +32,7 @@ from deepnet.attacks.core import (
     attack_loss,
     logits,
     norms,
+    pin,
     project,
 )
 from deepnet.attacks.gradient import cw, deepfool, fgsm, pgd
@@ -46,7 +47,7 @@ from deepnet.core.schema import (
 
 __all__ = ["ATTACKS", "LOSSES", "NORMS", "TARGETS", "TRAINING_ATTACKS", "AttackArgs", "Bounds",
            "apgd", "apgd_t", "attack_loss", "autoattack", "cw", "deepfool", "fab", "fgsm",
-           "get", "logits", "norms", "pgd", "pick_targets", "project", "square"]
+           "get", "logits", "norms", "pgd", "pick_targets", "pin", "project", "square"]
 
 
 # ----------------------------------------------------------------------------- arguments

@@ -97,6 +97,16 @@ def project(x_adv: torch.Tensor, x: torch.Tensor, eps: float | None, norm: str,
     return (x + delta).clamp(bounds[0], bounds[1]).detach()
 
 
+def pin(x_adv: torch.Tensor, x: torch.Tensor, positions: list[int]) -> torch.Tensor:
+    """x_adv with the features at `positions` (of a table: the codes of categorical
+    columns looked up in embeddings, which no small change can perturb) put back to x's."""
+    if not positions:
+        return x_adv
+    out = x_adv.clone()
+    out[:, positions] = x[:, positions]
+    return out
+
+
 def uniform_start(x: torch.Tensor, eps: float, norm: str,
                   generator: torch.Generator | None) -> torch.Tensor:
     """A uniform draw from the eps-ball (linf: the cube; l2: the ball)."""

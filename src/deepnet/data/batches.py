@@ -38,6 +38,9 @@ class Batches:
     """What both kinds of batches share: the targets on the device, the batch size and
     the number of batches. `batches(generator)` is each kind's own."""
 
+    # each row's query, when the rows are queries of a ranking (data.interactions)
+    groups: np.ndarray | None = None
+
     def __init__(self, y: np.ndarray, batch_size: int, device: torch.device):
         self.y = torch.as_tensor(y).to(device)
         self.batch_size = batch_size

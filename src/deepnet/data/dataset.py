@@ -32,6 +32,10 @@ class Dataset:
     # the training label of each class as the data gave it (int, float, str or bool);
     # None: the class names are the labels
     labels: list | None = None
+    # the split made by the source (rows of each part), instead of data.split's fractions
+    splits: dict[str, np.ndarray] | None = None
+    # each row's query when rows are ranked (data.interactions: a user's candidates)
+    groups: np.ndarray | None = None
 
     @property
     def input_shape(self) -> tuple[int, ...]:

@@ -34,21 +34,25 @@ class ArrayEncoding(JsonRecord):
 @dataclass(frozen=True)
 class Column(JsonRecord):
     """One feature column of a table: `numeric` is taken as a number, `onehot` is one
-    input per category, `ordinal` one input, the category's index in `categories`.
+    input per category, `ordinal` one input, the category's index in `categories`,
+    `embedding` one input, 1 + that index (0: a category not seen in training), which the
+    network looks up in an embedding of `dim` (None: the rule of deepnet.nn.inputs).
     `fill` replaces a missing value (the training rows' median or most common category,
     data.missing: impute); None, a missing value is an error. Its JSON leaves out `fill`
     when None and `categories` of a numeric column, as runs have always saved it."""
 
     name: str
-    type: Literal["numeric", "ordinal", "onehot"] = "numeric"
+    type: Literal["numeric", "ordinal", "onehot", "embedding"] = "numeric"
     categories: list[str] = field(default_factory=list)  # sorted; not for numeric
     fill: float | str | None = None  # a number for numeric, a category otherwise
+    dim: int | None = None  # embedding only: its width when the spec gives one
 
     @model_serializer(mode="wrap")
     def _saved(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         d = handler(self)
-        if self.fill is None:
-            del d["fill"]
+        for key in ("fill", "dim"):
+            if d[key] is None:
+                del d[key]
         if self.type == "numeric":
             del d["categories"]
         return d
@@ -57,11 +61,20 @@ class Column(JsonRecord):
 @dataclass(frozen=True)
 class TableEncoding(JsonRecord):
     """A table: `columns` in the order of the model's features
-    (deepnet.data.tables.encode_frame)."""
+    (deepnet.data.tables.encode_frame); `inputs`, for a model of several inputs, the
+    columns of each (data.inputs), in the same order."""
 
     target: str | None = None
     columns: list[Column] = field(default_factory=list)
     kind: Literal["table"] = "table"
+    inputs: dict[str, list[str]] | None = None
+
+    @model_serializer(mode="wrap")
+    def _saved(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        d = handler(self)
+        if self.inputs is None:
+            del d["inputs"]
+        return d
 
 
 @dataclass(frozen=True)
@@ -95,6 +108,26 @@ def feature_names(encoding: Encoding) -> list[str] | None:
         return None
     return [c.name for c in encoding.columns
             for _ in (c.categories if c.type == "onehot" else [c.name])]
+
+
+def column_positions(encoding: TableEncoding) -> dict[str, list[int]]:
+    """Each column's positions among the model's features (a onehot column has one per
+    category)."""
+    out, at = {}, 0
+    for c in encoding.columns:
+        width = len(c.categories) if c.type == "onehot" else 1
+        out[c.name] = list(range(at, at + width))
+        at += width
+    return out
+
+
+def embedded_positions(encoding: Encoding) -> list[int]:
+    """The positions of the features that are codes of embedded columns (never
+    normalised, never attacked)."""
+    if not isinstance(encoding, TableEncoding):
+        return []
+    at = column_positions(encoding)
+    return [at[c.name][0] for c in encoding.columns if c.type == "embedding"]
 
 
 @dataclass(frozen=True)

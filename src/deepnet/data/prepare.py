@@ -11,7 +11,7 @@ import torch
 from deepnet.data.augment import validate_augment
 from deepnet.data.batches import STREAM_BYTES, InMemory, Streaming
 from deepnet.data.dataset import Dataset
-from deepnet.data.encoding import Encoding
+from deepnet.data.encoding import Encoding, embedded_positions
 from deepnet.data.sources import load_source
 from deepnet.data.split import split_indices
 from deepnet.data.transforms import Preprocess
@@ -35,12 +35,17 @@ class Prepared:
         return y.astype(np.int64 if self.task == "classification" else np.float32)
 
     def batches(self, part: str, batch_size: int, device: torch.device):
-        """The part's mini-batches: InMemory, or Streaming for large data."""
-        if not self.stream:
-            return InMemory(*self.arrays(part), batch_size, device)
+        """The part's mini-batches: InMemory, or Streaming for large data; with the
+        rows' queries when they are ranked (data.interactions)."""
         idx = self.splits[part]
-        return Streaming(_Reader(self.dataset.x, idx, self.preprocess),
-                         self.targets(self.dataset.y[idx]), batch_size, device, self.workers)
+        if not self.stream:
+            out = InMemory(*self.arrays(part), batch_size, device)
+        else:
+            out = Streaming(_Reader(self.dataset.x, idx, self.preprocess),
+                            self.targets(self.dataset.y[idx]), batch_size, device, self.workers)
+        if self.dataset.groups is not None and part != "train":
+            out.groups = self.dataset.groups[idx]
+        return out
 
     @functools.cached_property
     def x_range(self) -> list[float] | None:
@@ -84,9 +89,9 @@ def prepare(spec, dataset: Dataset | None = None, given=None) -> Prepared:
     data = spec.data
     ds = dataset if dataset is not None else load_source(data, spec.task, given)
     task = spec.task or ds.task
-    splits = split_indices(ds.y, task, data.split.val, data.split.test, spec.seed,
-                           source=ds.source or data.source, class_names=ds.classes, rows=ds.rows,
-                           stratify=data.split.stratify)
+    splits = ds.splits if ds.splits is not None else split_indices(
+        ds.y, task, data.split.val, data.split.test, spec.seed, source=ds.source or data.source,
+        class_names=ds.classes, rows=ds.rows, stratify=data.split.stratify)
     if ds.refit is not None:
         ds = ds.refit(splits["train"])
     integer = np.issubdtype(ds.x.dtype, np.integer)
@@ -95,5 +100,6 @@ def prepare(spec, dataset: Dataset | None = None, given=None) -> Prepared:
         integer = False
     validate_augment(data.augment, ds.input_shape, integer)
     stream = data.stream or not isinstance(ds.x, np.ndarray) or nbytes(ds.x) > STREAM_BYTES
-    pre = Preprocess.fit_rows(ds.x, splits["train"], data.normalize)
+    pre = Preprocess.fit_rows(ds.x, splits["train"], data.normalize).keeping(
+        embedded_positions(ds.encoding))
     return Prepared(ds, task, splits, pre, stream, data.workers)

@@ -153,8 +153,16 @@ def load_source(data, task: str | None = None, given=None) -> Dataset:
     """The Dataset for `spec.data` (`task` from the spec, when it gives one), or of the
     data `given` in Python (deepnet.data.memory) instead of data.source; DataError for
     an unknown source or a bad file."""
-    if given is not None:
-        return memory.load_memory(data, given, task)
+    ds = memory.load_memory(data, given, task) if given is not None else _load(data, task)
+    if getattr(data, "inputs", None) is not None and ds.encoding.kind != "table":
+        raise DataError(f"{ds.source or data.source}: model.inputs takes its inputs from the "
+                        f"columns of a table (data.inputs), but these data are "
+                        f"{ds.encoding.kind} data of shape {tuple(ds.input_shape)}; pass a "
+                        "table (a .csv or .parquet file, a DataFrame), or use one input")
+    return ds
+
+
+def _load(data, task: str | None) -> Dataset:
     name = data.source
     if name is None:
         raise DataError("data.source is not set: name a built-in data set ("

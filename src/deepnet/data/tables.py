@@ -11,6 +11,7 @@ rows only. Rows are numbered from 0, the header not counted.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from deepnet.core.errors import DataError, did_you_mean
+from deepnet.data import interactions
 from deepnet.data.checks import (
     BadValues,
     check_not_empty,
@@ -168,7 +170,7 @@ TRAINED_NUMERIC = "the run was trained on the column as numbers: fix the values"
 def plan_column(series: pd.Series, name: str, data) -> Column:
     """How one feature column is encoded: numeric, onehot or ordinal. A column of text
     that is mostly numbers is numeric: its other values are typos (encode_frame)."""
-    kind = data.categorical.get(name)
+    kind, dim = categorical_kind(data, name)
     if kind is None:
         if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
             return Column(name)
@@ -178,7 +180,31 @@ def plan_column(series: pd.Series, name: str, data) -> Column:
     categories = sorted({label_key(v) for v in series[series.notna()]})
     if kind is None:
         kind = "onehot" if len(categories) <= data.onehot_max else "ordinal"
-    return Column(name, kind, categories)
+    return Column(name, kind, categories, dim=dim)
+
+
+def categorical_kind(data, name: str) -> tuple[str | None, int | None]:
+    """(onehot | ordinal | embedding | None, the embedding's width if given) of a column
+    by data.categorical."""
+    kind = data.categorical.get(name)
+    if kind is None or isinstance(kind, str):
+        return kind, None
+    return "embedding", kind.embedding
+
+
+def fit_embeddings(columns: list[Column], frame: pd.DataFrame, train: np.ndarray
+                   ) -> list[Column]:
+    """Embedded columns with the categories of the training rows only: a category seen
+    only in validation or test rows is unknown (the reserved index), as it would be at
+    predict time, and no embedding row is left untrained."""
+    part = frame.iloc[train]
+    return [replace(c, categories=sorted({label_key(v) for v in part[c.name].dropna()}))
+            if c.type == "embedding" else c for c in columns]
+
+
+class UnknownCategoryWarning(UserWarning):
+    """Categories a run did not see in training, given to it: looked up at the reserved
+    index of its embedding."""
 
 
 def fit_fills(columns: list[Column], frame: pd.DataFrame, train: np.ndarray) -> list[Column]:
@@ -199,11 +225,12 @@ def fit_fills(columns: list[Column], frame: pd.DataFrame, train: np.ndarray) -> 
 
 
 def encode_frame(frame: pd.DataFrame, columns: list[Column], where: str,
-                 rows: np.ndarray | None = None, typo_advice: str = TRAINED_NUMERIC
-                 ) -> np.ndarray:
+                 rows: np.ndarray | None = None, typo_advice: str = TRAINED_NUMERIC,
+                 unknown_warning: bool = True) -> np.ndarray:
     """The model's input features (N, width) of a table, as the run's encoding says; one
     DataError lists every cell that is missing (with no fill), not a number in a numeric
-    column, or not a finite float32 number."""
+    column, or not a finite float32 number. Categories of an embedded column that
+    training did not see are counted in one UnknownCategoryWarning (`unknown_warning`)."""
     require_columns(frame, [c.name for c in columns], where, "feature")
     problems = BadValues(where, rows)
     parts = []
@@ -232,7 +259,15 @@ def encode_frame(frame: pd.DataFrame, columns: list[Column], where: str,
                 for m, val in zip(missing, s.to_numpy(), strict=True)]  # fill None: refused
         index = {k: i for i, k in enumerate(col.categories)}
         codes = np.asarray([index.get(k, -1) for k in keys], dtype=np.int64)
-        if col.type == "ordinal":
+        if col.type == "embedding":
+            unknown = int((codes < 0).sum())
+            if unknown and unknown_warning:
+                warnings.warn(f"{where}: {unknown} row{'s' if unknown > 1 else ''} of column "
+                              f"{name!r} hold{'' if unknown > 1 else 's'} a category the run "
+                              "did not see in training; looked up at its embedding's reserved "
+                              "index 0", UnknownCategoryWarning, stacklevel=2)
+            parts.append((codes + 1)[:, None].astype(np.float64))
+        elif col.type == "ordinal":
             parts.append(codes[:, None].astype(np.float64))
         else:
             onehot = np.zeros((len(codes), len(index)))
@@ -248,6 +283,37 @@ def encode_frame(frame: pd.DataFrame, columns: list[Column], where: str,
 def load_table(data, path: Path, task: str | None = None) -> Dataset:
     """A table file as a Dataset: the encoded features and the target."""
     return load_frame(data, read_frame(path), str(path), task)
+
+
+def _interactions(data, frame: pd.DataFrame, where: str):
+    """(rows of (user, item, label), data with the label as target and the user and item
+    columns embedded unless data.categorical says otherwise, the split and the queries)."""
+    cfg = data.interactions
+    out, splits, groups = interactions.expand(cfg, frame, where)
+    categorical = {cfg.user: "embedding", cfg.item: "embedding", **data.categorical}
+    data = data.model_copy(update={"target": interactions.LABEL, "categorical": categorical,
+                                   "features": None if data.inputs else [cfg.user, cfg.item]})
+    return out, data, {"splits": splits, "groups": groups}
+
+
+def input_columns(inputs: dict[str, list[str]], frame: pd.DataFrame, where: str) -> list[str]:
+    """The feature columns of a model of several inputs, input by input (data.inputs);
+    a DataError naming the input and the column when the data lack it, or when two
+    inputs take one column."""
+    have, owner = list(frame.columns), {}
+    for name, columns in inputs.items():
+        for c in columns:
+            if c in owner:
+                raise DataError(f"data.inputs: column {c!r} is taken by both input "
+                                f"{owner[c]!r} and input {name!r}; give it to one of them")
+            owner[c] = name
+            if c not in frame.columns:
+                raise DataError(
+                    f"{where}: input {name!r} of model.inputs takes column {c!r} "
+                    f"(data.inputs.{name}), which the data do not have{did_you_mean(c, have)}; "
+                    f"the table has columns {', '.join(map(repr, have[:30]))}. Map each input "
+                    f"to its columns with data.inputs: {{{name}: [COLUMN, ...]}}")
+    return list(owner)
 
 
 def _check_kinds(frame: pd.DataFrame, features: list[str], where: str) -> None:
@@ -268,13 +334,19 @@ def load_frame(data, frame: pd.DataFrame, where: str, task: str | None = None) -
     """A table (read from a file, or a user's DataFrame) as a Dataset: the encoded
     features and the target; `where` names it in messages."""
     check_not_empty(len(frame), where)
+    given = {}
+    if getattr(data, "interactions", None) is not None:
+        frame, data, given = _interactions(data, frame, where)
     target = find_target(data, frame, where)
-    features = list(data.features) if data.features is not None else [
-        c for c in frame.columns if c != target]
+    if data.inputs is not None:
+        features = input_columns(data.inputs, frame, where)
+    else:
+        features = list(data.features) if data.features is not None else [
+            c for c in frame.columns if c != target]
     require_columns(frame, features, where, "feature")
     if target in features:
-        raise DataError(f"{where}: data.features lists the target column {target!r}; a "
-                        "model must not see its own target")
+        raise DataError(f"{where}: data.{'inputs' if data.inputs else 'features'} lists the "
+                        f"target column {target!r}; a model must not see its own target")
     if not features:
         raise DataError(f"{where}: no feature columns besides the target {target!r}")
     for name in data.categorical:
@@ -287,11 +359,15 @@ def load_frame(data, frame: pd.DataFrame, where: str, task: str | None = None) -
     y, classes, task = encode_target(frame[target].to_numpy(), task, where, target, rows)
     labels = typed_labels(frame[target].to_numpy(), classes)
 
+    refit = data.missing == "impute" or any(c.type == "embedding" for c in columns)
+
     def build(train: np.ndarray) -> Dataset:
         cols = fit_fills(columns, frame, train) if data.missing == "impute" else columns
-        x = encode_frame(frame, cols, where, rows, TYPO_ADVICE)
-        encoding = TableEncoding(target, cols)
+        cols = fit_embeddings(cols, frame, train)
+        x = encode_frame(frame, cols, where, rows, TYPO_ADVICE, unknown_warning=False)
+        encoding = TableEncoding(target, cols, inputs=None if data.inputs is None else {
+            name: list(c) for name, c in data.inputs.items()})
         return Dataset(x, y, task, classes, where, rows, encoding,
-                       refit=build if data.missing == "impute" else None, labels=labels)
+                       refit=build if refit else None, labels=labels, **given)
 
     return build(np.arange(len(frame)))

@@ -77,6 +77,15 @@ class Preprocess:
         scale = np.where(scale < 1e-8, 1.0, scale)
         return cls(mode, shift[0].astype(np.float32), scale[0].astype(np.float32))
 
+    def keeping(self, positions: list[int]) -> Preprocess:
+        """This preprocessing, leaving the features at `positions` of a table as they are
+        (the codes of embedded columns)."""
+        if not positions or self.mode == "none" or self.shift.ndim != 1:
+            return self
+        shift, scale = self.shift.copy(), self.scale.copy()
+        shift[positions], scale[positions] = 0.0, 1.0
+        return replace(self, shift=shift, scale=scale)
+
     def __call__(self, x: np.ndarray) -> np.ndarray:
         if self.mode == "none":
             return x

@@ -12,7 +12,7 @@ from torch import nn
 
 from deepnet.nn.layer_type import Context, Node, Row, Shape
 from deepnet.nn.layers import LAYERS
-from deepnet.nn.tree import layer_tree
+from deepnet.nn.tree import model_tree
 
 
 class Network(nn.Sequential):
@@ -48,9 +48,10 @@ def _count(module: nn.Module) -> int:
 
 
 def build_model(
-    layers: Sequence[BaseModel], input_shape: Shape, seed: int = 0
+    layers: Sequence[BaseModel], input_shape: Shape, seed: int = 0, front=None
 ) -> tuple[Network, list[Row]]:
-    """The network for `layers` (validated spec items) on per-sample `input_shape`.
+    """The network for `layers` (validated spec items) on per-sample `input_shape`,
+    behind `front` (deepnet.nn.inputs.Front: embeddings, several inputs) when given.
 
     Every weight comes from a generator seeded with `seed`, so the same spec and seed
     give the same network whatever the global RNG state. Returns the module and one
@@ -67,17 +68,19 @@ def build_model(
             kind, first = LAYERS[node.type], len(rows)
             built = kind.build(node, shape, ctx)
             owners[built.module] = node.path
+            owners.update(built.owners or {})
             if kind.row:
                 inner = sum(r.params for r in rows[first:])  # the layers inside have rows
+                flops = (kind.flops(node.args, shape, built.shape) if built.flops is None
+                         else built.flops)
                 rows.append(Row(node.path, node.type, built.shape,
-                                _count(built.module) - inner,
-                                kind.flops(node.args, shape, built.shape)))
+                                _count(built.module) - inner, flops))
             modules.append(built.module)
             shape = built.shape
         return nn.Sequential(*modules), shape
 
     ctx = Context(torch.Generator().manual_seed(seed), build)
-    top, _ = build(layer_tree(layers), tuple(input_shape))
+    top, _ = build(model_tree(layers, front), tuple(input_shape))
     model = Network(*top)
     model.spec_paths = {name: owners[m] for name, m in model.named_modules() if m in owners}
     return model, rows

@@ -111,6 +111,9 @@ class Context:
 class Built:
     module: nn.Module
     shape: Shape  # the output shape, per sample
+    flops: int | None = None  # forward FLOPs when the type's `flops` cannot tell (a merge)
+    # modules inside it owned by a spec path of their own (an input's embeddings)
+    owners: dict[nn.Module, str] | None = None
 
 
 @dataclass
@@ -158,3 +161,5 @@ class LayerType:
     # Registered from Python (deepnet.nn.custom): its activations are not modelled, and
     # the memory estimate says it excludes them.
     custom: bool = False
+    # Made by the builder, never written in a spec (the front of several inputs).
+    internal: bool = False

@@ -19,12 +19,21 @@ from pydantic import (
 )
 
 from deepnet.core.registry import Registry
-from deepnet.nn import affine, attention, containers, elementwise, pooling, recurrent, shaping
+from deepnet.nn import (
+    affine,
+    attention,
+    containers,
+    elementwise,
+    inputs,
+    pooling,
+    recurrent,
+    shaping,
+)
 from deepnet.nn.layer_type import Args, LayerType
 
 LAYERS: Registry[LayerType] = Registry("layer type", {
     **affine.TYPES, **pooling.TYPES, **shaping.TYPES, **recurrent.TYPES, **attention.TYPES,
-    **elementwise.TYPES, **containers.TYPES,
+    **elementwise.TYPES, **containers.TYPES, **inputs.TYPES,
 })
 
 
@@ -52,7 +61,7 @@ def _item_model(name: str, registered: bool = False) -> type[BaseModel]:
     return model
 
 
-ITEM_MODELS = {name: _item_model(name) for name in LAYERS}
+ITEM_MODELS = {name: _item_model(name) for name in LAYERS if not LAYERS[name].internal}
 BUILT_IN = frozenset(LAYERS)
 REGISTERED = "<registered>"  # the union's tag of the layer types registered from Python
 
@@ -105,6 +114,11 @@ for _args in (containers.ResidualArgs, containers.RepeatArgs):  # their layers a
     _args.model_rebuild(_types_namespace={"LayerItem": LayerItem})
 for _m in ITEM_MODELS.values():
     _m.model_rebuild()
+
+
+def spec_layer_types() -> Registry[LayerType]:
+    """The layer types a spec may name: LAYERS without those only the builder makes."""
+    return Registry("layer type", {n: LAYERS[n] for n in LAYERS if not LAYERS[n].internal})
 
 
 def item_parts(item: BaseModel) -> tuple[str, Args]:

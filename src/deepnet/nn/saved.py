@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel
 
 from deepnet.nn.cost import Saved, Shape
+from deepnet.nn.inputs import MERGES, Front
 from deepnet.nn.layer_type import Node, Row
 from deepnet.nn.layers import LAYERS
-from deepnet.nn.tree import layer_tree
+from deepnet.nn.tree import model_tree
 
 PAGE = 4096  # oneDNN aligns each part of its RNN workspace to a page
 
@@ -51,6 +52,9 @@ class _Tally:
 def _walk(nodes: Sequence[Node], flow: _Flow, rows: Mapping[str, Row], t: _Tally) -> _Flow:
     """The flow after `nodes`: each node's layers inside first, then its own row."""
     for node in nodes:
+        if isinstance(node.args, Front):
+            flow = _front(node, flow, rows, t)
+            continue
         row = rows.get(node.path)  # a repeat has none
         s = (LAYERS[node.type].saves(node.args, flow.shape, row.output_shape, t.e)
              if row is not None else Saved())
@@ -62,6 +66,31 @@ def _walk(nodes: Sequence[Node], flow: _Flow, rows: Mapping[str, Row], t: _Tally
             flow = _layer(s, row, flow, t)
         t.held -= held
     return flow
+
+
+def _front(node: Node, flow: _Flow, rows: Mapping[str, Row], t: _Tally) -> _Flow:
+    """The flow after the front of several inputs: each input's features (its numeric
+    columns taken, its codes looked up) through its own layers, then the merge. Each
+    embedding keeps its int64 codes; a product keeps the merged outputs."""
+    front: Front = node.args
+    t.held += flow.storage
+    outs = []
+    for part, block in zip(front.parts, node.blocks, strict=True):
+        start = _Flow((part.width,), part.width * t.e, grad=bool(part.embedded))
+        t.peak = max(t.peak, t.held + start.storage)
+        outs.append(_walk(block, start, rows, t))
+        t.held += outs[-1].storage
+    t.held -= flow.storage + sum(o.storage for o in outs)
+    grad = any(o.grad for o in outs)
+    t.per_sample += 8 * front.embedded
+    if MERGES[front.merge].keeps_inputs and grad:
+        t.per_sample += sum(o.storage for o in outs if not o.saved)
+    if len(outs) == 1:  # nothing to merge: the input's output as it is
+        return outs[0]
+    shape = rows[node.path].output_shape
+    out = math.prod(shape) * t.e
+    t.peak = max(t.peak, t.held + flow.storage + sum(o.storage for o in outs) + out)
+    return _Flow(shape, out, grad=grad)
 
 
 def _layer(s: Saved, row: Row, flow: _Flow, t: _Tally) -> _Flow:
@@ -104,10 +133,11 @@ class Activations:
 
 
 def saved_activations(layers: Sequence[BaseModel], input_shape: Shape, rows: Sequence[Row],
-                      element_bytes: int = 4) -> Activations:
-    """The activations of validated spec `layers`, given the summary `rows` that
-    `build_model` returned for them (shapes and parameter counts)."""
-    tree = layer_tree(layers)
+                      element_bytes: int = 4, front=None) -> Activations:
+    """The activations of validated spec `layers` (behind `front`, deepnet.nn.inputs),
+    given the summary `rows` that `build_model` returned for them (shapes and parameter
+    counts)."""
+    tree = model_tree(layers, front)
     first = LAYERS[tree[0].type].input_bytes or element_bytes
     tally = _Tally(element_bytes)
     flow = _Flow(tuple(input_shape), math.prod(input_shape) * first)

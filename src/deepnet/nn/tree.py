@@ -14,6 +14,7 @@ from deepnet.nn.layer_type import Node
 from deepnet.nn.layers import LAYERS, item_parts
 
 ROOT = "model.layers"
+FRONT = "model.inputs"
 
 
 def layer_tree(items: Sequence[BaseModel], prefix: str = ROOT,
@@ -29,6 +30,18 @@ def layer_tree(items: Sequence[BaseModel], prefix: str = ROOT,
                        for b in LAYERS[name].blocks(args))
         nodes.append(Node(name, args, path, item_path, blocks))
     return tuple(nodes)
+
+
+def model_tree(items: Sequence[BaseModel], front=None) -> tuple[Node, ...]:
+    """The nodes of a model: its `front` (deepnet.nn.inputs.Front: the named inputs,
+    each input's layers at `model.inputs.<name>[i]`, or the embeddings of a table's
+    categorical columns) when it has one, then the layers `items` (`model.layers`)."""
+    head = layer_tree(items)
+    if front is None:
+        return head
+    blocks = tuple(layer_tree(b.items, FRONT + b.path, FRONT + b.item_path)
+                   for b in LAYERS["inputs"].blocks(front))
+    return (Node("inputs", front, FRONT, FRONT, blocks), *head)
 
 
 def walk(nodes: Iterable[Node]) -> Iterator[Node]:

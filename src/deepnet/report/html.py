@@ -151,7 +151,7 @@ def _summary(src: _Sources) -> dict:
     from deepnet.summary import human, summary
 
     run = src.run
-    s = summary(run.spec, input_shape=run.input_shape)
+    s = summary(run.spec, input_shape=run.input_shape, encoding=run.meta.encoding)
     rows = [("layer", "type", "output shape", "params", "FLOPs")]
     rows += [(r.path.removeprefix("model."), r.type, str(tuple(r.output_shape)),
               f"{r.params:,}", human(r.flops)) for r in s.layers]

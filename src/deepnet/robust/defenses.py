@@ -31,12 +31,13 @@ from torch import nn
 
 from deepnet import attacks
 from deepnet.core.errors import Problems
+from deepnet.data.encoding import embedded_positions
 from deepnet.data.transforms import Bounds, Normalize, Preprocess, SqueezedPreprocess
-from deepnet.nn.build import build_model
 from deepnet.runs.files import RunDir
 from deepnet.runs.records import TeacherMeta
 from deepnet.train.callbacks import Progress, checkpointed
 from deepnet.train.losses import LOSSES
+from deepnet.train.network import build_network
 from deepnet.train.setup import Setup, make_trainer
 from deepnet.train.trainer import fit
 
@@ -48,8 +49,8 @@ class AdversarialBatches:
     `cfg.method` (attacks.TRAINING_ATTACKS) from a random start; `cfg.steps` goes to the
     attacks that iterate."""
 
-    def __init__(self, cfg, preprocess: Preprocess, bounds: Bounds):
-        self.cfg, self.bounds = cfg, bounds
+    def __init__(self, cfg, preprocess: Preprocess, bounds: Bounds, pinned: list[int] = ()):
+        self.cfg, self.bounds, self.pinned = cfg, bounds, list(pinned)  # embedded codes
         self.norm = Normalize(preprocess.shift, preprocess.scale)  # moved to the device once
         self.attack = attacks.TRAINING_ATTACKS.get(cfg.method)
         self.options = {"steps": cfg.steps} if "steps" in self.attack.args.model_fields else {}
@@ -69,6 +70,7 @@ class AdversarialBatches:
             adv = self.attack.run(net, raw, yb[:m], c.eps, norm=c.norm, random_start=True,
                                   alpha=c.alpha, bounds=self.bounds, generator=t.augment_rng,
                                   **self.options)
+            adv = attacks.pin(adv, raw, self.pinned)
         finally:
             t.model.train(training)
         return torch.cat([((adv - shift) / scale).to(xb.dtype), xb[m:]]), yb
@@ -105,12 +107,12 @@ class TeacherTargets:
 
 
 def train_teacher(spec, setup: Setup, base_loss: Callable, input_shape: tuple[int, ...],
-                  path: Path, quiet: bool, temperature: float) -> nn.Module:
+                  path: Path, quiet: bool, temperature: float, encoding=None) -> nn.Module:
     """The distillation teacher: the spec's model trained like the run (its own seeds, no
     data parallelism), on the loss at temperature T; kept in `teacher.safetensors` (a
     resumed run reuses it)."""
     tc = spec.train
-    teacher, _ = build_model(spec.model.layers, input_shape, spec.seed)
+    teacher, _ = build_network(spec.model, input_shape, encoding, spec.seed)
     teacher.to(setup.device)
     files = RunDir(path)
     saved = files.read_teacher()
@@ -203,11 +205,12 @@ def plan(spec, prepared, setup: Setup, loss_fn: Callable, path: Path,
     hooks: list[Callable] = []
     if d.adversarial_training is not None:
         hooks.append(AdversarialBatches(d.adversarial_training, prepared.preprocess,
-                                        tuple(prepared.x_range)))
+                                        tuple(prepared.x_range),
+                                        embedded_positions(prepared.encoding)))
     if d.distillation is not None:
         temperature = d.distillation.temperature
         teacher = train_teacher(spec, setup, loss_fn, tuple(prepared.dataset.input_shape),
-                                path, quiet, temperature)
+                                path, quiet, temperature, prepared.encoding)
         loss_fn = DistillLoss(loss_fn, temperature)
         hooks.append(TeacherTargets(teacher, loss_fn))
     return Plan(loss_fn, _chain(hooks) if hooks else None)

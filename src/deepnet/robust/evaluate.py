@@ -15,6 +15,7 @@ for defensive distillation, BPDA through the input transformation. The results g
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
@@ -27,6 +28,7 @@ from pydantic import ValidationError
 from deepnet import attacks as A
 from deepnet.attacks import AttackArgs
 from deepnet.core.errors import DataError, DeepnetError, SpecError
+from deepnet.data.encoding import embedded_positions
 from deepnet.data.memory import SOURCE as MEMORY
 from deepnet.data.transforms import SqueezedPreprocess
 from deepnet.runs.files import CURVE_FIGURE, EXAMPLES_FIGURE, RunDir
@@ -73,6 +75,13 @@ def check_attackable(run) -> None:
                            "small perturbation can change; attack a model of numeric inputs")
     if run.task != "classification":
         raise DeepnetError(f"attacks need a classification run; this one is {run.task}")
+    codes = embedded_positions(run.encoding)
+    if codes and len(codes) == math.prod(run.input_shape):
+        names = [c.name for c in run.encoding.columns]
+        raise DeepnetError(f"this run's inputs are all categorical columns looked up in "
+                           f"embeddings ({', '.join(names)}): an attack perturbs numeric "
+                           "inputs only, and a category code cannot be changed a little; "
+                           "attack a model with numeric inputs")
 
 
 def valid_range(run) -> tuple[float, float]:
@@ -146,13 +155,15 @@ def _predict(net, x: torch.Tensor) -> torch.Tensor:
 
 
 def _run_attack(net, method: str, a: AttackArgs, eps: float | None, norm: str,
-                x: torch.Tensor, goal: torch.Tensor, bounds, generator) -> torch.Tensor:
+                x: torch.Tensor, goal: torch.Tensor, bounds, generator,
+                pinned: list[int]) -> torch.Tensor:
+    """The attack's examples, the `pinned` features (embedded codes) as they were."""
     kind = A.ATTACKS.get(method)
     kw = {"norm": norm, "targeted": a.targeted, "bounds": bounds, "generator": generator,
           **a.keywords()}
     try:
-        return torch.cat([kind.run(net, x[i:i + BATCH], goal[i:i + BATCH], eps, **kw)
-                          for i in range(0, len(x), BATCH)])
+        return A.pin(torch.cat([kind.run(net, x[i:i + BATCH], goal[i:i + BATCH], eps, **kw)
+                                for i in range(0, len(x), BATCH)]), x, pinned)
     except ValueError as e:
         raise DeepnetError(f"{method}: {e}") from None
 
@@ -191,7 +202,8 @@ def attack(run, method: str = "pgd", eps: float | None = None, *, seed: int = 0,
         except ValueError as e:
             raise DeepnetError(f"--target: {e}") from None
     started = time.perf_counter()
-    x_adv = _run_attack(net, method, a, a.eps, norm, x, goal, bounds, g)
+    pinned = embedded_positions(run.encoding)
+    x_adv = _run_attack(net, method, a, a.eps, norm, x, goal, bounds, g, pinned)
     seconds = time.perf_counter() - started
     clean, adv = _predict(net, x), _predict(net, x_adv)
     result = _measure(method, variant, norm, a, x, x_adv, y, clean, adv, goal, seconds)
@@ -199,7 +211,7 @@ def attack(run, method: str = "pgd", eps: float | None = None, *, seed: int = 0,
         values = curve if isinstance(curve, list) else a.curve or default_curve(method, a.eps,
                                                                                  result)
         result.curve = accuracy_curve(net, method, a, norm, x, y, goal, clean, x_adv, adv,
-                                      values, bounds, seed)
+                                      values, bounds, seed, pinned)
     return result
 
 
@@ -242,7 +254,8 @@ def default_curve(method: str, eps: float | None, result: AttackResult) -> list[
 
 
 def accuracy_curve(net, method, a: AttackArgs, norm, x, y, goal, clean, x_adv, adv,
-                   values: list[float], bounds, seed: int) -> list[tuple[float, float]]:
+                   values: list[float], bounds, seed: int, pinned: list[int] = ()
+                   ) -> list[tuple[float, float]]:
     """Robust accuracy at each eps. cw and deepfool give minimal perturbations: an example
     falls at every eps at or above its perturbation's norm; the others are rerun at each
     eps but 0 and their own."""
@@ -262,7 +275,7 @@ def accuracy_curve(net, method, a: AttackArgs, norm, x, y, goal, clean, x_adv, a
             out.append((float(e), (adv == y).float().mean().item()))
             continue
         g = torch.Generator().manual_seed(seed)
-        xa = _run_attack(net, method, a, float(e), norm, x, goal, bounds, g)
+        xa = _run_attack(net, method, a, float(e), norm, x, goal, bounds, g, list(pinned))
         out.append((float(e), (_predict(net, xa) == y).float().mean().item()))
     return out
 

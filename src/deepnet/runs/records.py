@@ -35,7 +35,7 @@ FORMAT = 3
 
 # ----------------------------------------------------------------------------- results.json
 TRAINING = ("epochs", "best_epoch", "stop_reason", "stop_message", "seconds",
-            "seconds_per_epoch", "device", "samples", "versions")
+            "seconds_per_epoch", "device", "samples", "versions", "per_class", "threshold")
 ENSEMBLE = ("members", "warnings", "member_test")
 
 
@@ -57,6 +57,10 @@ class Results(JsonRecord):
     members: list[str] = field(default_factory=list)  # ensemble: paths relative to it
     warnings: list[str] = field(default_factory=list)  # ensemble
     member_test: dict[str, dict[str, float]] = field(default_factory=dict)  # ensemble
+    # classification: {class: {precision, recall, f1, support}} on the test split
+    per_class: dict[str, dict[str, float]] = field(default_factory=dict)
+    # train.threshold: {value, chosen (how), val and test: {precision, recall, f1}}
+    threshold: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The keys that apply: `test`, plus TRAINING (a trained run) or ENSEMBLE."""
@@ -114,6 +118,9 @@ class ModelMeta(_Versioned):
     x_range: tuple[float, float] | None = None  # raw training inputs' [min, max]; attacks
     # the training label of each class as the data gave it; None: the class names
     labels: list[bool | int | float | str] | None = None
+    # a binary classifier's decision threshold on the probability of class 1, chosen on
+    # the validation split (train.threshold); None: the most probable class
+    threshold: float | None = None
 
     @classmethod
     def from_json(cls, d: Any) -> ModelMeta:

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from deepnet.core import html
-from deepnet.core.errors import CheckpointError, DataError
+from deepnet.core.errors import CheckpointError, DataError, SpecError
 from deepnet.data.checks import (
     INPUT_ADVICE,
     check_finite,
@@ -24,11 +24,12 @@ from deepnet.data.encoding import Encoding, feature_names
 from deepnet.data.inputs import given_inputs
 from deepnet.data.memory import as_array, is_table
 from deepnet.data.transforms import Preprocess
-from deepnet.nn.build import build_model
 from deepnet.runs.files import MODEL, SPEC, RunDir
 from deepnet.runs.records import ModelMeta, Results
 from deepnet.spec import Spec
-from deepnet.train.metrics import predicted_classes, probabilities
+from deepnet.train.decision import decide
+from deepnet.train.metrics import probabilities
+from deepnet.train.network import build_network
 
 
 @dataclass
@@ -178,7 +179,7 @@ class Run:
         """The model's outputs as predictions: labels (see `labels`) or values."""
         if self.task == "regression":
             return outputs.reshape(len(outputs), -1).squeeze(-1).numpy()
-        return self.labels[predicted_classes(outputs).numpy()]
+        return self.labels[decide(outputs, self.meta.threshold).numpy()]
 
 
 def load_run(path: str | Path) -> Run:
@@ -191,10 +192,10 @@ def load_run(path: str | Path) -> Run:
     spec = files.read_spec()
     tensors, meta = files.read_model()
     try:
-        model, _ = build_model(spec.model.layers, meta.input_shape, spec.seed)
+        model, _ = build_network(spec.model, meta.input_shape, meta.encoding, spec.seed)
         model.load_state_dict(tensors)
         pre = Preprocess.from_record(meta.preprocess)
-    except (KeyError, RuntimeError, TypeError, ValueError) as e:
+    except (KeyError, RuntimeError, TypeError, ValueError, SpecError) as e:
         raise CheckpointError(f"{str(files.file(MODEL))!r} does not match the run's "
                               f"{SPEC}: {e}") from None
     model.eval()

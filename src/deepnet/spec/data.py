@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from deepnet.core.schema import Fraction, NonNegative, OneOf, PositiveInt, Section, one_of
 from deepnet.data.augment import AUGMENTS
@@ -50,6 +50,29 @@ class Text(Section):
     vocab_size: Annotated[int, Field(ge=3)] = 10000  # ids in all, padding and unknown included
 
 
+class Interactions(Section):
+    """Implicit feedback (deepnet.data.interactions): a table of (user, item) interactions
+    becomes labelled rows with sampled negatives, each user's last interaction held out
+    for test (and the one before for validation), ranked among `eval_negatives` items."""
+
+    main: ClassVar[str] = "user"
+    user: str = "user"
+    item: str = "item"
+    time: str | None = None  # orders each user's interactions (default: the table's order)
+    negatives: PositiveInt = 4  # items drawn per training interaction, label 0
+    eval_negatives: PositiveInt | Literal["all"] = 99  # per held-out item
+    seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = 0  # draws the negatives
+
+
+class Embedding(Section):
+    """`city: {embedding: 8}`: a categorical column through an embedding of that width."""
+
+    embedding: PositiveInt
+
+
+Categorical = Literal["onehot", "ordinal", "embedding"] | Embedding
+
+
 class Data(Section):
     main: ClassVar[str] = "source"
     # a built-in name, synthetic, or a path: .csv/.parquet, .npz, image folder; `memory`
@@ -57,7 +80,11 @@ class Data(Section):
     source: str | None = None
     target: str | None = None  # a table's target column (default: target or label)
     features: list[str] | None = None  # a table's feature columns (default: all others)
-    categorical: dict[str, Literal["onehot", "ordinal"]] = {}  # per-column override
+    # per-column: onehot, ordinal, or embedding (`{embedding: 8}` gives its width)
+    categorical: dict[str, Categorical] = {}
+    # a model of several inputs: the columns of each (default: the column of its name)
+    inputs: dict[str, list[str]] | None = None
+    interactions: Interactions | None = None  # a table of implicit feedback
     onehot_max: PositiveInt = 20  # more categories than this: ordinal codes by default
     missing: Literal["error", "drop", "impute"] = "error"
     text: Text | None = None  # set for a text table (`text: review`)
@@ -69,3 +96,20 @@ class Data(Section):
     split: Split = Split()
     normalize: Literal["none", "standard", "minmax"] = "standard"
     augment: list[Augment] = []
+
+    @field_validator("inputs", mode="before")
+    @classmethod
+    def _one_column(cls, v):  # `user: user_id` is `user: [user_id]`
+        return {k: [c] if isinstance(c, str) else c for k, c in v.items()} \
+            if isinstance(v, dict) else v
+
+    @model_validator(mode="after")
+    def _inputs(self) -> Data:
+        if self.inputs is not None and self.features is not None:
+            raise ValueError("data.features and data.inputs both choose the feature columns: "
+                             "with several inputs, list each input's columns under "
+                             "data.inputs and drop data.features")
+        for name, columns in (self.inputs or {}).items():
+            if not columns:
+                raise ValueError(f"data.inputs.{name} lists no column")
+        return self

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ValidationError
 
 from deepnet.core.errors import did_you_mean, listing
 from deepnet.core.schema import one_key
-from deepnet.nn.layers import LAYERS, REGISTERED
+from deepnet.nn.layers import LAYERS, REGISTERED, spec_layer_types
 from deepnet.spec.paths import format_path
 from deepnet.spec.schema import keys_at
 
@@ -37,7 +37,7 @@ def _describe(err: Any, root: type[BaseModel]) -> str:
         return f"unknown key {key!r}{hint}; valid keys here: {', '.join(valid)}"
     if kind in ("union_tag_invalid", "union_tag_not_found"):  # a layer item's one key
         try:
-            one_key(value, LAYERS, "`- dense: {units: 64}`")
+            one_key(value, spec_layer_types(), "`- dense: {units: 64}`")
         except ValueError as e:
             return str(e)
     if kind == "missing":

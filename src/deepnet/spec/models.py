@@ -12,12 +12,13 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
 import yaml
-from pydantic import AfterValidator, Field, ValidationError, field_validator
+from pydantic import AfterValidator, Field, ValidationError, field_validator, model_validator
 
 from deepnet.core.errors import DeepnetError, SpecError, did_you_mean
 from deepnet.core.io import write_text_atomic
 from deepnet.core.schema import PositiveInt, Section
 from deepnet.core.units import parse_size
+from deepnet.nn.inputs import MERGES
 from deepnet.nn.layers import LayerItem
 from deepnet.spec.data import Data
 from deepnet.spec.errors import format_errors
@@ -28,10 +29,26 @@ from deepnet.spec.schema import keys_at, models_at
 from deepnet.spec.train import Train
 from deepnet.spec.tune import Distribution, Pruner
 
+InputName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+
 
 class Model(Section):
+    """The network: its layers; with `inputs`, several named inputs (each with its own
+    layers, possibly none) whose outputs are merged (`merge`) into the `layers`."""
+
     main: ClassVar[str] = "layers"
+    inputs: dict[InputName, list[LayerItem]] | None = None
+    merge: Literal[tuple(MERGES)] = "concat"  # type: ignore[valid-type]
     layers: list[LayerItem] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _merge(self) -> Model:
+        if self.inputs is not None and not self.inputs:
+            raise ValueError("model.inputs names no input; remove it for one input")
+        if self.inputs is not None and self.merge == "dot" and len(self.inputs) != 2:
+            raise ValueError(f"merge: dot takes two inputs; model.inputs has "
+                             f"{len(self.inputs)} ({', '.join(self.inputs)})")
+        return self
 
 
 class Tune(Section):
@@ -200,6 +217,38 @@ class Spec(Section):
             return cls.from_yaml(spec, data_given=data is not None)
         raise SpecError(f"spec: expected a deepnet.Spec, a dict of one or the path of a YAML "
                         f"spec file; got {type(spec).__name__} {spec!r:.60}")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _input_columns(cls, raw: Any) -> Any:
+        """Each input of model.inputs that data.inputs leaves out takes the column of
+        its name (data.inputs.user: [user])."""
+        model, data = (raw.get("model"), raw.get("data")) if isinstance(raw, dict) else (0, 0)
+        if not (isinstance(model, dict) and isinstance(model.get("inputs"), dict)
+                and isinstance(data, dict)):
+            return raw
+        given = data.get("inputs") or {}
+        if not isinstance(given, dict):
+            return raw
+        filled = {**{str(k): [str(k)] for k in model["inputs"]}, **given}
+        return {**raw, "data": {**data, "inputs": filled}}
+
+    @model_validator(mode="after")
+    def _inputs_match(self) -> Spec:
+        mapped, declared = self.data.inputs, self.model.inputs
+        if mapped is not None and declared is None:
+            raise ValueError(f"data.inputs maps columns to inputs "
+                             f"({', '.join(mapped)}), but the model has one input: declare "
+                             "them under model.inputs, or remove data.inputs")
+        if mapped is not None and declared is not None:
+            extra = [n for n in mapped if n not in declared]
+            if extra:
+                raise ValueError(
+                    "data.inputs names " + ", ".join(
+                        f"{n!r}{did_you_mean(n, list(declared))}" for n in extra)
+                    + f", which model.inputs does not declare (it has "
+                    f"{', '.join(map(repr, declared))})")
+        return self
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

@@ -62,6 +62,16 @@ class Divergence(Section):
     factor: PositiveFloat = 1e3  # stop when a batch loss exceeds factor x the first epoch's
 
 
+class Threshold(Section):
+    """The decision threshold of a binary classifier, chosen on the validation split
+    after training and saved with the model: the one of highest F1 (`max_f1`), or of
+    highest recall at a precision (`recall_at_precision` with `precision`)."""
+
+    main: ClassVar[str] = "choose"
+    choose: Literal["max_f1", "recall_at_precision"] = "max_f1"
+    precision: Annotated[float, Field(gt=0, le=1)] = 0.9
+
+
 class Train(Section):
     epochs: PositiveInt = 30
     batch_size: PositiveInt = 64
@@ -77,6 +87,7 @@ class Train(Section):
     device: str = "auto"
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     compile: bool = False
+    threshold: Threshold | None = None  # binary classification: default argmax (0.5)
 
     @field_validator("device")
     @classmethod

@@ -118,11 +118,94 @@ def _one_vs_rest(fn: Callable[[np.ndarray, np.ndarray], float]) -> Callable:
     return metric
 
 
+def expected_calibration_error(out, y, bins: int = 15) -> float:
+    """Expected calibration error: the gap between the confidence of the predicted class
+    and the accuracy, averaged over `bins` equal-width confidence bins weighted by their
+    rows (Guo et al. 2017)."""
+    p = probabilities(out)
+    conf, pred = p.max(dim=1)
+    hit = (pred == y).float()
+    edges = torch.linspace(0, 1, bins + 1)
+    which = torch.bucketize(conf, edges[1:-1], right=True)
+    total = 0.0
+    for b in range(bins):
+        inside = which == b
+        if inside.any():
+            total += inside.float().mean().item() * abs(conf[inside].mean().item()
+                                                         - hit[inside].mean().item())
+    return total
+
+
+def reliability(out, y, bins: int = 10) -> list[tuple[float, float, int]]:
+    """(mean confidence, accuracy, rows) of each non-empty confidence bin: the points of
+    a reliability diagram."""
+    p = probabilities(out)
+    conf, pred = p.max(dim=1)
+    hit = (pred == y).float()
+    which = torch.bucketize(conf, torch.linspace(0, 1, bins + 1)[1:-1], right=True)
+    return [(conf[which == b].mean().item(), hit[which == b].mean().item(),
+             int((which == b).sum())) for b in range(bins) if (which == b).any()]
+
+
+def positive_score(out) -> torch.Tensor:
+    """The score of the positive class (class 1) of a binary classifier's outputs."""
+    return probabilities(out)[:, 1]
+
+
+def positive_margin(out) -> torch.Tensor:
+    """The log-odds of class 1 of a binary classifier's outputs: ordered as its
+    probability, without the float32 saturation of a probability near 1."""
+    out = out.float()
+    return out[:, 0] if out.shape[-1] == 1 else out[:, 1] - out[:, 0]
+
+
+def _group_ranks(out, y, groups: np.ndarray) -> np.ndarray:
+    """The 1-based rank of each group's positive row (target 1) among the group's rows,
+    by the log-odds of class 1, ties counted against it (pessimistic)."""
+    score = positive_margin(out).numpy().astype(np.float64)
+    y = y.numpy()
+    order = np.lexsort((-score, groups))
+    g, s, hit = groups[order], score[order], y[order] == 1
+    ranks = []
+    for start, end in zip(*_runs(g), strict=True):
+        pos = np.flatnonzero(hit[start:end])
+        if len(pos):
+            best = s[start:end][pos].max()
+            ranks.append(int((s[start:end] >= best).sum()))
+    return np.asarray(ranks, dtype=np.float64)
+
+
+def _runs(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+    return starts, np.r_[starts[1:], len(g)]
+
+
+def hit_rate(k: int) -> Callable:
+    """HR@k: the share of queries (users) whose held-out item ranks in the top k."""
+    return lambda out, y, groups: float(np.mean(_group_ranks(out, y, groups) <= k))
+
+
+def ndcg(k: int) -> Callable:
+    """NDCG@k with one relevant item per query: 1 / log2(1 + rank) within the top k."""
+    def metric(out, y, groups) -> float:
+        r = _group_ranks(out, y, groups)
+        return float(np.mean(np.where(r <= k, 1 / np.log2(1 + r), 0.0)))
+    return metric
+
+
+def mrr(out, y, groups) -> float:
+    """Mean reciprocal rank of each query's held-out item."""
+    return float(np.mean(1 / _group_ranks(out, y, groups)))
+
+
 @dataclass(frozen=True)
 class Metric:
     task: str  # classification | regression
-    compute: Callable[[torch.Tensor, torch.Tensor], float]  # (outputs, targets) -> value
+    # (outputs, targets) -> value; a ranking metric (`grouped`) also takes each row's
+    # query (a user's held-out item and its negatives share one)
+    compute: Callable[..., float]
     higher_is_better: bool
+    grouped: bool = False  # ranking: only on splits of queries (data.interactions)
 
 
 METRICS: Registry[Metric] = Registry("metric", {
@@ -132,6 +215,10 @@ METRICS: Registry[Metric] = Registry("metric", {
     "top5": Metric("classification", top_k(5), True),
     "roc_auc": Metric("classification", _one_vs_rest(_roc_auc), True),
     "pr_auc": Metric("classification", _one_vs_rest(_average_precision), True),
+    "ece": Metric("classification", expected_calibration_error, False),
+    **{f"hr@{k}": Metric("classification", hit_rate(k), True, grouped=True) for k in (5, 10, 20)},
+    **{f"ndcg@{k}": Metric("classification", ndcg(k), True, grouped=True) for k in (5, 10, 20)},
+    "mrr": Metric("classification", mrr, True, grouped=True),
     "mae": Metric("regression", mae, False),
     "rmse": Metric("regression", rmse, False),
     "r2": Metric("regression", r2, True),
@@ -144,5 +231,18 @@ def higher_is_better(name: str) -> bool:
     return name in METRICS and METRICS[name].higher_is_better
 
 
-def compute(names: list[str], out: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
-    return {name: METRICS.get(name).compute(out, y) for name in names}
+def compute(names: list[str], out: torch.Tensor, y: torch.Tensor,
+            groups: np.ndarray | None = None) -> dict[str, float]:
+    """The metrics `names` of outputs `out` for targets `y`; the ranking ones only when
+    the rows are queries (`groups`: each row's), as validation and test rows of
+    interactions are."""
+    out_cpu, y_cpu = out.detach().float().cpu(), y.detach().cpu()
+    values = {}
+    for name in names:
+        m = METRICS.get(name)
+        if m.grouped:
+            if groups is not None:
+                values[name] = m.compute(out_cpu, y_cpu, groups)
+        else:
+            values[name] = m.compute(out, y)
+    return values

@@ -175,8 +175,12 @@ def predict_outputs(net: torch.nn.Module, data: InMemory, autocast=contextlib.nu
 def evaluate(net, data: InMemory, loss_fn, metrics: list[str],
              autocast=contextlib.nullcontext) -> dict[str, float]:
     """Loss and metrics of `net` on `data` (eval mode, fixed order)."""
-    out = predict_outputs(net, data, autocast)
-    return {"loss": loss_fn(out, data.y).item(), **compute(metrics, out, data.y)}
+    return scores(predict_outputs(net, data, autocast), data, loss_fn, metrics)
+
+
+def scores(out: torch.Tensor, data: InMemory, loss_fn, metrics: list[str]) -> dict[str, float]:
+    """Loss and metrics of outputs `out` of the rows of `data`."""
+    return {"loss": loss_fn(out, data.y).item(), **compute(metrics, out, data.y, data.groups)}
 
 
 # ----------------------------------------------------------------------------- checkpoints
