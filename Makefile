@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 # Example data made here from what installed packages ship (nothing is downloaded).
 DATA := examples/data/.digits_png.done examples/data/sentiment.csv \
-	examples/data/interactions.csv
+	examples/data/interactions.csv examples/data/transactions.csv examples/data/health.csv
 
 data: $(DATA)
 
@@ -29,6 +29,12 @@ examples/data/sentiment.csv: examples/data/make_text.py | $(STAMP)
 
 examples/data/interactions.csv: examples/data/make_interactions.py | $(STAMP)
 	$(BIN)/python examples/data/make_interactions.py
+
+examples/data/transactions.csv: examples/data/make_transactions.py | $(STAMP)
+	$(BIN)/python examples/data/make_transactions.py
+
+examples/data/health.csv: examples/data/make_health.py | $(STAMP)
+	$(BIN)/python examples/data/make_health.py
 
 demo: setup
 	$(BIN)/deepnet train examples/digits.yaml

@@ -35,9 +35,23 @@ from deepnet.runs.run import Run
 from deepnet.spec import Loss, Spec, differences, parse_path
 from deepnet.train import checkpoint, distributed
 from deepnet.train.callbacks import Checkpoint, EpochSeeds, MetricsLog, Progress, checkpointed
-from deepnet.train.decision import at_threshold, choose_threshold, decide, finite, per_class
+from deepnet.train.decision import (
+    at_threshold,
+    choose_threshold,
+    class_logits,
+    decide,
+    finite,
+    fit_temperature,
+    fold_temperature,
+    per_class,
+)
 from deepnet.train.losses import LOSSES, default_loss, make_loss
-from deepnet.train.metrics import DEFAULT_METRICS, METRICS, positive_score
+from deepnet.train.metrics import (
+    DEFAULT_METRICS,
+    METRICS,
+    expected_calibration_error,
+    positive_score,
+)
 from deepnet.train.network import build_network, needs_encoding
 from deepnet.train.setup import Setup, device_for, make_trainer
 from deepnet.train.trainer import (
@@ -87,15 +101,7 @@ def resolve(spec: Spec, prepared: Prepared, n_outputs: int | None, problems: Pro
     if LOSSES.get(loss.name).task != task:
         problems.add("train.loss.name", f"{loss.name} is a {LOSSES.get(loss.name).task} loss; "
                                         f"it does not suit a {task} task")
-    if train.threshold is not None and (task != "classification"
-                                        or prepared.dataset.n_classes != 2):
-        problems.add("train.threshold", "a decision threshold is for a binary classifier; "
-                     f"these data are a {task} task" + (
-                         f" of {prepared.dataset.n_classes} classes"
-                         if task == "classification" else "") + ": remove train.threshold")
-    elif train.threshold is not None and not len(prepared.splits["val"]):
-        problems.add("train.threshold", "the threshold is chosen on the validation split, "
-                     "which is empty: set data.split.val above 0")
+    _check_after_training(train, task, prepared, problems)
     grouped = [m for m in metrics if METRICS.get(m).grouped]
     if grouped and prepared.dataset.groups is None:
         problems.add("train.metrics", f"{', '.join(grouped)} rank each user's held-out item "
@@ -108,6 +114,27 @@ def resolve(spec: Spec, prepared: Prepared, n_outputs: int | None, problems: Pro
                                                      f"of {', '.join(sorted(monitors))}")
     return spec.model_copy(update={"task": task, "train": train.model_copy(
         update={"loss": loss, "metrics": metrics})})
+
+
+def _check_after_training(train, task: str, prepared: Prepared, problems: Problems) -> None:
+    """train.threshold (binary classification) and train.calibrate (classification) are
+    fitted on the validation split after training: refused where they cannot be."""
+    binary = task == "classification" and prepared.dataset.n_classes == 2
+    what = f"a {task} task" + (f" of {prepared.dataset.n_classes} classes"
+                                if task == "classification" else "")
+    for key, given, fits, needs in (
+            ("threshold", train.threshold, binary, "a decision threshold is for a binary "
+                                                   "classifier"),
+            ("calibrate", train.calibrate, task == "classification",
+             "calibration is of class probabilities")):
+        if given is None:
+            continue
+        if not fits:
+            problems.add(f"train.{key}", f"{needs}; these data are {what}: remove "
+                                         f"train.{key}")
+        elif not len(prepared.splits["val"]):
+            problems.add(f"train.{key}", "it is fitted on the validation split, which is "
+                                         "empty: set data.split.val above 0")
 
 
 def _check_outputs(task: str, n_outputs: tuple[int, ...], prepared: Prepared, loss: str,
@@ -339,6 +366,7 @@ def finish(spec: Spec, prepared: Prepared, t: Trainer, path: Path, seconds: floa
     model = t.model
     ds = prepared.dataset
     files = RunDir(path)
+    calibration = _calibrate(spec, t, prepared, device)
     outputs = {part: _outputs(t, prepared, part, device) for part in ("val", "test")
                if len(prepared.splits[part])}
     threshold = _threshold(spec, outputs)
@@ -368,6 +396,7 @@ def finish(spec: Spec, prepared: Prepared, t: Trainer, path: Path, seconds: floa
         versions=_versions(),
         per_class=per,
         threshold=threshold,
+        calibration=calibration,
     )
     files.write_results(results)
     model.cpu()
@@ -387,6 +416,28 @@ def _outputs(t: Trainer, prepared: Prepared, part: str, device) -> tuple:
     return predict_outputs(t.model, data, t.autocast), data
 
 
+def _calibrate(spec: Spec, t: Trainer, prepared: Prepared, device) -> dict | None:
+    """train.calibrate: the temperature fitted on the validation split, folded into the
+    model's last dense layer; its record (None when the spec asks for none)."""
+    if spec.train.calibrate is None:
+        return None
+    out, data = _outputs(t, prepared, "val", device)
+    y = data.y.cpu()
+    temperature = fit_temperature(out.cpu(), y)
+    x = next(iter(data.batches()))[0]
+    try:
+        fold_temperature(t.model, temperature, x)
+    except ValueError as e:
+        raise SpecError(f"train.calibrate: {e}", path="train.calibrate") from None
+    after = predict_outputs(t.model, data, t.autocast).cpu()
+    nll = torch.nn.functional.cross_entropy
+    return finite({"method": "temperature", "temperature": temperature,
+                   "val_nll_before": nll(class_logits(out.cpu()), y).item(),
+                   "val_nll_after": nll(class_logits(after), y).item(),
+                   "val_ece_before": expected_calibration_error(out.cpu(), y),
+                   "val_ece_after": expected_calibration_error(after, y)})
+
+
 def _threshold(spec: Spec, outputs: dict) -> dict | None:
     """train.threshold chosen on the validation outputs, with precision, recall and F1 at
     it on the validation and test splits; None when the spec asks for none."""
@@ -398,7 +449,7 @@ def _threshold(spec: Spec, outputs: dict) -> dict | None:
         score, positive = positive_score(out).numpy(), data.y.cpu().numpy() == 1
         if part == "val":
             value, how = choose_threshold(score, positive, tc.choose, tc.precision)
-            record = {"value": round(value, 6), "chosen": how}
+            record = {"value": value, "chosen": how}
         record[part] = finite(at_threshold(score, positive, record["value"]))
     return record
 

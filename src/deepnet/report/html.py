@@ -11,12 +11,14 @@ ReportWarning into an error (pyproject.toml), so a broken section fails the test
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 
 import jinja2
 import numpy as np
+import torch
 import yaml
 
 from deepnet.core.errors import DeepnetError
@@ -52,6 +54,18 @@ class _Sources:
             self._prepared = prepare(self.run.spec)
             self._prepared.preprocess = self.run.preprocess
         return self._prepared
+
+    @functools.cached_property
+    def outputs(self):
+        """(split name, the model's outputs, the targets) of the test split (the
+        validation split when there is none; at most PREDICTION_ROWS), or None."""
+        prepared = self.prepared
+        part = "test" if len(prepared.splits["test"]) else "val"
+        idx = prepared.splits[part][:PREDICTION_ROWS]
+        if not len(idx):
+            return None
+        out = self.run.predict_outputs(prepared.dataset.x[idx])
+        return part, out, prepared.targets(prepared.dataset.y[idx])
 
     @property
     def drawn_findings(self):
@@ -101,23 +115,69 @@ def _curves(src: _Sources) -> dict | None:
 def _predictions(src: _Sources) -> dict | None:
     from deepnet.report import plots
 
-    run, prepared = src.run, src.prepared
-    part = "test" if len(prepared.splits["test"]) else "val"
-    idx = prepared.splits[part][:PREDICTION_ROWS]
-    if not len(idx):
+    run = src.run
+    if src.outputs is None:
         return None
-    out = run.predict_outputs(prepared.dataset.x[idx])
-    y = prepared.targets(prepared.dataset.y[idx])
+    part, out, y = src.outputs
     if run.task == "classification":
-        from deepnet.train.metrics import predicted_classes
+        from deepnet.train.decision import decide
 
-        pred = predicted_classes(out).numpy()
-        return {"title": f"Confusion matrix ({part} split, {len(idx)} samples)",
+        pred = decide(out, run.meta.threshold).numpy()
+        return {"title": f"Confusion matrix ({part} split, {len(y)} samples)",
                 "image": plots.confusion(np.asarray(y), pred, run.classes)}
     pred = out.reshape(len(out), -1)[:, 0].numpy()
-    return {"title": f"Residuals ({part} split, {len(idx)} samples)",
+    return {"title": f"Residuals ({part} split, {len(y)} samples)",
             "image": plots.residuals(np.asarray(y, dtype=np.float64).reshape(len(y), -1)[:, 0],
                                      pred)}
+
+
+def _per_class(src: _Sources) -> dict | None:
+    """Precision, recall and F1 of each class on the test split, and the threshold."""
+    r = src.run.results
+    if not r.per_class:
+        return None
+    rows = [("class", "precision", "recall", "F1", "support")] + [
+        (name, f"{m['precision']:.4f}", f"{m['recall']:.4f}", f"{m['f1']:.4f}",
+         int(m["support"])) for name, m in r.per_class.items()]
+    section = {"title": "Per class (test split)", "table": rows, "header": True}
+    if r.threshold is not None:
+        t = r.threshold
+        section["text"] = (f"Decision threshold {t['value']:.4g} on the probability of "
+                           f"{src.run.classes[1]!r}: {t['chosen']}.")
+    return section
+
+
+def _rates(src: _Sources) -> dict | None:
+    """A binary classifier's ROC and precision-recall curves, the threshold marked."""
+    run = src.run
+    if run.task != "classification" or len(run.classes) != 2 or src.outputs is None:
+        return None
+    from deepnet.report import plots
+    from deepnet.train.metrics import positive_score
+
+    part, out, y = src.outputs
+    positive = np.asarray(y) == 1
+    if positive.all() or not positive.any():
+        return None
+    return {"title": f"ROC and precision-recall curves ({part} split)",
+            "image": plots.roc_pr(positive_score(out).numpy(), positive, run.meta.threshold,
+                                  run.classes[1])}
+
+
+def _reliability(src: _Sources) -> dict | None:
+    """The reliability diagram, where the run measures or calibrates its probabilities."""
+    run = src.run
+    wanted = "ece" in (run.spec.train.metrics or []) or run.spec.train.calibrate is not None
+    if run.task != "classification" or not wanted or src.outputs is None:
+        return None
+    from deepnet.report import plots
+    from deepnet.train.metrics import expected_calibration_error, reliability
+
+    part, out, y = src.outputs
+    y = torch.as_tensor(y)
+    ece = expected_calibration_error(out, y)
+    return {"title": f"Reliability diagram ({part} split, expected calibration error "
+                     f"{ece:.4f})", "image": plots.reliability(reliability(out, y))}
 
 
 def _gradients(src: _Sources) -> dict | None:
@@ -185,6 +245,9 @@ SECTIONS: dict[str, Callable[[_Sources], dict | list[dict] | None]] = {
     "Diagnosis": _diagnosis,
     "Learning curves": _curves,
     "Predictions": _predictions,
+    "Per class": _per_class,
+    "ROC and precision-recall curves": _rates,
+    "Reliability": _reliability,
     "Gradient norms per layer": _gradients,
     "Data audit": _audit,
     "Robustness": _robustness,

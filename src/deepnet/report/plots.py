@@ -86,3 +86,51 @@ def gradient_norms(names: list[str], norms: np.ndarray) -> str:
     ax.set_title("weight-gradient L2 norm per layer (dark: first layers, light: last)")
     ax.legend(fontsize=7, ncol=2 if n > 6 else 1, loc="best")
     return figure_png(fig)
+
+
+def roc_pr(score: np.ndarray, positive: np.ndarray, threshold: float | None,
+           name: str) -> str:
+    """The ROC curve and the precision-recall curve of scores of the positive class, the
+    decision threshold (0.5 when none was chosen) marked on both."""
+    from deepnet.train.decision import at_threshold
+    from deepnet.train.decision import curves as rate_curves
+
+    plt = pyplot()
+    c = rate_curves(score, positive)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    axes[0].plot(c["fpr"], c["tpr"])
+    axes[0].plot([0, 1], [0, 1], color="grey", linestyle=":")
+    axes[0].set_xlabel("false positive rate")
+    axes[0].set_ylabel("true positive rate (recall)")
+    axes[1].step(c["recall"], c["precision"], where="post")
+    axes[1].axhline(positive.mean(), color="grey", linestyle=":", label="chance")
+    axes[1].set_xlabel("recall")
+    axes[1].set_ylabel("precision")
+    t = 0.5 if threshold is None else threshold
+    at = at_threshold(score, positive, t)
+    negatives = max(int((~positive).sum()), 1)
+    fpr = int(((score >= t) & ~positive).sum()) / negatives
+    label = f"threshold {t:.3g}" + ("" if threshold is not None else " (default)")
+    axes[0].scatter([fpr], [at["recall"]], color="red", zorder=3, label=label)
+    axes[1].scatter([at["recall"]], [at["precision"]], color="red", zorder=3, label=label)
+    for ax, title in zip(axes, ("ROC", f"precision-recall of {name!r}"), strict=True):
+        ax.set_title(title)
+        ax.legend(loc="best")
+    return figure_png(fig)
+
+
+def reliability(points: list[tuple[float, float, int]]) -> str:
+    """Accuracy against confidence per bin (a calibrated model lies on the diagonal),
+    with the rows per bin."""
+    plt = pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    conf, acc, rows = (np.asarray(v) for v in zip(*points, strict=True))
+    axes[0].plot([0, 1], [0, 1], color="grey", linestyle=":", label="calibrated")
+    axes[0].plot(conf, acc, marker="o", label="model")
+    axes[0].set_xlabel("confidence (probability of the predicted class)")
+    axes[0].set_ylabel("accuracy")
+    axes[0].legend(loc="best")
+    axes[1].bar(conf, rows, width=0.05)
+    axes[1].set_xlabel("confidence")
+    axes[1].set_ylabel("rows")
+    return figure_png(fig)

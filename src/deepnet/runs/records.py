@@ -35,7 +35,8 @@ FORMAT = 3
 
 # ----------------------------------------------------------------------------- results.json
 TRAINING = ("epochs", "best_epoch", "stop_reason", "stop_message", "seconds",
-            "seconds_per_epoch", "device", "samples", "versions", "per_class", "threshold")
+            "seconds_per_epoch", "device", "samples", "versions", "per_class", "threshold",
+            "calibration")
 ENSEMBLE = ("members", "warnings", "member_test")
 
 
@@ -58,9 +59,11 @@ class Results(JsonRecord):
     warnings: list[str] = field(default_factory=list)  # ensemble
     member_test: dict[str, dict[str, float]] = field(default_factory=dict)  # ensemble
     # classification: {class: {precision, recall, f1, support}} on the test split
-    per_class: dict[str, dict[str, float]] = field(default_factory=dict)
+    per_class: dict[str, dict[str, float | int]] = field(default_factory=dict)
     # train.threshold: {value, chosen (how), val and test: {precision, recall, f1}}
     threshold: dict[str, Any] | None = None
+    # train.calibrate: {method, temperature, and the validation NLL and ECE before/after}
+    calibration: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The keys that apply: `test`, plus TRAINING (a trained run) or ENSEMBLE."""

@@ -88,6 +88,9 @@ class Train(Section):
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     compile: bool = False
     threshold: Threshold | None = None  # binary classification: default argmax (0.5)
+    # classification: temperature scaling fitted on the validation split after training,
+    # folded into the last dense layer
+    calibrate: Literal["temperature"] | None = None
 
     @field_validator("device")
     @classmethod

@@ -91,3 +91,49 @@ def finite(d: dict) -> dict:
     """`d` with its float values rounded to 6 places (NaN as None) for results.json."""
     return {k: (None if isinstance(v, float) and math.isnan(v) else
                 round(v, 6) if isinstance(v, float) else v) for k, v in d.items()}
+
+
+# ----------------------------------------------------------------------------- calibration
+def class_logits(out: torch.Tensor) -> torch.Tensor:
+    """(N, classes) float logits; one output unit (a binary classifier) becomes [0, z]."""
+    out = out.float()
+    return torch.cat([torch.zeros_like(out), out], dim=1) if out.shape[-1] == 1 else out
+
+
+def fit_temperature(logits: torch.Tensor, y: torch.Tensor) -> float:
+    """The temperature T that minimises the cross-entropy of logits / T on (validation)
+    targets `y` (Guo et al. 2017): one parameter, fitted by L-BFGS on log T."""
+    z = class_logits(logits.detach())
+    log_t = torch.zeros(1, requires_grad=True)
+    opt = torch.optim.LBFGS([log_t], lr=0.1, max_iter=200, line_search_fn="strong_wolfe")
+
+    def nll():
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(z / log_t.exp(), y)
+        loss.backward()
+        return loss
+
+    opt.step(nll)
+    return float(log_t.detach().exp().clamp(1e-2, 1e2))
+
+
+def fold_temperature(model: torch.nn.Module, temperature: float, x: torch.Tensor) -> None:
+    """Divide the network's outputs by `temperature` by scaling its last dense layer
+    (checked on inputs `x`): predict, export and serve then give calibrated
+    probabilities with nothing added. ValueError when the outputs are not that layer's."""
+    last = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    if not last:
+        raise ValueError("the network has no dense layer to scale")
+    with torch.no_grad():
+        before = model(x).float()
+        last[-1].weight.div_(temperature)
+        if last[-1].bias is not None:
+            last[-1].bias.div_(temperature)
+        after = model(x).float()
+        if not torch.allclose(after, before / temperature, rtol=1e-4, atol=1e-5):
+            last[-1].weight.mul_(temperature)
+            if last[-1].bias is not None:
+                last[-1].bias.mul_(temperature)
+            raise ValueError("the network's outputs are not those of its last dense layer "
+                             "(an activation or layer after it): make the last layer "
+                             "`dense` with a linear activation")
