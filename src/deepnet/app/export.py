@@ -149,8 +149,9 @@ RECIPES = {
     "array": "the inputs as they are: float32 of the input shape",
     "table": "one float32 feature per numeric column and per category of a onehot column "
              "(1 for the row's category, else 0), the category's index in `categories` for "
-             "an ordinal column (-1 for an unknown one), in the order of `columns`; a "
-             "missing value takes the column's `fill`",
+             "an ordinal column (-1 for an unknown one), 1 + that index for an embedding "
+             "column (0 for an unknown one), in the order of `columns`; a missing value "
+             "takes the column's `fill`",
     "text": "the text lowercased and split into words (the regex \\w+|[^\\w\\s]), each word "
             "its index in `vocab` (1 for a word not in it), cut to the last `max_len` ids "
             "and left-padded with 0 to `max_len`; int64",
@@ -176,6 +177,8 @@ def metadata(run, fmt: str) -> dict[str, Any]:
                    if run.task == "classification" else "regression values"},
         "classes": list(run.classes),
         "labels": None if run.meta.labels is None else list(run.meta.labels),
+        # a binary classifier's decision: class 1 when its probability is at least this
+        "threshold": run.meta.threshold,
         "encoding": run.encoding.to_json(),
         "recipe": RECIPES[run.encoding.kind],
         "preprocessing": "inside the graph: " + run.meta.preprocess.mode + " normalisation"

@@ -70,6 +70,17 @@ def weight_layers(model) -> list[tuple[str, list[tuple[str, int]]]]:
     return list(groups.items())
 
 
+def input_layers(model) -> list[tuple[str, list[tuple[str, int]]]]:
+    """[(input name, [(parameter name, numel), ...])] of a model of several inputs
+    (model.inputs): each input's parameters, its embeddings and layers together."""
+    groups: dict[str, list[tuple[str, int]]] = {}
+    for name, p in model.named_parameters():
+        path = spec_path(model, name) or ""
+        if p.requires_grad and path.startswith("model.inputs."):
+            groups.setdefault(path.split(".")[2].split("[")[0], []).append((name, p.numel()))
+    return list(groups.items())
+
+
 def layer_grad_rms(history: list[dict], layers, rms: bool = True) -> tuple[list[str], np.ndarray]:
     """(spec paths, array (epochs, layers)) of each layer's weight-gradient L2 norm, or with
     `rms` its RMS per weight, sqrt(sum of squared norms / number of weights), which is

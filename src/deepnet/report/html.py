@@ -22,7 +22,7 @@ import torch
 import yaml
 
 from deepnet.core.errors import DeepnetError
-from deepnet.diagnose.gradients import layer_grad_rms, weight_layers
+from deepnet.diagnose.gradients import input_layers, layer_grad_rms, weight_layers
 from deepnet.report.plots import curves
 from deepnet.report.robustness import report_sections
 
@@ -189,7 +189,17 @@ def _gradients(src: _Sources) -> dict | None:
     names, norms = layer_grad_rms(run.history, weight_layers(run.model), rms=False)
     if not names:
         return None
-    return {"title": "Gradient norms per layer", "image": plots.gradient_norms(names, norms)}
+    section = {"title": "Gradient norms per layer",
+               "image": plots.gradient_norms(names, norms)}
+    inputs = input_layers(run.model)
+    if inputs:  # which input the network learns from
+        names, rms = layer_grad_rms(run.history, inputs)
+        section["table"] = [("input", "gradient RMS per parameter, first epoch",
+                             "median over epochs", "last epoch")] + [
+            (n, f"{rms[0, j]:.3g}", f"{np.median(rms[:, j]):.3g}", f"{rms[-1, j]:.3g}")
+            for j, n in enumerate(names)]
+        section["header"] = True
+    return section
 
 
 def _audit(src: _Sources) -> dict | None:
