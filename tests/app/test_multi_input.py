@@ -222,8 +222,8 @@ def test_attack_leaves_codes_and_refuses_codes_only(trained, tmp_path):
     x, y = frame.drop(columns=["label"]), frame["label"].to_numpy()
     r = deepnet.attack(trained, "pgd", eps=0.5, examples=(x, y), steps=5)
     assert r.robust_accuracy <= r.clean_accuracy
-    from deepnet.robust.evaluate import _run_attack, network
     from deepnet.attacks import ATTACKS
+    from deepnet.robust.evaluate import _run_attack, network
 
     xt = torch.as_tensor(trained.as_inputs(x))
     a = ATTACKS.get("pgd").args(eps=0.5, steps=5)
