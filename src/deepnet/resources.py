@@ -33,6 +33,7 @@ from deepnet.nn.inputs import Inputs
 from deepnet.nn.layer_type import Row, Shape
 from deepnet.nn.layers import LAYERS
 from deepnet.nn.saved import Activations, saved_activations
+from deepnet.nn.tree import FRONT
 from deepnet.spec import Optimizer, Spec
 from deepnet.train.network import data_layout, front_of, needs_encoding
 from deepnet.train.optim import OPTIMIZERS, make_optimizer
@@ -251,15 +252,24 @@ def _measured_plan(model: nn.Module, input_shape: Shape, optimizer: str, precisi
 
 
 # ----------------------------------------------------------------------------- sizes, FLOPs
-def backward_flops(rows: Sequence[Row]) -> list[int]:
+def backward_flops(rows: Sequence[Row], front=None) -> list[int]:
     """Backward FLOPs per sample of each summary row, by its layer type's `backward`
     (given its forward FLOPs, whether it has weights, and whether its input needs a
-    gradient: some earlier layer has weights)."""
-    grad, out = False, []
+    gradient: some earlier layer has weights). The layers of each input of a `front`
+    (deepnet.nn.inputs) start from that input's features, which need a gradient when
+    they include embeddings."""
+    parts = {p.name: bool(p.embedded) for p in front.parts} if front is not None else {}
+    grad, out, branch = False, [], {}
     for r in rows:
+        name = r.path.removeprefix(FRONT + ".").split("[")[0]
+        inside = r.path.startswith(FRONT + ".") and name in parts
+        before = branch.get(name, parts.get(name, False)) if inside else grad
         weights = r.params > 0
-        out.append(LAYERS[r.type].backward(r.flops, weights, grad))
-        grad = grad or weights
+        out.append(LAYERS[r.type].backward(r.flops, weights, before))
+        if inside:
+            branch[name] = before or weights
+        else:
+            grad = before or weights or (r.path == FRONT and any(branch.values()))
     return out
 
 

@@ -193,7 +193,7 @@ def summary(spec, batch_size: int | None = None, input_shape=None, *,
                           opt.momentum, front)
     total = sum(p.numel() for p in model.parameters())
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    backward = backward_flops(rows)
+    backward = backward_flops(rows, front)
     s = Summary(rows, total, trainable, sum(r.flops for r in rows), plan.at(batch_size),
                 tuple(input_shape), batch_size, sum(backward), backward)
     s.excluded = [f"{r.path.removeprefix('model.')} ({r.type})" for r in rows

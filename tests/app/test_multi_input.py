@@ -3,6 +3,7 @@ and the data checked against each other, the front against a network written wit
 torch.nn, the memory estimate against a measurement, unknown categories at predict
 time, resume after SIGKILL, data parallelism, export and attacks."""
 
+import json
 import os
 import signal
 import subprocess
@@ -48,7 +49,8 @@ def spec_dict(csv, **model) -> dict:
                   "merge": "concat",
                   "layers": [{"dense": {"units": 16, "activation": "relu"}}, {"dense": 2}],
                   **model},
-        "train": {"epochs": 4, "batch_size": 64, "early_stopping": None}}
+        "train": {"epochs": 4, "batch_size": 64, "early_stopping": None,
+                  "threshold": "max_f1"}}
 
 
 @pytest.fixture(scope="module")
@@ -283,3 +285,87 @@ def test_two_processes_equal_one(csv, tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     a, b = load_file(one.path / "model.safetensors"), load_file(tmp_path / "two/model.safetensors")
     assert max(((a[k] - b[k]).norm() / a[k].norm().clamp_min(1e-12)).item() for k in a) <= 1e-5
+
+
+def test_backward_flops_follow_each_inputs_gradient(csv):
+    """An input with embeddings needs the gradient of its first layer's input (2x the
+    forward FLOPs); an input of numbers does not (1x: the weights' gradient only)."""
+    s = deepnet.summary(Spec.from_dict(spec_dict(csv)))
+    rows = {r.path: (r.flops, b) for r, b in zip(s.layers, s.layer_flops_backward, strict=True)}
+    assert rows["model.inputs.ids[0]"][1] == 2 * rows["model.inputs.ids[0]"][0]
+    assert rows["model.inputs.numbers[0]"][1] == rows["model.inputs.numbers[0]"][0]
+    assert rows["model.layers[1]"][1] == 2 * rows["model.layers[1]"][0]
+
+
+@pytest.mark.slow
+def test_serve_answers_as_predict_with_the_threshold(trained):
+    pytest.importorskip("fastapi")
+    from serving import Server
+
+    rows = transactions(30, seed=4).drop(columns=["label"])
+    rows.loc[:2, "user"] = "someone new"
+    expected = trained.predict(rows)
+    proba = trained.predict_proba(rows)[:, 1]
+    assert trained.meta.threshold is not None
+    assert np.array_equal(expected == 1, proba >= trained.meta.threshold)
+    server = Server(trained.path)
+    try:
+        status, got = server.predict({"inputs": rows.to_dict("records")})
+        assert status == 200 and got["labels"] == expected.tolist()
+        status, got = server.predict({"inputs": [{"user": "u1", "merchant": "food"}]})
+        assert status == 422 and "amount" in json.dumps(got)
+    finally:
+        assert server.stop() == 0
+
+
+# ----------------------------------------------------------------------------- .npz inputs
+@pytest.fixture(scope="module")
+def npz(tmp_path_factory):
+    """Digits images and three numbers per sample (one of them tells the class's parity)
+    as two arrays of an .npz."""
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    d.images, d.target = d.images[:800], d.target[:800]
+    rng = np.random.default_rng(0)
+    image = (d.images / 16.0).astype(np.float32)[:, None]  # (N, 1, 8, 8)
+    meta = np.c_[d.target % 2 + rng.normal(0, 0.3, len(d.target)),
+                 rng.normal(size=(len(d.target), 2))].astype(np.float32)
+    path = tmp_path_factory.mktemp("npz") / "digits.npz"
+    np.savez(path, image=image, meta=meta, y=d.target)
+    return path, image, meta, d.target
+
+
+def npz_spec(path):
+    return {"name": "npz", "data": {"source": str(path)},
+            "model": {"inputs": {"image": [{"conv2d": {"filters": 8, "kernel": 3,
+                                                       "activation": "relu"}},
+                                           {"flatten": {}}],
+                                 "meta": [{"dense": {"units": 8, "activation": "relu"}}]},
+                      "layers": [{"dense": 10}]},
+            "train": {"epochs": 3, "early_stopping": None}}
+
+
+def test_npz_arrays_as_inputs(npz, tmp_path, capsys):
+    path, image, meta, y = npz
+    run = deepnet.train(npz_spec(path), out=tmp_path / "run", quiet=True)
+    assert run.results.test["accuracy"] > 0.6
+    assert run.encoding.inputs["image"].shape == (1, 8, 8)
+    rows = [r.path for r in deepnet.summary(run.spec).layers]
+    assert rows[:3] == ["model.inputs.image[0]", "model.inputs.image[1]", "model.inputs.meta[0]"]
+    want = run.predict({"image": image[:20], "meta": meta[:20]})
+    assert main(["predict", str(run.path), str(path)]) == 0
+    got = [line.split(",")[1] for line in capsys.readouterr().out.splitlines()[1:21]]
+    assert got == [str(v) for v in want]
+    with pytest.raises(deepnet.DataError, match="input 'meta' .* shape \\(2,\\); the run "
+                                                 "was trained on \\(3,\\)"):
+        run.predict({"image": image[:2], "meta": meta[:2, :2]})
+    shape, enc = data_layout(run.spec)
+    net, _ = build_network(run.spec.model, shape, enc, 0)
+    est, meas = estimate_memory(run.spec, shape, 64, encoding=enc), measure_memory(net, shape, 64)
+    assert abs(est.activations - meas.activations) <= 0.05 * meas.activations
+    bad = npz_spec(path)
+    bad["data"]["inputs"] = {"image": ["pixels"]}
+    assert main(["summary", str(write_spec(tmp_path / "b.yaml", bad))]) == 2
+    err = capsys.readouterr().err
+    assert "input 'image' of model.inputs takes array 'pixels'" in err and "image, meta, y" in err

@@ -8,13 +8,6 @@ import http.client
 import io
 import json
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 
 import numpy as np
 import pytest
@@ -22,47 +15,7 @@ import pytest
 import deepnet
 from deepnet.cli import main
 from deepnet.spec import Spec
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _request(url: str, body: bytes | None = None, headers=None) -> tuple[int, dict]:
-    req = urllib.request.Request(url, data=body, headers={
-        "Content-Type": "application/json", **(headers or {})})
-    try:
-        with urllib.request.urlopen(req, timeout=30) as r:
-            return r.status, json.loads(r.read())
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read() or b"{}")
-
-
-class Server:
-    def __init__(self, run_dir):
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen([sys.executable, "-m", "deepnet", "serve", str(run_dir),
-                                      "--port", str(self.port)], stderr=subprocess.PIPE,
-                                     text=True)
-        for _ in range(300):
-            try:
-                if _request(self.url + "/health")[1] == {"status": "ok"}:
-                    return
-            except (urllib.error.URLError, ConnectionError):
-                time.sleep(0.1)
-        self.proc.kill()
-        raise RuntimeError(self.proc.stderr.read())
-
-    def predict(self, payload) -> tuple[int, dict]:
-        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-        return _request(self.url + "/predict", body)
-
-    def stop(self) -> int:
-        self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout=30)
+from serving import Server, request
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +47,7 @@ def test_predict_matches_deepnet_predict_and_bad_requests_are_4xx(runs, tmp_path
         assert got["labels"] == run.predict(frame).tolist()  # typed labels: ints
         named = [dict(reversed(list(r.items()))) for r in frame.to_dict("records")]
         assert server.predict({"inputs": named})[1]["labels"] == got["labels"]
-        status, meta = _request(server.url + "/metadata")
+        status, meta = request(server.url + "/metadata")
         assert status == 200 and meta["input"]["columns"][0] == "mean radius"
         assert meta["test"] == run.results.test and len(meta["spec_sha256"]) == 64
 

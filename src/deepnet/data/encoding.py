@@ -25,10 +25,47 @@ Mode = Literal["none", "standard", "minmax"]  # data.normalize
 
 
 @dataclass(frozen=True)
+class ArrayInput(JsonRecord):
+    """One input of a model of several inputs read from an .npz: its array and the
+    shape of one sample of it."""
+
+    array: str
+    shape: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class ArrayEncoding(JsonRecord):
-    """Arrays taken as they are."""
+    """Arrays taken as they are; for a model of several inputs (`inputs`), the named
+    arrays of an .npz, each sample's flattened and side by side (pack_arrays)."""
 
     kind: Literal["array"] = "array"
+    inputs: dict[str, ArrayInput] | None = None
+
+    @model_serializer(mode="wrap")
+    def _saved(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        d = handler(self)
+        if self.inputs is None:
+            del d["inputs"]
+        return d
+
+
+def pack_arrays(arrays: dict[str, Any], inputs: dict[str, ArrayInput] | None = None
+                ) -> Any:
+    """The arrays of a model's inputs (N, *shape each) as one (N, features) array, each
+    sample's flattened in the order of `arrays` (or of `inputs`, whose shapes they must
+    have: ValueError naming the input otherwise)."""
+    import numpy as np
+
+    order = list(inputs) if inputs is not None else list(arrays)
+    parts = []
+    for name in order:
+        a = np.asarray(arrays[name])
+        if inputs is not None and tuple(a.shape[1:]) != tuple(inputs[name].shape):
+            raise ValueError(f"input {name!r} (array {inputs[name].array!r}) has samples of "
+                             f"shape {tuple(a.shape[1:])}; the run was trained on "
+                             f"{tuple(inputs[name].shape)}")
+        parts.append(a.reshape(len(a), -1).astype(np.float32))
+    return np.concatenate(parts, axis=1)
 
 
 @dataclass(frozen=True)

@@ -28,8 +28,9 @@ from deepnet.data.encoding import (
     ImageEncoding,
     TableEncoding,
     TextEncoding,
+    pack_arrays,
 )
-from deepnet.data.sources import TABLE_SUFFIXES, load_npz
+from deepnet.data.sources import TABLE_SUFFIXES, load_npz, load_npz_inputs
 
 _KINDS = {"array": "arrays", "table": "tables", "text": "text tables", "image": "images"}
 
@@ -51,6 +52,10 @@ def read_raw(encoding: Encoding | None, path: str | Path, labelled: bool = False
     suffix = path.suffix.lower()
     if kind == "image" and suffix != ".npz":
         raise DataError(f"{where}: {trained}; pass a folder of images (or an .npz of x)")
+    if suffix == ".npz" and getattr(encoding, "inputs", None) is not None:
+        arrays, y = load_npz_inputs(path, {n: a.array for n, a in encoding.inputs.items()},
+                                    need_y=labelled)
+        return _packed(encoding, arrays, where), y, None
     if suffix == ".npz":
         x, y = load_npz(path, need_y=labelled)
         check_numeric(x, where, "x")
@@ -86,6 +91,18 @@ def _table(encoding: Encoding, path: Path, labelled: bool):
     return _frame(encoding, read_frame(path), str(path), labelled)
 
 
+def _packed(encoding: ArrayEncoding, arrays: dict, where: str) -> np.ndarray:
+    """The arrays of a model of several inputs as its one input (pack_arrays), checked."""
+    for name, a in arrays.items():
+        check_numeric(np.asarray(a), where, f"input {name!r}")
+    try:
+        x = pack_arrays(arrays, encoding.inputs)
+    except ValueError as e:
+        raise DataError(f"{where}: {e}") from None
+    check_finite(x, where, advice=INPUT_ADVICE)
+    return x
+
+
 def given_inputs(encoding: Encoding | None, given, labelled: bool = False,
                  where: str | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """(raw inputs, labels or None) of data passed in Python (deepnet.data.memory): a
@@ -97,6 +114,17 @@ def given_inputs(encoding: Encoding | None, given, labelled: bool = False,
 
     encoding = encoding or ArrayEncoding()
     where = where or f"data ({memory.kind_of(given)})"
+    inputs = getattr(encoding, "inputs", None)
+    if isinstance(encoding, ArrayEncoding) and inputs is not None and isinstance(given, dict):
+        missing = [n for n in inputs if n not in given]
+        if missing:
+            raise DataError(f"{where}: this run takes the inputs {', '.join(inputs)} (a dict "
+                            f"of an array per input); missing {', '.join(missing)}")
+        x = _packed(encoding, {n: memory.as_array(given[n], where) for n in inputs}, where)
+        labels = given.get("y") if labelled else None
+        if labelled and labels is None:
+            raise DataError(f"{where}: labelled data need the labels under 'y'")
+        return x, None if labels is None else memory.as_array(labels, where)
     if not memory.is_table(given):
         if not labelled:
             return memory.as_array(given, where), None  # X alone

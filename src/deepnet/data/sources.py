@@ -14,6 +14,7 @@ import tokenize
 import zipfile
 import zlib
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -21,8 +22,9 @@ import numpy as np
 from deepnet.core.errors import DataError, did_you_mean
 from deepnet.core.registry import Registry
 from deepnet.data import memory
+from deepnet.data.checks import check_numeric
 from deepnet.data.dataset import Dataset
-from deepnet.data.encoding import Column, TableEncoding
+from deepnet.data.encoding import ArrayEncoding, ArrayInput, Column, TableEncoding, pack_arrays
 from deepnet.data.images import load_images
 from deepnet.data.tables import load_table
 from deepnet.data.text import load_text
@@ -144,7 +146,7 @@ def _table_or_text(data, path: Path, task: str | None) -> Dataset:
 FILE_KINDS: Registry[Callable] = Registry("file kind", {
     ".csv": _table_or_text, ".tsv": _table_or_text, ".parquet": _table_or_text,
     ".pq": _table_or_text,
-    ".npz": lambda data, path, task: load_npz_dataset(path, task),
+    ".npz": lambda data, path, task: load_npz_dataset(path, task, getattr(data, "inputs", None)),
 })
 TABLE_SUFFIXES = tuple(k for k, fn in FILE_KINDS.items() if fn is _table_or_text)
 
@@ -154,11 +156,13 @@ def load_source(data, task: str | None = None, given=None) -> Dataset:
     data `given` in Python (deepnet.data.memory) instead of data.source; DataError for
     an unknown source or a bad file."""
     ds = memory.load_memory(data, given, task) if given is not None else _load(data, task)
-    if getattr(data, "inputs", None) is not None and ds.encoding.kind != "table":
+    if getattr(data, "inputs", None) is not None and ds.encoding.kind != "table" and \
+            getattr(ds.encoding, "inputs", None) is None:
         raise DataError(f"{ds.source or data.source}: model.inputs takes its inputs from the "
-                        f"columns of a table (data.inputs), but these data are "
-                        f"{ds.encoding.kind} data of shape {tuple(ds.input_shape)}; pass a "
-                        "table (a .csv or .parquet file, a DataFrame), or use one input")
+                        f"columns of a table or the arrays of an .npz (data.inputs), but these "
+                        f"data are {ds.encoding.kind} data of shape {tuple(ds.input_shape)}; "
+                        "pass a table (a .csv or .parquet file, a DataFrame) or an .npz of an "
+                        "array per input, or use one input")
     return ds
 
 
@@ -197,28 +201,62 @@ NOT_AN_ARCHIVE = ("it is no .npz archive (a zip of .npy arrays), and numpy would
 
 def load_npz(path: str | Path, need_y: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
     """Arrays `x` (and `y`) from an .npz file, never unpickled."""
+    arrays, y = _read_npz(path, {"x": "x"}, need_y)
+    return arrays["x"], y
+
+
+def load_npz_inputs(path: str | Path, inputs: dict, need_y: bool = False
+                    ) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+    """The array of each input of a model of several inputs (`inputs`: input name -> its
+    array's name, or a list of that one name, as data.inputs gives it) and `y`, from an
+    .npz file; a DataError naming the input and the array the file lacks."""
+    names = {}
+    for name, arrays in inputs.items():
+        arrays = [arrays] if isinstance(arrays, str) else list(arrays)
+        if len(arrays) != 1:
+            raise DataError(f"data.inputs.{name}: an input of an .npz file is one array; "
+                            f"got {arrays}")
+        names[name] = arrays[0]
+    return _read_npz(path, names, need_y, lambda name, array: (
+        f"input {name!r} of model.inputs takes array {array!r} (data.inputs.{name}), which "
+        "the file does not have"))
+
+
+def _read_npz(path: str | Path, names: dict[str, str], need_y: bool,
+              lacking: Callable[[str, str], str] | None = None
+              ) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+    """{name: array} for each array named in `names` (name -> array in the file), and
+    `y` (None when absent and not needed), never unpickled; `lacking(name, array)` says
+    what is missing when the file has no such array."""
     path = Path(path)
     try:
         with np.load(path, allow_pickle=False) as f:
-            if "x" not in f:
-                raise DataError(f"{str(path)!r}: no array named 'x' (found: "
-                                f"{', '.join(f.files) or 'none'}); save with np.savez(path, x=...)")
+            found = ", ".join(f.files) or "none"
+            for name, array in names.items():
+                if array not in f:
+                    what = lacking(name, array) if lacking else f"no array named {array!r}"
+                    raise DataError(f"{str(path)!r}: {what} (found: {found}); save with "
+                                    f"np.savez(path, {array}=...)")
             if need_y and "y" not in f:
                 raise DataError(f"{str(path)!r}: no array named 'y' of labels (found: "
-                                f"{', '.join(f.files)}); save with np.savez(path, x=..., y=...)")
-            x, y = _array(f, "x", path), (_array(f, "y", path) if "y" in f else None)
+                                f"{found}); save with np.savez(path, x=..., y=...)")
+            arrays = {name: _array(f, array, path) for name, array in names.items()}
+            y = _array(f, "y", path) if "y" in f else None
     except FileNotFoundError:
         raise DataError(f"{str(path)!r} not found") from None
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, SyntaxError,
             tokenize.TokenError) as e:  # a damaged archive, array or header
         why = NOT_AN_ARCHIVE if "pickle" in str(e) else str(e)  # numpy would advise pickling
         raise DataError(f"{str(path)!r} is not a readable .npz file: {why}") from None
-    if x.ndim == 0:
-        raise DataError(f"{str(path)!r}: x must have one row per sample; got a scalar")
-    if y is not None and len(y) != len(x):
-        raise DataError(f"{str(path)!r}: x has {len(x)} rows but y has {len(y)}; "
-                        "they must have one label per row of x")
-    return x, y
+    for name, x in arrays.items():
+        what = "x" if names[name] == "x" else f"array {names[name]!r} (input {name!r})"
+        if x.ndim < (2 if what != "x" else 1):
+            raise DataError(f"{str(path)!r}: {what} must have one row per sample and "
+                            f"features; got shape {x.shape}")
+        if y is not None and len(y) != len(x):
+            raise DataError(f"{str(path)!r}: {what} has {len(x)} rows but y has {len(y)}; "
+                            f"they must have one label per row of {what}")
+    return arrays, y
 
 
 def _array(f, name: str, path: Path) -> np.ndarray:
@@ -234,6 +272,15 @@ def _array(f, name: str, path: Path) -> np.ndarray:
                         f"{NEVER_UNPICKLED}") from None
 
 
-def load_npz_dataset(path: Path, task: str | None = None) -> Dataset:
-    """Arrays x (N, ...) and y (N,) of an .npz file (arrays_dataset)."""
-    return memory.arrays_dataset(*load_npz(path, need_y=True), str(path), task)
+def load_npz_dataset(path: Path, task: str | None = None, inputs: dict | None = None
+                     ) -> Dataset:
+    """Arrays x (N, ...) and y (N,) of an .npz file (arrays_dataset); with `inputs`
+    (data.inputs), each input's array instead of x, packed (encoding.pack_arrays)."""
+    if inputs is None:
+        return memory.arrays_dataset(*load_npz(path, need_y=True), str(path), task)
+    arrays, y = load_npz_inputs(path, inputs, need_y=True)
+    for name, a in arrays.items():
+        check_numeric(a, str(path), f"array {inputs[name][0]!r} (input {name!r})")
+    ds = memory.arrays_dataset(pack_arrays(arrays), y, str(path), task)
+    return replace(ds, encoding=ArrayEncoding(inputs={
+        name: ArrayInput(inputs[name][0], tuple(a.shape[1:])) for name, a in arrays.items()}))

@@ -50,10 +50,16 @@ class Part:
     name: str
     numeric: tuple[int, ...] = ()
     embedded: tuple[Embedded, ...] = ()
+    shape: tuple[int, ...] | None = None  # an array's sample shape (an .npz input)
 
     @property
     def width(self) -> int:
         return len(self.numeric) + sum(e.dim for e in self.embedded)
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """The shape its layers take: the array's, or (features,)."""
+        return self.shape if self.shape is not None else (self.width,)
 
 
 @dataclass(frozen=True)
@@ -81,6 +87,7 @@ class PartInput(nn.Module):
         self.register_buffer("numeric", torch.tensor(part.numeric, dtype=torch.long),
                              persistent=False)
         self.columns = [e.column for e in part.embedded]
+        self.shape = part.shape if part.shape is not None and len(part.shape) > 1 else None
         self.embeddings = nn.ModuleList()
         for e in part.embedded:
             emb = nn.Embedding(e.categories, e.dim)
@@ -90,6 +97,8 @@ class PartInput(nn.Module):
             self.embeddings.append(emb)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.shape is not None:  # an array input: its features as its samples' shape
+            return x.index_select(1, self.numeric).reshape(len(x), *self.shape)
         out = [x.index_select(1, self.numeric)] if len(self.numeric) else []
         for column, emb in zip(self.columns, self.embeddings, strict=True):
             codes = x[:, column].round().long().clamp(0, emb.num_embeddings - 1)
@@ -178,7 +187,7 @@ def _build(n: Node, s: Shape, ctx: Context) -> Built:
     n.need_rank(s, (1,), "a table's features, (features,)")
     parts, branches, shapes = [], nn.ModuleDict(), []
     for part, block in zip(front.parts, n.blocks, strict=True):
-        module, out = ctx.build(block, (part.width,))
+        module, out = ctx.build(block, part.input_shape)
         parts.append(PartInput(part, ctx.generator))
         branches[part.name] = module
         shapes.append(out)

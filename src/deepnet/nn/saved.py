@@ -76,7 +76,7 @@ def _front(node: Node, flow: _Flow, rows: Mapping[str, Row], t: _Tally) -> _Flow
     t.held += flow.storage
     outs = []
     for part, block in zip(front.parts, node.blocks, strict=True):
-        start = _Flow((part.width,), part.width * t.e, grad=bool(part.embedded))
+        start = _Flow(part.input_shape, part.width * t.e, grad=bool(part.embedded))
         t.peak = max(t.peak, t.held + start.storage)
         outs.append(_walk(block, start, rows, t))
         t.held += outs[-1].storage

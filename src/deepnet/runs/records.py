@@ -35,15 +35,16 @@ FORMAT = 3
 
 # ----------------------------------------------------------------------------- results.json
 TRAINING = ("epochs", "best_epoch", "stop_reason", "stop_message", "seconds",
-            "seconds_per_epoch", "device", "samples", "versions", "per_class", "threshold",
-            "calibration")
+            "seconds_per_epoch", "device", "samples", "versions")
+DECISIONS = ("per_class", "threshold", "calibration")  # written when the run has them
 ENSEMBLE = ("members", "warnings", "member_test")
 
 
 @dataclass
 class Results(JsonRecord):
     """results.json. A trained run's has `test` and the TRAINING fields, an ensemble's
-    `test` and the ENSEMBLE fields; the other fields keep their defaults."""
+    `test` and the ENSEMBLE fields, and either the DECISIONS it has; the other fields
+    keep their defaults."""
 
     test: dict[str, float] = field(default_factory=dict)  # metric -> value on the test split
     epochs: int | None = None  # epochs trained
@@ -69,7 +70,7 @@ class Results(JsonRecord):
         """The keys that apply: `test`, plus TRAINING (a trained run) or ENSEMBLE."""
         d = super().to_json()
         keep = {"test", *(TRAINING if self.epochs is not None else ()),
-                *(ENSEMBLE if self.members else ())}
+                *(ENSEMBLE if self.members else ()), *(k for k in DECISIONS if d.get(k))}
         return {k: v for k, v in d.items() if k in keep}
 
 

@@ -6,8 +6,10 @@ encoding, which is saved with the model, so a trained run is rebuilt the same wa
 
 from __future__ import annotations
 
+import math
+
 from deepnet.core.errors import SpecError
-from deepnet.data.encoding import Encoding, TableEncoding, column_positions
+from deepnet.data.encoding import ArrayEncoding, Encoding, TableEncoding, column_positions
 from deepnet.nn.build import Network, build_model
 from deepnet.nn.inputs import Embedded, Front, Part, embedding_dim
 from deepnet.nn.layer_type import Row, Shape
@@ -24,9 +26,11 @@ def front_of(model, encoding: Encoding | None) -> Front | None:
     embedded = table is not None and any(c.type == "embedding" for c in table.columns)
     if inputs is None and not embedded:
         return None
+    if isinstance(encoding, ArrayEncoding) and encoding.inputs is not None:
+        return _array_front(model, encoding)
     if table is None:
-        raise SpecError(f"model.inputs takes the columns of a table; the data are "
-                        f"{encoding.kind} data", path="model.inputs")
+        raise SpecError(f"model.inputs takes the columns of a table or the arrays of an "
+                        f".npz; the data are {encoding.kind} data", path="model.inputs")
     names = table.inputs if inputs is not None else {"features": [c.name for c in table.columns]}
     if inputs is not None and (names is None or set(names) != set(inputs)):
         raise SpecError(f"model.inputs declares {', '.join(inputs)}, but the data were "
@@ -46,6 +50,20 @@ def front_of(model, encoding: Encoding | None) -> Front | None:
         parts.append(Part(name, tuple(numeric), tuple(emb)))
     branches = dict(inputs) if inputs is not None else {"features": []}
     return Front(tuple(parts), branches, model.merge)
+
+
+def _array_front(model, encoding: ArrayEncoding) -> Front:
+    """The front of a model whose inputs are arrays of an .npz, packed side by side."""
+    if set(encoding.inputs) != set(model.inputs):
+        raise SpecError(f"model.inputs declares {', '.join(model.inputs)}, but the data were "
+                        f"encoded for {', '.join(encoding.inputs)}", path="model.inputs")
+    at, width = {}, 0
+    for name, a in encoding.inputs.items():
+        size = math.prod(a.shape)
+        at[name] = (tuple(range(width, width + size)), tuple(a.shape))
+        width += size
+    parts = tuple(Part(name, at[name][0], shape=at[name][1]) for name in model.inputs)
+    return Front(parts, dict(model.inputs), model.merge)
 
 
 def build_network(model, input_shape: Shape, encoding: Encoding | None = None,
