@@ -256,6 +256,7 @@ def test_export_onnx_matches_the_run(trained, tmp_path):
     assert np.allclose(got, trained.predict_proba(rows), atol=1e-5)
 
 
+@pytest.mark.slow  # the same machinery as one input's (tests/app/test_train.py), 10 s
 def test_resume_after_sigkill_is_bit_identical(csv, tmp_path):
     s = spec_dict(csv)
     s["train"]["epochs"] = 6

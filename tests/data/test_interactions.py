@@ -71,6 +71,18 @@ def test_leave_last_out_with_unseen_negatives(tmp_path):
     assert not np.array_equal(other.dataset.x, p.dataset.x)
 
 
+def test_eval_against_all_items(tmp_path):
+    frame, path = table(tmp_path)
+    p = prepare(spec(path, eval_negatives="all"))
+    seen = frame.groupby("who").what.agg(set)
+    users, items, y = decoded(p, p.splits["test"])
+    groups = p.dataset.groups[p.splits["test"]]
+    catalogue = frame.what.nunique()
+    for g in np.unique(groups):
+        user = users[groups == g][0]
+        assert (groups == g).sum() == catalogue - len(seen[user]) + 1  # every unseen item
+
+
 def test_ranking_metrics_in_results_and_refused_without_queries(tmp_path):
     _, path = table(tmp_path)
     run = deepnet.train(spec(path), out=tmp_path / "run", quiet=True, report=False)
