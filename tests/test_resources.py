@@ -107,7 +107,7 @@ def test_estimate_within_10_percent_of_measured(arch, batch):
 def test_every_layer_type_is_checked_against_a_measurement():
     used = {name for layers, _ in MIXED.values() for name in _types(layers)}
     used |= {name for layers, _ in ARCHITECTURES.values() for name in _types(layers)}
-    assert used == set(spec_layer_types())  # the front (inputs): tests/nn/test_inputs.py
+    assert used == set(spec_layer_types())  # the front (inputs): tests/app/test_multi_input.py
 
 
 def _types(layers):

@@ -219,6 +219,34 @@ def test_predict_counts_unknown_categories(trained):
     assert np.allclose(p, trained.predict_proba(rows), atol=0)
 
 
+def test_every_use_decides_at_the_threshold(trained, tmp_path, capsys):
+    rows = transactions(200, seed=5).drop(columns=["label"])
+    rows.to_csv(tmp_path / "rows.csv", index=False)
+    labels = trained.predict(rows)
+    proba = trained.predict_proba(rows)[:, 1]
+    assert np.array_equal(labels == 1, proba >= trained.meta.threshold)
+    assert main(["predict", str(trained.path), str(tmp_path / "rows.csv")]) == 0
+    cli = [line.split(",")[1] for line in capsys.readouterr().out.splitlines()[1:]]
+    assert cli == [str(v) for v in labels]
+    from deepnet.app.serve import metadata
+
+    assert metadata(trained)["threshold"] == trained.meta.threshold
+
+
+def test_refused_before_training(csv, tmp_path):
+    s = spec_dict(csv)
+    s["train"]["calibrate"] = "temperature"
+    s["model"]["layers"][-1] = {"dense": {"units": 2, "activation": "softmax"}}
+    with pytest.raises(deepnet.SpecError, match="train.calibrate: temperature scaling .* "
+                                                "activation softmax"):
+        deepnet.train(s, out=tmp_path / "cal", quiet=True)
+    assert not (tmp_path / "cal").exists()
+    # `data: FILE` (the shorthand) with several inputs
+    short = Spec.from_dict({"data": str(csv), "model": {"inputs": {"amount": [], "hour": []},
+                                                         "layers": [{"dense": 2}]}})
+    assert short.data.inputs == {"amount": ["amount"], "hour": ["hour"]}
+
+
 def test_attack_leaves_codes_and_refuses_codes_only(trained, tmp_path):
     frame = transactions(200, seed=2)
     x, y = frame.drop(columns=["label"]), frame["label"].to_numpy()

@@ -71,6 +71,25 @@ def test_leave_last_out_with_unseen_negatives(tmp_path):
     assert not np.array_equal(other.dataset.x, p.dataset.x)
 
 
+def test_repeats_count_once_and_the_split_is_the_users(tmp_path):
+    path = tmp_path / "repeats.csv"
+    pd.DataFrame({"who": ["a"] * 4 + ["b"] * 3, "what": ["x", "y", "x", "z", "x", "y", "w"],
+                  "when": [0, 1, 2, 3, 0, 1, 2]}).to_csv(path, index=False)
+    p = prepare(spec(path, eval_negatives=1))
+    users, items, y = decoded(p, p.splits["test"])
+    assert sorted(items[y == 1]) == ["w", "z"]  # the repeated x is not held out
+    users, items, y = decoded(p, p.splits["train"])
+    assert sorted(zip(users[y == 1], items[y == 1], strict=True)) == [("a", "x"), ("b", "x")]
+    with pytest.raises(deepnet.SpecError, match="data.split does not apply"):
+        Spec.from_dict({**spec(path).to_dict(), "data": {**spec(path).to_dict()["data"],
+                                                         "split": {"val": 0.3}}})
+    again = deepnet.train(spec(path, eval_negatives=1), out=tmp_path / "r", quiet=True,
+                          report=False)
+    model = deepnet.build(spec(path, eval_negatives=1))  # the front, as training built it
+    assert sum(p.numel() for p in model.parameters()) == \
+        sum(p.numel() for p in again.model.parameters())
+
+
 def test_eval_against_all_items(tmp_path):
     frame, path = table(tmp_path)
     p = prepare(spec(path, eval_negatives="all"))

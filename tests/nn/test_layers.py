@@ -179,7 +179,7 @@ def _build(case: Case, spec: deepnet.Spec | None = None) -> nn.Module:
 
 def test_the_cases_cover_every_registered_layer():
     covered = {case.type for case in CASES.values()}
-    missing = sorted(set(spec_layer_types()) - covered)  # the front: tests/nn/test_inputs.py
+    missing = sorted(set(spec_layer_types()) - covered)  # the front: tests/app/test_multi_input.py
     assert not missing, f"add a harness case to CASES for layer types {missing}"
     assert covered <= set(LAYERS)
 

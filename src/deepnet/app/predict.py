@@ -18,6 +18,7 @@ from pathlib import Path
 from deepnet.data.checks import InputRangeWarning
 from deepnet.data.inputs import read_raw
 from deepnet.runs.load import load
+from deepnet.train.decision import decide_probabilities
 
 
 def predict_file(run_dir: str | Path, path: str | Path) -> str:
@@ -50,6 +51,7 @@ def _predictions(run, x, paths: list[str] | None, where: str) -> str:
         return buf.getvalue()
     probs = run.predict_proba(x, where)
     w.writerow([*first, "class", *(f"p_{c}" for c in run.classes)])
+    chosen = decide_probabilities(probs, run.meta.threshold)  # the run's threshold, if any
     for i, p in enumerate(probs):
-        w.writerow([*row(i), run.classes[int(p.argmax())], *(f"{v:.6f}" for v in p)])
+        w.writerow([*row(i), run.classes[int(chosen[i])], *(f"{v:.6f}" for v in p)])
     return buf.getvalue()

@@ -199,6 +199,7 @@ def metadata(run) -> dict[str, Any]:
     spec = run.files.file(SPEC)
     return {"task": run.task, "classes": list(run.classes),
             "labels": None if run.meta.labels is None else list(run.meta.labels),
+            "threshold": run.meta.threshold,  # labels: class 1 at or above it (binary)
             "input": {"kind": run.encoding.kind, "shape": list(run.input_shape),
                       "columns": [c.name for c in getattr(run.encoding, "columns", [])] or None,
                       "text_column": getattr(run.encoding, "column", None)},

@@ -101,7 +101,7 @@ def resolve(spec: Spec, prepared: Prepared, n_outputs: int | None, problems: Pro
     if LOSSES.get(loss.name).task != task:
         problems.add("train.loss.name", f"{loss.name} is a {LOSSES.get(loss.name).task} loss; "
                                         f"it does not suit a {task} task")
-    _check_after_training(train, task, prepared, problems)
+    _check_after_training(train, spec.model, task, prepared, problems)
     grouped = [m for m in metrics if METRICS.get(m).grouped]
     if grouped and prepared.dataset.groups is None:
         problems.add("train.metrics", f"{', '.join(grouped)} rank each user's held-out item "
@@ -116,9 +116,17 @@ def resolve(spec: Spec, prepared: Prepared, n_outputs: int | None, problems: Pro
         update={"loss": loss, "metrics": metrics})})
 
 
-def _check_after_training(train, task: str, prepared: Prepared, problems: Problems) -> None:
+def _check_after_training(train, model, task: str, prepared: Prepared,
+                          problems: Problems) -> None:
     """train.threshold (binary classification) and train.calibrate (classification) are
-    fitted on the validation split after training: refused where they cannot be."""
+    fitted on the validation split after training: refused where they cannot be, before
+    the training (calibration scales the last layer, which must be a linear dense one)."""
+    last, args = item_parts(model.layers[-1])
+    if train.calibrate is not None and (last != "dense" or args.activation != "linear"):
+        problems.add("train.calibrate", "temperature scaling divides the outputs of the last "
+                     f"layer, which must be `dense` with a linear activation; it is {last}"
+                     + (f" with activation {args.activation}" if last == "dense" else "")
+                     + ": make the last layer `dense: {units: N}`")
     binary = task == "classification" and prepared.dataset.n_classes == 2
     what = f"a {task} task" + (f" of {prepared.dataset.n_classes} classes"
                                 if task == "classification" else "")
@@ -257,6 +265,10 @@ def _check_unchanged(path: Path, spec: Spec) -> None:
     saved = checkpoint.meta(RunDir(path).file(CHECKPOINT)).get("spec")
     if saved is None:  # a checkpoint of a deepnet before specs were kept in it
         return
+    try:  # the saved spec with the defaults of this deepnet (keys added since: unchanged)
+        saved = Spec.from_dict(saved).to_dict()
+    except DeepnetError:
+        pass
     changed = differences(saved, spec.to_dict())
     if changed:
         raise CheckpointError(

@@ -143,8 +143,12 @@ def feature_names(encoding: Encoding) -> list[str] | None:
     input per category); None when the inputs are not a table's."""
     if not isinstance(encoding, TableEncoding):
         return None
-    return [c.name for c in encoding.columns
-            for _ in (c.categories if c.type == "onehot" else [c.name])]
+    return [c.name for c in encoding.columns for _ in range(_width(c))]
+
+
+def _width(c: Column) -> int:
+    """The model inputs of one column: one per category of a onehot column, else one."""
+    return len(c.categories) if c.type == "onehot" else 1
 
 
 def column_positions(encoding: TableEncoding) -> dict[str, list[int]]:
@@ -152,9 +156,8 @@ def column_positions(encoding: TableEncoding) -> dict[str, list[int]]:
     category)."""
     out, at = {}, 0
     for c in encoding.columns:
-        width = len(c.categories) if c.type == "onehot" else 1
-        out[c.name] = list(range(at, at + width))
-        at += width
+        out[c.name] = list(range(at, at + _width(c)))
+        at += _width(c)
     return out
 
 

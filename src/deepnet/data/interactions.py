@@ -2,6 +2,7 @@
 column, an item column, optionally a time column) becomes a binary table of (user, item,
 label) rows, split per user the way recommenders are judged (leave-last-out):
 
+- a repeated (user, item) pair counts once, at its first time;
 - each user's last interaction (by `time`, else the table's order) is the test query and
   the one before it the validation query, when the user has three or more (two: test
   only; one: training only);
@@ -45,6 +46,9 @@ def expand(cfg, frame: pd.DataFrame, where: str
                         "remove or fill them")
     if cfg.time:
         frame = frame.sort_values(cfg.time, kind="stable")
+    # a repeated (user, item) counts once, at its first time: a held-out item is one the
+    # user has not chosen before
+    frame = frame.drop_duplicates([cfg.user, cfg.item], keep="first")
     users = frame[cfg.user].map(label_key).to_numpy()
     items = frame[cfg.item].map(label_key).to_numpy()
     catalogue = np.asarray(sorted(set(items)), dtype=object)
@@ -83,9 +87,12 @@ def expand(cfg, frame: pd.DataFrame, where: str
             else:
                 negatives = rng.choice(unseen, cfg.eval_negatives, replace=False)
             add(user, [item, *negatives], [1] + [0] * len(negatives), part, g)
-    if not any(p == "test" for p in rows["part"]):
-        raise DataError(f"{where}: no user has two or more interactions, so none can be held "
-                        "out to test on")
+    for part, least in (("test", "two"), ("val", "three")):
+        if not any(p == part for p in rows["part"]):
+            raise DataError(f"{where}: no user has {least} or more different items, so none "
+                            f"can be held out for the {'test' if part == 'test' else 'validation'}"
+                            " split (data.interactions holds out each user's last item for "
+                            "test and the one before for validation)")
     out = pd.DataFrame({cfg.user: rows["user"], cfg.item: rows["item"], LABEL: rows["label"]})
     part = np.asarray(rows["part"])
     splits = {p: np.flatnonzero(part == p) for p in ("train", "val", "test")}

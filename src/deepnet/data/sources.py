@@ -163,6 +163,10 @@ def load_source(data, task: str | None = None, given=None) -> Dataset:
                         f"data are {ds.encoding.kind} data of shape {tuple(ds.input_shape)}; "
                         "pass a table (a .csv or .parquet file, a DataFrame) or an .npz of an "
                         "array per input, or use one input")
+    if getattr(data, "categorical", None) and ds.encoding.kind != "table":
+        raise DataError(f"{ds.source or data.source}: data.categorical chooses how the columns "
+                        f"of a table are encoded; these data are {ds.encoding.kind} data: remove "
+                        "data.categorical")
     return ds
 
 

@@ -289,6 +289,12 @@ def _interactions(data, frame: pd.DataFrame, where: str):
     """(rows of (user, item, label), data with the label as target and the user and item
     columns embedded unless data.categorical says otherwise, the split and the queries)."""
     cfg = data.interactions
+    others = [c for cols in (data.inputs or {}).values() for c in cols
+              if c not in (cfg.user, cfg.item)]
+    if others:
+        raise DataError(f"{where}: data.interactions uses the user and item columns only "
+                        f"({cfg.user!r}, {cfg.item!r}); data.inputs also asks for "
+                        f"{', '.join(map(repr, others))}")
     out, splits, groups = interactions.expand(cfg, frame, where)
     categorical = {cfg.user: "embedding", cfg.item: "embedding", **data.categorical}
     data = data.model_copy(update={"target": interactions.LABEL, "categorical": categorical,

@@ -107,8 +107,13 @@ class Data(Section):
     def _inputs(self) -> Data:
         if self.inputs is not None and self.features is not None:
             raise ValueError("data.features and data.inputs both choose the feature columns: "
-                             "with several inputs, list each input's columns under "
-                             "data.inputs and drop data.features")
+                             "a model of several inputs (model.inputs) takes each input's "
+                             "columns from data.inputs (by default the column of the "
+                             "input's name); drop data.features")
+        if self.interactions is not None and self.split != Split():  # (a saved spec has it)
+            raise ValueError("data.split does not apply to data.interactions, which holds out "
+                             "each user's last interaction for test and the one before for "
+                             "validation: remove data.split (or leave its defaults)")
         for name, columns in (self.inputs or {}).items():
             if not columns:
                 raise ValueError(f"data.inputs.{name} lists no column")

@@ -224,6 +224,7 @@ class Spec(Section):
         """Each input of model.inputs that data.inputs leaves out takes the column of
         its name (data.inputs.user: [user])."""
         model, data = (raw.get("model"), raw.get("data")) if isinstance(raw, dict) else (0, 0)
+        data = {"source": data} if isinstance(data, str) else data  # `data: table.csv`
         if not (isinstance(model, dict) and isinstance(model.get("inputs"), dict)
                 and isinstance(data, dict)):
             return raw

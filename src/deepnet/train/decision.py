@@ -21,6 +21,13 @@ def decide(out: torch.Tensor, threshold: float | None = None) -> torch.Tensor:
     return (positive_score(out) >= threshold).long()
 
 
+def decide_probabilities(p: np.ndarray, threshold: float | None = None) -> np.ndarray:
+    """decide() for class probabilities (N, classes) as numpy arrays."""
+    if threshold is None:
+        return p.argmax(axis=1)
+    return (p[:, 1] >= threshold).astype(np.int64)
+
+
 def per_class(pred: np.ndarray, y: np.ndarray, names: list[str]) -> dict[str, dict]:
     """{class: {precision, recall, f1, support}} of predictions `pred` for targets `y`
     (0 where a ratio has nothing to divide, as scikit-learn's zero_division=0)."""

@@ -118,15 +118,19 @@ def _one_vs_rest(fn: Callable[[np.ndarray, np.ndarray], float]) -> Callable:
     return metric
 
 
+def _confidence_bins(out, y, bins: int):
+    """(confidence of the predicted class, whether it is right, each row's bin of
+    `bins` equal-width confidence bins), on the outputs' device."""
+    conf, pred = probabilities(out).max(dim=1)
+    edges = torch.linspace(0, 1, bins + 1, device=conf.device)[1:-1]
+    return conf, (pred == y).float(), torch.bucketize(conf, edges, right=True)
+
+
 def expected_calibration_error(out, y, bins: int = 15) -> float:
     """Expected calibration error: the gap between the confidence of the predicted class
     and the accuracy, averaged over `bins` equal-width confidence bins weighted by their
     rows (Guo et al. 2017)."""
-    p = probabilities(out)
-    conf, pred = p.max(dim=1)
-    hit = (pred == y).float()
-    edges = torch.linspace(0, 1, bins + 1)
-    which = torch.bucketize(conf, edges[1:-1], right=True)
+    conf, hit, which = _confidence_bins(out, y, bins)
     total = 0.0
     for b in range(bins):
         inside = which == b
@@ -139,10 +143,7 @@ def expected_calibration_error(out, y, bins: int = 15) -> float:
 def reliability(out, y, bins: int = 10) -> list[tuple[float, float, int]]:
     """(mean confidence, accuracy, rows) of each non-empty confidence bin: the points of
     a reliability diagram."""
-    p = probabilities(out)
-    conf, pred = p.max(dim=1)
-    hit = (pred == y).float()
-    which = torch.bucketize(conf, torch.linspace(0, 1, bins + 1)[1:-1], right=True)
+    conf, hit, which = _confidence_bins(out, y, bins)
     return [(conf[which == b].mean().item(), hit[which == b].mean().item(),
              int((which == b).sum())) for b in range(bins) if (which == b).any()]
 

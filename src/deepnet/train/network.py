@@ -75,8 +75,9 @@ def build_network(model, input_shape: Shape, encoding: Encoding | None = None,
 
 def needs_encoding(spec) -> bool:
     """Whether the network of `spec` depends on its data's encoding beyond the shape:
-    several inputs, or embedded columns (data.categorical)."""
-    return spec.model.inputs is not None or any(
+    several inputs, or embedded columns (data.categorical, or data.interactions, which
+    embeds the user and item columns)."""
+    return spec.model.inputs is not None or spec.data.interactions is not None or any(
         not isinstance(k, str) or k == "embedding" for k in spec.data.categorical.values())
 
 
