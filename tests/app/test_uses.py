@@ -175,3 +175,39 @@ def test_health_calibrated_against_logistic_regression(tmp_path, capsys):
     assert {c.type for c in run.encoding.columns if c.name in bands} == {"embedding"}
     report = (run.path / "report.html").read_text()
     assert "Reliability" in report
+
+
+# ----------------------------------------------------------------------------- forecasting
+def test_co2_forecast_beats_seasonal_naive_and_ets(tmp_path, capsys):
+    """On the test period's non-overlapping windows (every 13th origin): MASE at least 20%
+    below the seasonal naive forecast and no worse than statsmodels' exponential smoothing
+    (additive trend and season of 52 weeks, fitted at each origin on the ten years
+    before it)."""
+    import warnings
+
+    from statsmodels.tsa.holtwinters import ExponentialSmoothing
+
+    from deepnet.data.sources import SERIES
+    from deepnet.train.metrics import forecast_scores
+
+    run, prepared = train_example("forecast_co2", tmp_path, capsys)
+    enc, ds = run.encoding, prepared.dataset
+    values = SERIES["co2"]().to_numpy()[:, 0]
+    horizon, scale = enc.horizon, enc.scale[0]
+    every = prepared.splits["test"][::horizon]
+    origins = ds.origins[every]
+    truth = np.stack([values[o:o + horizon] for o in origins])
+    ours = enc.decode(run.predict_outputs(ds.x[every]).numpy(), ds.levels[every])
+    assert np.allclose(ours[0], run.forecast(values[:origins[0]]), atol=1e-4)
+    naive = np.stack([values[o - enc.season + np.arange(horizon)] for o in origins])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # statsmodels' convergence notes
+        ets = np.stack([ExponentialSmoothing(
+            values[max(0, o - 520):o], trend="add", seasonal="add",
+            seasonal_periods=52).fit().forecast(horizon) for o in origins])
+    scores = {name: forecast_scores(f, truth, scale)
+              for name, f in (("deepnet", ours), ("seasonal naive", naive), ("ETS", ets))}
+    print("co2 test MASE: " + ", ".join(f"{k} {v['mase']:.4f}" for k, v in scores.items()))
+    assert scores["deepnet"]["mase"] <= 0.8 * scores["seasonal naive"]["mase"]
+    assert scores["deepnet"]["mase"] <= scores["ETS"]["mase"]
+    assert "Forecast against the truth" in (run.path / "report.html").read_text()

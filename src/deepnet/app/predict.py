@@ -15,7 +15,9 @@ import sys
 import warnings
 from pathlib import Path
 
+from deepnet.core.errors import DataError
 from deepnet.data.checks import InputRangeWarning
+from deepnet.data.encoding import SeriesEncoding
 from deepnet.data.inputs import read_raw
 from deepnet.runs.load import load
 from deepnet.train.decision import decide_probabilities
@@ -24,6 +26,8 @@ from deepnet.train.decision import decide_probabilities
 def predict_file(run_dir: str | Path, path: str | Path) -> str:
     """CSV text: one row per input, the predicted class and each class's probability."""
     run = load(run_dir)
+    if isinstance(run.encoding, SeriesEncoding):  # continue the series in the file
+        return _forecast(run, path)
     x, _, paths = read_raw(run.encoding, path)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", InputRangeWarning)
@@ -34,6 +38,19 @@ def predict_file(run_dir: str | Path, path: str | Path) -> str:
         else:  # not ours: shown as it would have been
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return text
+
+
+def _forecast(run, path: str | Path) -> str:
+    """CSV text: the `horizon` steps after the end of the series in a table file."""
+    from deepnet.data.sources import TABLE_SUFFIXES
+    from deepnet.data.tables import read_frame
+
+    if Path(path).suffix.lower() not in TABLE_SUFFIXES:
+        raise DataError(f"{path}: a forecasting run continues a series in a table file "
+                        f"({', '.join(TABLE_SUFFIXES)}) with the column(s) "
+                        f"{', '.join(run.encoding.columns)}")
+    values = run.forecast(read_frame(path), str(path))
+    return "step,forecast\n" + "".join(f"{i + 1},{v:.6g}\n" for i, v in enumerate(values))
 
 
 def _predictions(run, x, paths: list[str] | None, where: str) -> str:

@@ -281,6 +281,10 @@ def serve(run, host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
     import signal
 
     loaded = load(run)  # refused here, before the server starts, when it is no run
+    if loaded.encoding.kind == "series":
+        raise DeepnetError(f"{loaded.path}: a forecasting run (data.series) is not served: "
+                           "it continues a whole series; use `deepnet predict RUN "
+                           "series.csv` or Run.forecast")
     app = make_app(loaded)  # checks the extra is installed; served by one worker
     import uvicorn
 

@@ -19,6 +19,7 @@ from deepnet.data import memory
 from deepnet.data.augment import make_augment
 from deepnet.data.batches import InMemory
 from deepnet.data.checks import check_model_input
+from deepnet.data.encoding import SeriesEncoding
 from deepnet.data.inputs import given_inputs, read_raw
 from deepnet.data.prepare import Prepared, prepare
 from deepnet.nn.layers import item_parts
@@ -50,6 +51,7 @@ from deepnet.train.metrics import (
     DEFAULT_METRICS,
     METRICS,
     expected_calibration_error,
+    forecast_scores,
     positive_score,
 )
 from deepnet.train.network import build_network, needs_encoding
@@ -93,11 +95,15 @@ def resolve(spec: Spec, prepared: Prepared, n_outputs: int | None, problems: Pro
     task = prepared.task
     train = spec.train
     loss = train.loss or Loss(name=default_loss(task, n_outputs))
-    metrics = train.metrics or DEFAULT_METRICS[task]
+    series = spec.data.series is not None
+    metrics = train.metrics or DEFAULT_METRICS["forecast" if series else task]
     for i, m in enumerate(metrics):
         if METRICS.get(m).task != task:
             problems.add(f"train.metrics[{i}]",
                          f"{m} is a {METRICS.get(m).task} metric, but the task is {task}")
+        elif METRICS.get(m).series and not series:
+            problems.add(f"train.metrics[{i}]", f"{m} is of a series' windows, scaled by its "
+                         "seasonal naive error: it needs data.series (for other data: mae)")
     if LOSSES.get(loss.name).task != task:
         problems.add("train.loss.name", f"{loss.name} is a {LOSSES.get(loss.name).task} loss; "
                                         f"it does not suit a {task} task")
@@ -392,6 +398,8 @@ def finish(spec: Spec, prepared: Prepared, t: Trainer, path: Path, seconds: floa
     if "test" in outputs:
         out, data = outputs["test"]
         test = scores(out, data, t.loss_fn, t.metrics)
+        if isinstance(prepared.encoding, SeriesEncoding):  # in the series' units
+            test |= series_scores(prepared, "test", out.cpu().numpy())
         if prepared.task == "classification":
             per = {k: finite(v) for k, v in per_class(
                 decide(out, meta.threshold).numpy(), data.y.cpu().numpy(), ds.classes).items()}
@@ -420,6 +428,16 @@ def finish(spec: Spec, prepared: Prepared, t: Trainer, path: Path, seconds: floa
                                                                  flush=True))
     write_report(run, prepared)
     return run
+
+
+def series_scores(prepared: Prepared, part: str, out: np.ndarray) -> dict[str, float]:
+    """MASE, MAE, RMSE and sMAPE of a series' forecasts of a split, in its units."""
+    enc, ds = prepared.encoding, prepared.dataset
+    idx = prepared.splits[part]
+    levels = ds.levels[idx]
+    forecast = enc.decode(out, levels)
+    truth = enc.decode(np.asarray(ds.y[idx]), levels)
+    return forecast_scores(forecast, truth, enc.scale[enc.columns.index(enc.target)])
 
 
 def _outputs(t: Trainer, prepared: Prepared, part: str, device) -> tuple:
@@ -490,6 +508,9 @@ def evaluate_run(run: Run, data=None) -> dict[str, float]:
                             "pass labelled data with --data")
         batches = prepared.batches("test", EVAL_BATCH, cpu)
         y = batches.y.numpy()
+    elif run.encoding.kind == "series":
+        raise DataError("a forecasting run is evaluated on the test period of its own "
+                        "series: run `deepnet evaluate RUN` without --data")
     else:
         if memory.is_given(data):
             raw_x, labels = given_inputs(run.encoding, data, labelled=True)
@@ -501,4 +522,8 @@ def evaluate_run(run: Run, data=None) -> dict[str, float]:
     tc = run.spec.train
     n_classes = len(run.classes)
     loss_fn = make_loss(tc.loss, np.asarray(y), n_classes, cpu)
+    if data is None and run.encoding.kind == "series":  # and the series' own units
+        out = predict_outputs(run.model, batches)
+        return {**scores(out, batches, loss_fn, tc.metrics),
+                **series_scores(prepared, "test", out.numpy())}
     return evaluate(run.model, batches, loss_fn, tc.metrics)

@@ -36,6 +36,10 @@ class Dataset:
     splits: dict[str, np.ndarray] | None = None
     # each row's query when rows are ranked (data.interactions: a user's candidates)
     groups: np.ndarray | None = None
+    # a series' windows: the level (last value of the target) of each, which forecasts
+    # are relative to (data.series)
+    levels: np.ndarray | None = None
+    origins: np.ndarray | None = None  # and the step of each window's first forecast
 
     @property
     def input_shape(self) -> tuple[int, ...]:

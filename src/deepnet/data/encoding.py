@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
+import numpy as np
 from pydantic import Field, SerializerFunctionWrapHandler, model_serializer
 
 from deepnet.core.records import JsonRecord
@@ -54,8 +55,6 @@ def pack_arrays(arrays: dict[str, Any], inputs: dict[str, ArrayInput] | None = N
     """The arrays of a model's inputs (N, *shape each) as one (N, features) array, each
     sample's flattened in the order of `arrays` (or of `inputs`, whose shapes they must
     have: ValueError naming the input otherwise)."""
-    import numpy as np
-
     order = list(inputs) if inputs is not None else list(arrays)
     parts = []
     for name in order:
@@ -134,8 +133,36 @@ class ImageEncoding(JsonRecord):
     kind: Literal["image"] = "image"
 
 
-Encoding = Annotated[ArrayEncoding | TableEncoding | TextEncoding | ImageEncoding,
-                     Field(discriminator="kind")]
+@dataclass(frozen=True)
+class SeriesEncoding(JsonRecord):
+    """A series' windows: the columns (the target first among them as given), the
+    window, horizon and season, and each column's scale (MASE's, from the training
+    period)."""
+
+    columns: list[str]
+    target: str
+    window: int
+    horizon: int
+    season: int
+    scale: list[float] = field(default_factory=list)
+    kind: Literal["series"] = "series"
+
+    def inputs(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(scaled windows (N, window, columns), levels (N,) of the target) of raw
+        windows (N, window, columns)."""
+        last = values[:, -1:, :]
+        scale = np.asarray(self.scale, np.float64)
+        x = (values - last) / scale
+        return x.astype(np.float32), last[:, 0, self.columns.index(self.target)]
+
+    def decode(self, outputs: np.ndarray, levels: np.ndarray) -> np.ndarray:
+        """Forecasts in the series' units (N, horizon) of scaled outputs."""
+        scale = self.scale[self.columns.index(self.target)]
+        return outputs.reshape(len(outputs), -1) * scale + levels[:, None]
+
+
+Encoding = Annotated[ArrayEncoding | TableEncoding | TextEncoding | ImageEncoding
+                     | SeriesEncoding, Field(discriminator="kind")]
 
 
 def feature_names(encoding: Encoding) -> list[str] | None:

@@ -18,15 +18,16 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from deepnet.core.errors import DataError, did_you_mean
 from deepnet.core.registry import Registry
-from deepnet.data import memory
+from deepnet.data import memory, series
 from deepnet.data.checks import check_numeric
 from deepnet.data.dataset import Dataset
 from deepnet.data.encoding import ArrayEncoding, ArrayInput, Column, TableEncoding, pack_arrays
 from deepnet.data.images import load_images
-from deepnet.data.tables import load_table
+from deepnet.data.tables import load_table, read_frame
 from deepnet.data.text import load_text
 
 
@@ -137,6 +138,49 @@ SOURCES: Registry[Callable] = Registry("data source", {
 })
 
 
+def _statsmodels(name: str, column: str, prepare: Callable) -> Callable[[], pd.DataFrame]:
+    """A series data set that statsmodels ships (nothing is downloaded), as a table."""
+    def load():
+        try:
+            module = importlib.import_module(f"statsmodels.datasets.{name}")
+        except ImportError:
+            raise DataError(f"data.source: {name!r} is a data set of statsmodels, which is not "
+                            "installed; pip install -c constraints.txt 'deepnet[series]'") from None
+        return prepare(module.load_pandas().data)[[column]]
+    return load
+
+
+# Series shipped inside installed packages, by name: fn() -> DataFrame (data.series).
+SERIES: Registry[Callable] = Registry("series data set", {
+    # weekly CO2 at Mauna Loa, 1958-2001; its 59 missing weeks linearly interpolated
+    "co2": _statsmodels("co2", "co2", lambda f: f.interpolate("linear")),
+    # yearly sunspot numbers, 1700-2008
+    "sunspots": _statsmodels("sunspots", "SUNACTIVITY", lambda f: f),
+})
+
+
+def _series(data, given) -> Dataset:
+    """The forecasting windows (deepnet.data.series) of data.source or the data given."""
+    name = data.source
+    if given is not None:
+        frame, where = memory.as_frame(given, f"data ({memory.kind_of(given)})"), "data"
+    elif name in SERIES:
+        frame, where = SERIES[name](), name
+    elif name is not None and Path(name).suffix.lower() == ".npz":
+        arrays, _ = _read_npz(name, {c: c for c in (data.series.columns or ["x"])}, False)
+        frame = pd.DataFrame({f"{c}{'' if a.ndim == 1 else f'_{j}'}": col
+                              for c, a in arrays.items()
+                              for j, col in enumerate(a.reshape(len(a), -1).T)})
+        where = name
+    elif name is not None and Path(name).suffix.lower() in TABLE_SUFFIXES:
+        frame, where = read_frame(name), name
+    else:
+        raise DataError(f"data.source: {name!r} is no series: data.series takes a series data "
+                        f"set ({', '.join(SERIES)}), a table (.csv, .tsv, .parquet) or an .npz")
+    values, columns, target = series.series_values(frame, data.series, where)
+    return series.windows(values, columns, target, data.series, data.split, where)
+
+
 def _table_or_text(data, path: Path, task: str | None) -> Dataset:
     return load_text(data, path, task) if data.text is not None else \
         load_table(data, path, task)
@@ -155,6 +199,8 @@ def load_source(data, task: str | None = None, given=None) -> Dataset:
     """The Dataset for `spec.data` (`task` from the spec, when it gives one), or of the
     data `given` in Python (deepnet.data.memory) instead of data.source; DataError for
     an unknown source or a bad file."""
+    if getattr(data, "series", None) is not None:
+        return _series(data, given)
     ds = memory.load_memory(data, given, task) if given is not None else _load(data, task)
     if getattr(data, "inputs", None) is not None and ds.encoding.kind != "table" and \
             getattr(ds.encoding, "inputs", None) is None:

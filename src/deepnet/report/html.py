@@ -119,6 +119,8 @@ def _predictions(src: _Sources) -> dict | None:
     if src.outputs is None:
         return None
     part, out, y = src.outputs
+    if run.encoding.kind == "series":
+        return _forecast(src, part, out, y)
     if run.task == "classification":
         from deepnet.train.decision import decide
 
@@ -129,6 +131,22 @@ def _predictions(src: _Sources) -> dict | None:
     return {"title": f"Residuals ({part} split, {len(y)} samples)",
             "image": plots.residuals(np.asarray(y, dtype=np.float64).reshape(len(y), -1)[:, 0],
                                      pred)}
+
+
+def _forecast(src: _Sources, part: str, out, y) -> dict:
+    """A series' forecasts against the truth over a split's period: the windows that
+    start every `horizon` steps, so each step is forecast once."""
+    from deepnet.report import plots
+
+    enc, ds = src.run.encoding, src.prepared.dataset
+    idx = src.prepared.splits[part][:len(y)]
+    every = np.arange(0, len(idx), enc.horizon)
+    levels, origins = ds.levels[idx][every], ds.origins[idx][every]
+    forecast = enc.decode(out.numpy()[every], levels)
+    truth = enc.decode(np.asarray(y)[every], levels)
+    return {"title": f"Forecast against the truth ({part} period, {len(every)} windows of "
+                     f"{enc.horizon} steps)",
+            "image": plots.forecast(origins, truth, forecast, enc.target)}
 
 
 def _per_class(src: _Sources) -> dict | None:

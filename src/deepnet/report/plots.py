@@ -134,3 +134,18 @@ def reliability(points: list[tuple[float, float, int]]) -> str:
     axes[1].set_xlabel("confidence")
     axes[1].set_ylabel("rows")
     return figure_png(fig)
+
+
+def forecast(origins: np.ndarray, truth: np.ndarray, predicted: np.ndarray, name: str) -> str:
+    """Each window's forecast (a line per window) over the true values, by step."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(10, 3.8))
+    steps = origins[:, None] + np.arange(truth.shape[1])[None, :]
+    ax.plot(steps.ravel(), truth.ravel(), color="black", linewidth=1, label="true")
+    for i, row in enumerate(steps):
+        ax.plot(row, predicted[i], color="tab:orange", linewidth=1.2,
+                label="forecast" if i == 0 else None)
+    ax.set_xlabel("step of the series")
+    ax.set_ylabel(name)
+    ax.legend(loc="best")
+    return figure_png(fig)

@@ -20,9 +20,10 @@ from deepnet.data.checks import (
     label_key,
     warn_outside,
 )
-from deepnet.data.encoding import Encoding, feature_names
+from deepnet.data.encoding import Encoding, SeriesEncoding, feature_names
 from deepnet.data.inputs import given_inputs
-from deepnet.data.memory import as_array, is_table
+from deepnet.data.memory import as_array, as_frame, is_table
+from deepnet.data.series import continue_series
 from deepnet.data.transforms import Preprocess
 from deepnet.runs.files import MODEL, SPEC, RunDir
 from deepnet.runs.records import ModelMeta, Results
@@ -167,13 +168,35 @@ class Run:
         """Labels (classification: of the type and values of the training labels, see
         `labels`) or values (regression) for raw inputs (arrays, tensors, a DataFrame by
         column name); an InputRangeWarning names the rows outside the training inputs'
-        range."""
+        range. A forecasting run (data.series) continues the series it is given
+        (`forecast`)."""
+        if isinstance(self.encoding, SeriesEncoding):
+            return self.forecast(x, where)
         x = self.as_inputs(x, where)
         if not len(x):
             return (np.zeros(0, np.float32) if self.task == "regression"
                     else self.labels[np.zeros(0, np.int64)])
         warn_outside(x, self.meta.x_range, where, feature_names(self.encoding))
         return self.decode(self.predict_outputs(x))
+
+    def forecast(self, series, where: str = "series") -> np.ndarray:
+        """The next `horizon` values of a series, forecast from its last `window` steps:
+        `series` is a DataFrame (or a dict) with the run's series columns, or an array of
+        the target's values (T,) or of the columns' (T, columns). A DataError for a
+        series too short, or with missing values."""
+        enc = self.encoding
+        if not isinstance(enc, SeriesEncoding):
+            raise DataError(f"{where}: this run does not forecast a series (it was trained "
+                            f"on {enc.kind} data); use predict")
+        if not is_table(series):
+            values = as_array(series, where)
+            values = values.reshape(len(values), -1)
+            if values.shape[1] != len(enc.columns):
+                raise DataError(f"{where}: an array of shape {values.shape} for a series of "
+                                f"{len(enc.columns)} column(s) ({', '.join(enc.columns)})")
+            series = dict(zip(enc.columns, values.T, strict=True))
+        x, level = continue_series(enc, as_frame(series, where), where)
+        return enc.decode(self.predict_outputs(x, where=where).numpy(), level)[0]
 
     def decode(self, outputs: torch.Tensor) -> np.ndarray:
         """The model's outputs as predictions: labels (see `labels`) or values."""

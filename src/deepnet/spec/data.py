@@ -64,6 +64,25 @@ class Interactions(Section):
     seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = 0  # draws the negatives
 
 
+class Series(Section):
+    """A time series to forecast (deepnet.data.series): windows of `window` steps of the
+    `columns`, each followed by the next `horizon` values of `target`; the split is by
+    time (data.split's val and test are shares of the steps, the latest ones)."""
+
+    main: ClassVar[str] = "columns"
+    columns: list[str] | None = None  # default: every numeric column (a data set's series)
+    target: str | None = None  # the column forecast (default: the first of columns)
+    window: PositiveInt = 52  # steps seen
+    horizon: PositiveInt = 1  # steps forecast
+    stride: PositiveInt = 1  # steps between one window and the next
+    season: PositiveInt = 1  # the seasonal period: MASE's scale is the seasonal naive error
+
+    @field_validator("columns", mode="before")
+    @classmethod
+    def _one(cls, v):  # `series: co2` is `series: {columns: [co2]}`
+        return [v] if isinstance(v, str) else v
+
+
 class Embedding(Section):
     """`city: {embedding: 8}`: a categorical column through an embedding of that width."""
 
@@ -85,6 +104,7 @@ class Data(Section):
     # a model of several inputs: the columns of each (default: the column of its name)
     inputs: dict[str, list[str]] | None = None
     interactions: Interactions | None = None  # a table of implicit feedback
+    series: Series | None = None  # a time series to forecast
     onehot_max: PositiveInt = 20  # more categories than this: ordinal codes by default
     missing: Literal["error", "drop", "impute"] = "error"
     text: Text | None = None  # set for a text table (`text: review`)

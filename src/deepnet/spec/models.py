@@ -159,7 +159,7 @@ class Spec(Section):
 
     name: Annotated[str, AfterValidator(_folder_name)] = "deepnet"
     seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = 0  # numpy and optuna take 32 bits
-    task: Literal["classification", "regression"] | None = None
+    task: Literal["classification", "regression", "forecast"] | None = None
     data: Data
     model: Model
     train: Train = Train()
@@ -217,6 +217,19 @@ class Spec(Section):
             return cls.from_yaml(spec, data_given=data is not None)
         raise SpecError(f"spec: expected a deepnet.Spec, a dict of one or the path of a YAML "
                         f"spec file; got {type(spec).__name__} {spec!r:.60}")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _forecast(cls, raw: Any) -> Any:
+        """`task: forecast` is a regression of the next values of a series: it needs
+        data.series, and is kept as regression."""
+        if isinstance(raw, dict) and raw.get("task") == "forecast":
+            data = raw.get("data")
+            if not (isinstance(data, dict) and data.get("series") is not None):
+                raise ValueError("task: forecast needs data.series (the series to forecast "
+                                 "and its window and horizon)")
+            return {**raw, "task": "regression"}
+        return raw
 
     @model_validator(mode="before")
     @classmethod

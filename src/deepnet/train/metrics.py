@@ -207,6 +207,7 @@ class Metric:
     compute: Callable[..., float]
     higher_is_better: bool
     grouped: bool = False  # ranking: only on splits of queries (data.interactions)
+    series: bool = False  # of a series' scaled windows only (data.series)
 
 
 METRICS: Registry[Metric] = Registry("metric", {
@@ -220,12 +221,28 @@ METRICS: Registry[Metric] = Registry("metric", {
     **{f"hr@{k}": Metric("classification", hit_rate(k), True, grouped=True) for k in (5, 10, 20)},
     **{f"ndcg@{k}": Metric("classification", ndcg(k), True, grouped=True) for k in (5, 10, 20)},
     "mrr": Metric("classification", mrr, True, grouped=True),
+    # a series' targets are scaled by the seasonal naive error (deepnet.data.series), so
+    # the mean absolute error of its windows is the mean absolute scaled error
+    "mase": Metric("regression", mae, False, series=True),
     "mae": Metric("regression", mae, False),
     "rmse": Metric("regression", rmse, False),
     "r2": Metric("regression", r2, True),
 })
 
-DEFAULT_METRICS = {"classification": ["accuracy", "f1"], "regression": ["mae", "rmse", "r2"]}
+DEFAULT_METRICS = {"classification": ["accuracy", "f1"], "regression": ["mae", "rmse", "r2"],
+                   "forecast": ["mase"]}
+
+
+def forecast_scores(forecast: np.ndarray, truth: np.ndarray, scale: float) -> dict[str, float]:
+    """MASE, MAE, RMSE and sMAPE (in %, of |F - A| / ((|A| + |F|) / 2)) of forecasts
+    and the true values in a series' units; `scale` is MASE's (the seasonal naive error
+    of the training period)."""
+    error = forecast - truth
+    denominator = (np.abs(truth) + np.abs(forecast)) / 2
+    ratio = np.where(denominator > 0, np.abs(error) / np.where(denominator > 0, denominator, 1),
+                     0.0)
+    return {"mase": float(np.abs(error).mean() / scale), "mae": float(np.abs(error).mean()),
+            "rmse": float(np.sqrt((error ** 2).mean())), "smape": float(100 * ratio.mean())}
 def higher_is_better(name: str) -> bool:
     """Whether a larger value of metric `name` is better (the loss and unknown names: no);
     read from METRICS each time, so a metric registered from Python counts too."""
