@@ -3,7 +3,7 @@ measure it (phase 1), or run a repair loop from a trained case (phase 2: `--auto
 app runs it, or the same loop with a random remedy).
 
 A Python plant (plants.Plant.build) is applied to every network the app builds while the
-task runs (deepnet.app.train.build_model wrapped), so it stays planted in the retrains of
+task runs (deepnet.app.train.build_network wrapped), so it stays planted in the retrains of
 the repair loops: it stands for a fault in the user's code, which no spec change removes.
 Every run goes into the task's own folder under the benchmark's temporary folder.
 """
@@ -91,7 +91,7 @@ def planted(plant: Plant | None, cache: dict, runs_root: Path) -> Iterator:
     with the plant's Python fault; the cache maps spec YAML to its Run."""
     app = importlib.import_module("deepnet.app.train")  # the module, whatever the package exports
 
-    real_train, real_build = app.train, app.build_model
+    real_train, real_build = app.train, app.build_network
 
     def build(*args, **kwargs):
         model, rows = real_build(*args, **kwargs)
@@ -107,11 +107,11 @@ def planted(plant: Plant | None, cache: dict, runs_root: Path) -> Iterator:
 
     app.train = train
     if plant is not None and plant.build is not None:
-        app.build_model = build
+        app.build_network = build
     try:
         yield train
     finally:
-        app.train, app.build_model = real_train, real_build
+        app.train, app.build_network = real_train, real_build
 
 
 # ----------------------------------------------------------------------------- measures

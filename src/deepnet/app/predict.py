@@ -43,9 +43,9 @@ def predict_file(run_dir: str | Path, path: str | Path) -> str:
 def _forecast(run, path: str | Path) -> str:
     """CSV text: the `horizon` steps after the end of the series in a table file."""
     from deepnet.data.sources import TABLE_SUFFIXES
-    from deepnet.data.tables import read_frame
+    from deepnet.data.tables import file_kind, read_frame
 
-    if Path(path).suffix.lower() not in TABLE_SUFFIXES:
+    if file_kind(path) not in TABLE_SUFFIXES:
         raise DataError(f"{path}: a forecasting run continues a series in a table file "
                         f"({', '.join(TABLE_SUFFIXES)}) with the column(s) "
                         f"{', '.join(run.encoding.columns)}")

@@ -31,6 +31,7 @@ from deepnet.data.encoding import (
     pack_arrays,
 )
 from deepnet.data.sources import TABLE_SUFFIXES, load_npz, load_npz_inputs
+from deepnet.data.tables import file_kind
 
 _KINDS = {"array": "arrays", "table": "tables", "text": "text tables", "image": "images"}
 
@@ -49,7 +50,7 @@ def read_raw(encoding: Encoding | None, path: str | Path, labelled: bool = False
         return _images(encoding, path, labelled)
     if not path.exists():
         raise DataError(f"{where!r} not found")
-    suffix = path.suffix.lower()
+    suffix = file_kind(path)
     if kind == "image" and suffix != ".npz":
         raise DataError(f"{where}: {trained}; pass a folder of images (or an .npz of x)")
     if suffix == ".npz" and getattr(encoding, "inputs", None) is not None:

@@ -27,7 +27,7 @@ from deepnet.data.checks import check_numeric
 from deepnet.data.dataset import Dataset
 from deepnet.data.encoding import ArrayEncoding, ArrayInput, Column, TableEncoding, pack_arrays
 from deepnet.data.images import load_images
-from deepnet.data.tables import load_table, read_frame
+from deepnet.data.tables import file_kind, load_table, read_frame
 from deepnet.data.text import load_text
 
 
@@ -166,13 +166,13 @@ def _series(data, given) -> Dataset:
         frame, where = memory.as_frame(given, f"data ({memory.kind_of(given)})"), "data"
     elif name in SERIES:
         frame, where = SERIES[name](), name
-    elif name is not None and Path(name).suffix.lower() == ".npz":
+    elif name is not None and file_kind(name) == ".npz":
         arrays, _ = _read_npz(name, {c: c for c in (data.series.columns or ["x"])}, False)
         frame = pd.DataFrame({f"{c}{'' if a.ndim == 1 else f'_{j}'}": col
                               for c, a in arrays.items()
                               for j, col in enumerate(a.reshape(len(a), -1).T)})
         where = name
-    elif name is not None and Path(name).suffix.lower() in TABLE_SUFFIXES:
+    elif name is not None and file_kind(name) in TABLE_SUFFIXES:
         frame, where = read_frame(name), name
     else:
         raise DataError(f"data.source: {name!r} is no series: data.series takes a series data "
@@ -189,7 +189,7 @@ def _table_or_text(data, path: Path, task: str | None) -> Dataset:
 # Files by suffix: fn(spec.data, path, task) -> Dataset. A folder is an image folder.
 FILE_KINDS: Registry[Callable] = Registry("file kind", {
     ".csv": _table_or_text, ".tsv": _table_or_text, ".parquet": _table_or_text,
-    ".pq": _table_or_text,
+    ".pq": _table_or_text, ".csv.gz": _table_or_text, ".tsv.gz": _table_or_text,
     ".npz": lambda data, path, task: load_npz_dataset(path, task, getattr(data, "inputs", None)),
 })
 TABLE_SUFFIXES = tuple(k for k, fn in FILE_KINDS.items() if fn is _table_or_text)
@@ -225,7 +225,7 @@ def _load(data, task: str | None) -> Dataset:
     if name in SOURCES:
         return SOURCES[name](data, task)
     path = Path(name)
-    suffix = path.suffix.lower()
+    suffix = file_kind(path)
     if path.is_dir():
         return load_images(data, path, task)
     if suffix in FILE_KINDS:

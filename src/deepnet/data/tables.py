@@ -34,12 +34,22 @@ from deepnet.data.dataset import Dataset
 from deepnet.data.encoding import Column, TableEncoding
 
 
+def file_kind(path: str | Path) -> str:
+    """A file's kind by its suffix, lowercased; a gzip-compressed table keeps its own
+    (`.csv.gz`, `.tsv.gz`), which pandas decompresses."""
+    path = Path(path)
+    suffixes = [s.lower() for s in path.suffixes[-2:]]
+    if len(suffixes) == 2 and suffixes[1] == ".gz" and suffixes[0] in (".csv", ".tsv"):
+        return "".join(suffixes)
+    return path.suffix.lower()
+
+
 def read_frame(path: str | Path) -> pd.DataFrame:
     """A table from a .csv, .tsv or .parquet file; DataError when it cannot be read."""
     path = Path(path)
     where = str(path)
-    suffix = path.suffix.lower()
-    sep = "\t" if suffix == ".tsv" else ","
+    suffix = file_kind(path)
+    sep = "\t" if suffix.startswith(".tsv") else ","
     try:
         if suffix in (".parquet", ".pq"):
             import pyarrow.parquet as pq
