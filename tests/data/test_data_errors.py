@@ -172,3 +172,17 @@ def test_predict_inputs_are_checked(tmp_path, train_cli, capsys):
     assert "no feature column 'sepal length (cm)'" in capsys.readouterr().err
     assert main(["evaluate", run, "--data", str(tmp_path / "rows.csv")]) == 2
     assert "no target column 'target'" in capsys.readouterr().err
+
+
+def test_a_text_of_no_words_is_refused_naming_its_row(tmp_path, capsys):
+    from deepnet.cli import main
+
+    path = tmp_path / "texts.csv"
+    path.write_text('text,label\ngood movie,1\n"!!! ...",0\nbad film,0\n,1\n')
+    spec = tmp_path / "s.yaml"
+    spec.write_text(f"data: {{source: {path}, text: text, target: label, missing: impute}}\n"
+                    "model: {layers: [embedding: {vocab: 10}, globalavgpool: {}, dense: 2]}\n")
+    assert main(["train", str(spec), "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "row 1, column 'text': the text '!!! ...' has no word" in err
+    assert "row 3" not in err  # a missing text, imputed empty, is the user's choice

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deepnet.data.checks import check_not_empty, encode_target, typed_labels
+from deepnet.data.checks import BadValues, check_not_empty, encode_target, shown, typed_labels
 from deepnet.data.dataset import Dataset
 from deepnet.data.encoding import TextEncoding
 from deepnet.data.tables import drop_missing, find_target, read_frame, require_columns
@@ -27,6 +27,19 @@ _WORD = re.compile(r"[\w']+")
 
 def tokenize(text: str) -> list[str]:
     return _WORD.findall(str(text).lower())
+
+
+def check_words(texts, docs: list[list[str]], where: str, column: str,
+                rows: np.ndarray | None = None) -> None:
+    """A DataError listing the texts (not missing ones) that hold no word at all: a model
+    would see only padding for them."""
+    empty = [i for i, (t, d) in enumerate(zip(texts, docs, strict=True))
+             if not d and isinstance(t, str) and t != ""]
+    problems = BadValues(where, rows)
+    problems.add(len(empty), ((i, f"column {column!r}", f"the text {shown(texts[i])} has no "
+                               "word (letters, digits or apostrophes)") for i in empty),
+                 "a text of no words gives the model nothing to read: fix or remove it")
+    problems.raise_all()
 
 
 def fit_vocabulary(docs: list[list[str]], min_freq: int, vocab_size: int) -> list[str]:
@@ -64,7 +77,9 @@ def load_text_frame(data, frame, where: str, task: str | None = None) -> Dataset
     frame, rows = drop_missing(data, frame, [settings.column, target], target, where)
     y, classes, task = encode_target(frame[target].to_numpy(), task, where, target, rows)
     labels = typed_labels(frame[target].to_numpy(), classes)
-    docs = [tokenize(t) for t in frame[settings.column].to_numpy()]
+    texts = frame[settings.column].to_numpy()
+    docs = [tokenize(t) for t in texts]
+    check_words(texts, docs, where, settings.column, rows)
 
     def build(train: np.ndarray) -> Dataset:
         vocab = fit_vocabulary([docs[i] for i in train], settings.min_freq, settings.vocab_size)
