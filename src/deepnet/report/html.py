@@ -28,6 +28,7 @@ from deepnet.report.robustness import report_sections
 
 TEMPLATE = Path(__file__).with_name("template.html")
 PREDICTION_ROWS = 20_000  # at most this many test rows in the confusion matrix/residuals
+CONFUSED_PAIRS = 10  # pairs of classes in a text classifier's most confused
 
 
 class ReportWarning(UserWarning):
@@ -165,6 +166,34 @@ def _per_class(src: _Sources) -> dict | None:
     return section
 
 
+def _confused(src: _Sources) -> dict | None:
+    """A text classifier's most confused pairs of classes, each with an example text as
+    the model read it (its words, lowercased, cut to max_len)."""
+    run = src.run
+    if run.encoding.kind != "text" or src.outputs is None:
+        return None
+    from deepnet.train.decision import decide
+
+    part, out, y = src.outputs
+    y = np.asarray(y)
+    pred = decide(out, run.meta.threshold).numpy()
+    wrong = np.flatnonzero(pred != y)
+    if not len(wrong):
+        return None
+    pairs, counts = np.unique(np.c_[y[wrong], pred[wrong]], axis=0, return_counts=True)
+    idx = src.prepared.splits[part]
+    vocab = run.encoding.vocab
+    rows = [("true class", "predicted as", "texts", "example")]
+    for k in np.argsort(-counts, kind="stable")[:CONFUSED_PAIRS]:
+        t, p = pairs[k]
+        first = wrong[(y[wrong] == t) & (pred[wrong] == p)][0]
+        words = " ".join(vocab[i] for i in src.prepared.dataset.x[idx[first]] if i != 0)
+        rows.append((run.classes[t], run.classes[p], int(counts[k]),
+                     words[:200] + ("..." if len(words) > 200 else "")))
+    return {"title": f"Most confused classes ({part} split, {len(wrong)} of {len(y)} texts "
+                     "misclassified)", "table": rows, "header": True}
+
+
 def _rates(src: _Sources) -> dict | None:
     """A binary classifier's ROC and precision-recall curves, the threshold marked."""
     run = src.run
@@ -274,6 +303,7 @@ SECTIONS: dict[str, Callable[[_Sources], dict | list[dict] | None]] = {
     "Learning curves": _curves,
     "Predictions": _predictions,
     "Per class": _per_class,
+    "Most confused classes": _confused,
     "ROC and precision-recall curves": _rates,
     "Reliability": _reliability,
     "Gradient norms per layer": _gradients,
