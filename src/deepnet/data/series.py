@@ -26,10 +26,12 @@ from deepnet.data.dataset import Dataset
 from deepnet.data.encoding import SeriesEncoding
 
 
-def series_values(frame: pd.DataFrame, cfg, where: str) -> tuple[np.ndarray, list[str], str]:
-    """(values (T, columns) as float64, the columns, the target) of a series table; a
-    DataError naming the column and rows of any value that is missing or not a number."""
-    columns = list(cfg.columns) if cfg.columns else [
+def series_values(frame: pd.DataFrame, columns: list[str] | None, target: str | None,
+                  where: str) -> tuple[np.ndarray, list[str], str]:
+    """(values (T, columns) as float64, the columns, the target) of a series table
+    (columns: default every numeric one; target: default the first); a DataError naming
+    the column and rows of any value that is missing or not a number."""
+    columns = list(columns) if columns else [
         c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
     if not columns:
         raise DataError(f"{where}: no numeric column to read as a series; name them with "
@@ -39,7 +41,7 @@ def series_values(frame: pd.DataFrame, cfg, where: str) -> tuple[np.ndarray, lis
         raise DataError(f"{where}: data.series.columns names {', '.join(map(repr, missing))}, "
                         f"which the data do not have; they have "
                         f"{', '.join(map(repr, list(frame.columns)[:30]))}")
-    target = cfg.target or columns[0]
+    target = target or columns[0]
     if target not in columns:
         columns = [target, *columns]
     if target not in frame.columns:
@@ -98,11 +100,7 @@ def continue_series(encoding: SeriesEncoding, frame: pd.DataFrame, where: str
                     ) -> tuple[np.ndarray, np.ndarray]:
     """(the model's input (1, window, columns), the level (1,)) of the last `window`
     steps of a series table, to forecast the `horizon` steps after its end."""
-
-    class _Cfg:
-        columns, target = encoding.columns, encoding.target
-
-    values, columns, _ = series_values(frame, _Cfg, where)
+    values, _, _ = series_values(frame, encoding.columns, encoding.target, where)
     if len(values) < encoding.window:
         raise DataError(f"{where}: series {encoding.target!r} has {len(values)} steps; the "
                         f"run forecasts from the last {encoding.window}")

@@ -177,7 +177,8 @@ def _series(data, given) -> Dataset:
     else:
         raise DataError(f"data.source: {name!r} is no series: data.series takes a series data "
                         f"set ({', '.join(SERIES)}), a table (.csv, .tsv, .parquet) or an .npz")
-    values, columns, target = series.series_values(frame, data.series, where)
+    cfg = data.series
+    values, columns, target = series.series_values(frame, cfg.columns, cfg.target, where)
     return series.windows(values, columns, target, data.series, data.split, where)
 
 
