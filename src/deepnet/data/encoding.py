@@ -25,6 +25,15 @@ Bounds = tuple[float, float]
 Mode = Literal["none", "standard", "minmax"]  # data.normalize
 
 
+def _omit_none(d: dict[str, Any], *keys: str) -> dict[str, Any]:
+    """A record's JSON without the optional `keys` that are None, as runs saved before
+    those keys existed (so their JSON reads and hashes the same)."""
+    for key in keys:
+        if d.get(key, 0) is None:
+            del d[key]
+    return d
+
+
 @dataclass(frozen=True)
 class ArrayInput(JsonRecord):
     """One input of a model of several inputs read from an .npz: its array and the
@@ -44,10 +53,7 @@ class ArrayEncoding(JsonRecord):
 
     @model_serializer(mode="wrap")
     def _saved(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        d = handler(self)
-        if self.inputs is None:
-            del d["inputs"]
-        return d
+        return _omit_none(handler(self), "inputs")
 
 
 def pack_arrays(arrays: dict[str, Any], inputs: dict[str, ArrayInput] | None = None
@@ -85,10 +91,7 @@ class Column(JsonRecord):
 
     @model_serializer(mode="wrap")
     def _saved(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        d = handler(self)
-        for key in ("fill", "dim"):
-            if d[key] is None:
-                del d[key]
+        d = _omit_none(handler(self), "fill", "dim")
         if self.type == "numeric":
             del d["categories"]
         return d
@@ -107,10 +110,7 @@ class TableEncoding(JsonRecord):
 
     @model_serializer(mode="wrap")
     def _saved(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        d = handler(self)
-        if self.inputs is None:
-            del d["inputs"]
-        return d
+        return _omit_none(handler(self), "inputs")
 
 
 @dataclass(frozen=True)
@@ -238,7 +238,4 @@ class PreprocessRecord(JsonRecord):
 
     @model_serializer(mode="wrap")
     def _saved(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        d = handler(self)
-        if self.input_transform is None:
-            del d["input_transform"]
-        return d
+        return _omit_none(handler(self), "input_transform")

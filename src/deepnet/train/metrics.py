@@ -254,13 +254,11 @@ def compute(names: list[str], out: torch.Tensor, y: torch.Tensor,
     """The metrics `names` of outputs `out` for targets `y`; the ranking ones only when
     the rows are queries (`groups`: each row's), as validation and test rows of
     interactions are."""
-    out_cpu, y_cpu = out.detach().float().cpu(), y.detach().cpu()
     values = {}
     for name in names:
         m = METRICS.get(name)
-        if m.grouped:
-            if groups is not None:
-                values[name] = m.compute(out_cpu, y_cpu, groups)
-        else:
+        if not m.grouped:
             values[name] = m.compute(out, y)
+        elif groups is not None:  # on the CPU: numpy ranks each query
+            values[name] = m.compute(out.detach().float().cpu(), y.detach().cpu(), groups)
     return values
