@@ -11,12 +11,13 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,export,serve,series]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,export,serve,series,audio]'
 	@touch $(STAMP)
 
 # Example data made here from what installed packages ship (nothing is downloaded).
 DATA := examples/data/.digits_png.done examples/data/sentiment.csv \
-	examples/data/interactions.csv examples/data/transactions.csv examples/data/health.csv
+	examples/data/interactions.csv examples/data/transactions.csv examples/data/health.csv \
+	examples/data/.spoken_digits.done
 
 data: $(DATA)
 
@@ -35,6 +36,11 @@ examples/data/transactions.csv: examples/data/make_transactions.py | $(STAMP)
 
 examples/data/health.csv: examples/data/make_health.py | $(STAMP)
 	$(BIN)/python examples/data/make_health.py
+
+# spoken digits by espeak-ng (apt-get install espeak-ng), about 40 s on 2 cores
+examples/data/.spoken_digits.done: examples/data/make_spoken_digits.py | $(STAMP)
+	$(BIN)/python examples/data/make_spoken_digits.py
+	@touch $@
 
 demo: setup
 	$(BIN)/deepnet train examples/digits.yaml
@@ -57,4 +63,5 @@ lint: setup
 	$(BIN)/ruff check .
 
 clean:
-	rm -rf $(VENV) runs tunes .pytest_cache examples/data/digits_png examples/data/.digits_png.done examples/data/sentiment.csv
+	rm -rf $(VENV) runs tunes .pytest_cache examples/data/digits_png examples/data/.digits_png.done examples/data/sentiment.csv \
+		examples/data/spoken_digits examples/data/.spoken_digits.done

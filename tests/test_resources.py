@@ -71,6 +71,9 @@ MIXED = {
                       {"gru": {"units": 6, "return_sequences": True}}, {"attention": 2},
                       {"dense": 4}, {"transformer": {"heads": 2, "dropout": 0.2}},
                       {"flatten": {}}, {"dense": 2}], (8, 5)),
+    "logmel": ([{"logmel": {"mels": 16, "sample_rate": 8000}}, {"batchnorm": {}},
+                {"conv2d": {"filters": 4, "activation": "relu"}}, {"globalavgpool": {}},
+                {"dense": 3}], (4000,)),
     "first-parameter-free": ([{"dropout": 0.3}, {"maxpool2d": 2}, {"activation": "relu"},
                               {"flatten": {}}, {"dense": 4}], (2, 6, 6)),
 }

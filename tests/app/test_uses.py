@@ -211,3 +211,62 @@ def test_co2_forecast_beats_seasonal_naive_and_ets(tmp_path, capsys):
     assert scores["deepnet"]["mase"] <= 0.8 * scores["seasonal naive"]["mase"]
     assert scores["deepnet"]["mase"] <= scores["ETS"]["mase"]
     assert "Forecast against the truth" in (run.path / "report.html").read_text()
+
+
+# ----------------------------------------------------------------------------- speech
+def mfcc_baseline(prepared):
+    """Logistic regression on the mean and standard deviation of each clip's 20 MFCCs
+    (librosa, at the run's sample rate, 25 ms windows, 10 ms hops), its C chosen on the
+    validation voices: (val accuracy, test accuracy)."""
+    import librosa
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    ds, rate = prepared.dataset, prepared.encoding.sample_rate
+    feats = np.stack([np.concatenate([m.mean(1), m.std(1)]) for m in (
+        librosa.feature.mfcc(y=w, sr=rate, n_mfcc=20, n_fft=int(0.025 * rate),
+                             hop_length=int(0.01 * rate), n_mels=40) for w in ds.x)])
+    tr, va, te = (prepared.splits[k] for k in ("train", "val", "test"))
+    best = None
+    for c in (0.01, 0.1, 1.0, 10.0):
+        clf = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=3000))
+        clf.fit(feats[tr], ds.y[tr])
+        scores = clf.score(feats[va], ds.y[va]), clf.score(feats[te], ds.y[te])
+        best = max(best or scores, scores)
+    return best
+
+
+def test_speech_recognises_digits_of_unseen_voices(tmp_path, capsys):
+    import deepnet
+
+    run, prepared = train_example("speech", tmp_path, capsys)
+    groups = prepared.dataset.split_groups
+    train_voices = set(groups[prepared.splits["train"]])
+    assert train_voices.isdisjoint(groups[prepared.splits["test"]])
+    accuracy = run.results.test["accuracy"]
+    _, baseline = mfcc_baseline(prepared)
+    print(f"speech: test accuracy on unseen voices {accuracy:.4f}, MFCC + logistic "
+          f"regression {baseline:.4f}")
+    assert accuracy >= 0.95 and accuracy > baseline
+    findings = deepnet.diagnose(run)  # healthy, as every example (test_diagnose_examples)
+    assert all(f.severity == "info" for f in findings), findings
+
+
+def test_logmel_matches_librosa():
+    import librosa
+
+    from deepnet.nn.spectral import LogMel, LogMelArgs
+
+    rng = np.random.default_rng(0)
+    x = (0.1 * rng.standard_normal((3, 12000))).astype(np.float32)
+    for a in (LogMelArgs(mels=40, sample_rate=8000), LogMelArgs(
+            mels=64, sample_rate=16000, window=0.032, hop=0.016, fmin=50, fmax=7000)):
+        ours = np.exp(LogMel(a)(torch.as_tensor(x)).numpy()[:, 0].astype(np.float64)) - 1e-6
+        for i in range(3):
+            ref = librosa.feature.melspectrogram(
+                y=x[i], sr=a.sample_rate, n_fft=a.n_fft, hop_length=a.hop_length,
+                n_mels=a.mels, fmin=a.fmin, fmax=a.fmax, htk=True, norm=None,
+                pad_mode="constant")
+            assert ours[i].shape == ref.shape
+            np.testing.assert_allclose(ours[i], ref, rtol=1e-3, atol=1e-6 * ref.max())

@@ -55,7 +55,26 @@ def _sequences(m: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return m(x)[0]
 
 
+class _LogMel(nn.Module):
+    """torch.stft's power through librosa's HTK mel filters, then the log."""
+
+    def __init__(self, rate=8000, n_fft=200, hop=80, mels=16):
+        super().__init__()
+        from librosa.filters import mel
+
+        self.n_fft, self.hop = n_fft, hop
+        self.filters = torch.as_tensor(mel(sr=rate, n_fft=n_fft, n_mels=mels, htk=True,
+                                           norm=None))
+
+    def forward(self, x):
+        s = torch.stft(x, self.n_fft, self.hop, window=torch.hann_window(self.n_fft),
+                       center=True, pad_mode="constant", return_complex=True).abs() ** 2
+        return torch.log(torch.einsum("mf,nft->nmt", self.filters, s) + 1e-6)[:, None]
+
+
 CASES: dict[str, Case] = {
+    "logmel": Case({"logmel": {"mels": 16, "sample_rate": 8000}}, (800,), (1, 16, 11),
+                   _LogMel),
     "dense": Case({"dense": {"units": 7}}, (5,), (7,), lambda: nn.Linear(5, 7)),
     "dense-relu-nobias-sequence": Case(
         {"dense": {"units": 7, "activation": "relu", "bias": False}}, (4, 5), (4, 7),

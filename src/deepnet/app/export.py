@@ -157,6 +157,9 @@ RECIPES = {
             "and left-padded with 0 to `max_len`; int64",
     "image": "the image decoded to `channels` (1 grey, 3 RGB) and resized to `size` (height, "
              "width), pixels scaled to [0, 1], as float32 (channels, height, width)",
+    "audio": "the sound file decoded to mono float32 samples in [-1, 1], resampled to "
+             "`sample_rate` (soxr's high quality), cut or padded with zeros at its end to "
+             "`samples`: the model's first layer makes the spectrogram",
     "series": "the last `window` steps of the series' `columns` (window, columns), each "
               "column minus its last value and divided by its `scale`; the forecast of the "
               "next `horizon` steps is the output times the target's scale plus the "

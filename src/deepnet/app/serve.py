@@ -10,7 +10,8 @@ bad field is a 422 naming it; uvicorn drains in-flight requests on SIGTERM).
 
 `inputs` take the forms `deepnet predict` reads, one item per row: a list of numbers
 (nested for images and sequences: the raw input of one sample), an object of named
-columns (a table), a string (a text run's text, or an image run's base64 PNG/JPEG).
+columns (a table), a string (a text run's text, an image run's base64 PNG/JPEG, a sound
+run's base64 WAV/FLAC/Ogg).
 
 Requests that arrive together are answered by one forward pass (dynamic micro-batching:
 the requests queued while a forward pass runs form the next one, up to `max_batch` rows;
@@ -61,8 +62,8 @@ def rows_to_inputs(run, items: list) -> Any:
     if isinstance(first, str):
         if kind == "text":
             return pd.DataFrame({run.encoding.column: items})
-        if kind == "image":
-            return np.stack([_image(run, s, i) for i, s in enumerate(items)])
+        if kind in _FILES:
+            return np.stack([_file(run, s, i) for i, s in enumerate(items)])
         raise DataError(f"inputs: this run takes {run.encoding.kind} rows (lists of numbers"
                         f"{' or objects of named columns' if kind == 'table' else ''}); got "
                         "strings")
@@ -74,16 +75,32 @@ def rows_to_inputs(run, items: list) -> Any:
     return x.astype(np.int64) if kind == "text" else x
 
 
-def _image(run, text: str, row: int) -> np.ndarray:
+def _image(run, data: io.BytesIO, where: str) -> np.ndarray:
     from deepnet.data.images import decode
 
+    return decode(data, tuple(run.encoding.size), run.encoding.channels, where)
+
+
+def _sound(run, data: io.BytesIO, where: str) -> np.ndarray:
+    from deepnet.data.audio import decode
+
+    return decode(data, run.encoding, where)
+
+
+# Runs whose rows are sent as files in base64: (what the file is, its decoder).
+_FILES: dict[str, tuple[str, Callable]] = {
+    "image": ("an image is sent as its PNG or JPEG file", _image),
+    "audio": ("a sound is sent as its WAV, FLAC or Ogg file", _sound),
+}
+
+
+def _file(run, text: str, row: int) -> np.ndarray:
+    what, decode = _FILES[run.encoding.kind]
     try:
         data = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
-        raise DataError(f"inputs[{row}]: not base64 (an image is sent as its PNG or JPEG "
-                        "file in base64)") from None
-    return decode(io.BytesIO(data), tuple(run.encoding.size), run.encoding.channels,
-                  f"inputs[{row}]")
+        raise DataError(f"inputs[{row}]: not base64 ({what} in base64)") from None
+    return decode(run, io.BytesIO(data), f"inputs[{row}]")
 
 
 @dataclass

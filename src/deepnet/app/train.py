@@ -329,7 +329,8 @@ def _train(spec: Spec, prepared: Prepared, model, path: Path, resuming: bool, qu
         raise DataError("data.split.val: the validation split is empty; set val > 0")
     prepared.preprocess = defended_preprocess(spec, prepared)  # before any batch is made
     augment = make_augment(spec.data.augment, prepared.dataset.input_shape,
-                           prepared.preprocess) if spec.data.augment else None
+                           prepared.preprocess, encoding=prepared.encoding) \
+        if spec.data.augment else None
     setup = Setup(tc, prepared.batches("train", tc.batch_size, device),
                   prepared.batches("val", EVAL_BATCH, device), device, spec.seed, augment, dist)
     y_tr = prepared.targets(prepared.dataset.y[prepared.splits["train"]])

@@ -11,6 +11,15 @@ border filled with 0 in raw units), `flip` (horizontal, vertical or both, each w
 probability 1/2) and `noise`. Consecutive geometric steps are composed into one affine
 map per sample and resampled once (bilinear). Tables and sequences take `noise` only:
 gaussian with std given in raw input units (divided by the normalisation's scale here).
+
+Sound (waveforms of a sound folder, deepnet.data.audio) takes `noise` and the waveform
+steps: `gain` (dB, uniform in [-g, g]), `snr` (white noise at a signal-to-noise ratio
+uniform in [lo, hi] dB of the clip's mean power), `shift` (seconds, uniform in [-s, s],
+the uncovered part silent), and SpecAugment's masks (Park et al., 2019) made on the
+waveform, so every random draw stays here: `time_mask` silences a span of up to that
+many seconds, `freq_mask` removes a band of up to that share of the mel scale (0 Hz to
+half the sample rate) from the clip's spectrum (the band of the spectrogram is then
+near silence, where SpecAugment sets it to the mean).
 """
 
 from __future__ import annotations
@@ -25,7 +34,7 @@ import torch.nn.functional as F
 
 from deepnet.core.errors import SpecError
 from deepnet.core.registry import Registry
-from deepnet.core.schema import NonNegative, NonNegativeInt, PositiveFloat
+from deepnet.core.schema import Fraction, NonNegative, NonNegativeInt, PositiveFloat
 
 Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 # A geometric augmentation's part of the affine map: fills the (n, 3, 3) maps `m` from
@@ -65,10 +74,78 @@ def _flip(m: torch.Tensor, axes: str, g: torch.Generator, h: int, w: int) -> Non
             m[:, axis, axis] = torch.where(_rand(len(m), g, m) < 0.5, -1.0, 1.0)
 
 
+# ----------------------------------------------------------------------------- sound
+# A waveform step: (batch (N, samples), its value in the spec, sample rate, generator).
+Wave = Callable[[torch.Tensor, Any, int, torch.Generator], torch.Tensor]
+
+
+def _per_clip(n: int, g: torch.Generator, like: torch.Tensor, lo, hi) -> torch.Tensor:
+    """(n, 1) uniform draws in [lo, hi]."""
+    return (lo + _rand(n, g, like) * (hi - lo))[:, None].to(like.dtype)
+
+
+def _gain(x: torch.Tensor, db: float, rate: int, g: torch.Generator) -> torch.Tensor:
+    return x * 10 ** (_per_clip(len(x), g, x, -db, db) / 20)
+
+
+def _snr(x: torch.Tensor, db: tuple[float, float], rate: int, g: torch.Generator
+         ) -> torch.Tensor:
+    power = x.float().pow(2).mean(dim=1, keepdim=True).clamp_min(1e-12)
+    std = (power / 10 ** (_per_clip(len(x), g, x, *db).float() / 10)).sqrt()
+    noise = torch.randn(x.shape, generator=g, device=g.device).to(x.device)
+    return (x + noise * std).to(x.dtype)
+
+
+def _randint(n: int, high: torch.Tensor | int, g: torch.Generator, like: torch.Tensor
+             ) -> torch.Tensor:
+    """(n,) integers uniform in [0, high] (high per row or one for all)."""
+    return (_rand(n, g, like) * (torch.as_tensor(high, device=like.device) + 1)).long()
+
+
+def _shift(x: torch.Tensor, seconds: float, rate: int, g: torch.Generator) -> torch.Tensor:
+    n, t = x.shape
+    k = int(round(seconds * rate))
+    by = _randint(n, 2 * k, g, x) - k
+    at = torch.arange(t, device=x.device)[None, :] - by[:, None]
+    inside = (at >= 0) & (at < t)
+    return x.gather(1, at.clamp(0, t - 1)) * inside
+
+
+def _time_mask(x: torch.Tensor, seconds: float, rate: int, g: torch.Generator
+               ) -> torch.Tensor:
+    n, t = x.shape
+    width = _randint(n, min(t, int(round(seconds * rate))), g, x)
+    start = (_rand(n, g, x) * (t - width + 1)).long()
+    at = torch.arange(t, device=x.device)[None, :]
+    return x * ~((at >= start[:, None]) & (at < (start + width)[:, None]))
+
+
+def mel(hz):
+    """The mel scale (HTK's formula) of frequencies in Hz."""
+    return 2595.0 * torch.log10(1.0 + torch.as_tensor(hz) / 700.0)
+
+
+def hz(mels):
+    return 700.0 * (10 ** (torch.as_tensor(mels) / 2595.0) - 1.0)
+
+
+def _freq_mask(x: torch.Tensor, share: float, rate: int, g: torch.Generator) -> torch.Tensor:
+    n, t = x.shape
+    top = float(mel(rate / 2))
+    width = _rand(n, g, x) * share * top
+    start = _rand(n, g, x) * (top - width)
+    lo, hi = hz(start)[:, None], hz(start + width)[:, None]
+    f = torch.fft.rfftfreq(t, 1.0 / rate, device=x.device)[None, :]
+    spectrum = torch.fft.rfft(x.float(), dim=1) * ~((f >= lo) & (f <= hi))
+    return torch.fft.irfft(spectrum, n=t, dim=1).to(x.dtype)
+
+
+# ----------------------------------------------------------------------------- the registry
 @dataclass(frozen=True)
 class AugmentType:
     value: Any  # the type of its value in the spec (`- rotate: 10`)
-    matrix: Matrix | None = None  # geometric (images only); None: noise
+    matrix: Matrix | None = None  # geometric (images only)
+    wave: Wave | None = None  # a waveform step (sound only); neither: noise (any data)
 
 
 AUGMENTS: Registry[AugmentType] = Registry("augmentation", {
@@ -77,6 +154,11 @@ AUGMENTS: Registry[AugmentType] = Registry("augmentation", {
     "crop": AugmentType(NonNegativeInt, _crop),  # random shift, pixels
     "noise": AugmentType(NonNegative),  # gaussian std, in raw input units
     "flip": AugmentType(Literal["horizontal", "vertical", "both"], _flip),
+    "gain": AugmentType(NonNegative, wave=_gain),  # dB, uniform in [-gain, gain]
+    "snr": AugmentType(tuple[float, float], wave=_snr),  # dB range of added white noise
+    "shift": AugmentType(NonNegative, wave=_shift),  # seconds, uniform in [-shift, shift]
+    "time_mask": AugmentType(NonNegative, wave=_time_mask),  # seconds, at most
+    "freq_mask": AugmentType(Fraction, wave=_freq_mask),  # share of the mel scale, at most
 })
 
 
@@ -84,27 +166,46 @@ def is_geometric(kind: str) -> bool:
     return AUGMENTS.get(kind).matrix is not None
 
 
-def validate_augment(items, input_shape: tuple[int, ...], integer: bool = False) -> None:
-    """SpecError naming each data.augment[i] that does not apply to this data."""
+def _misfit(kind: str, input_shape: tuple[int, ...], data: str | None) -> str | None:
+    """Why augmentation `kind` does not apply to these data, or None."""
+    t = AUGMENTS.get(kind)
+    shape = tuple(input_shape)
+    if data == "audio":
+        if t.matrix is not None:
+            return (f"{kind} is an image augmentation, but the data are sound; gain, snr, "
+                    "shift, time_mask, freq_mask and noise apply to sound")
+        return None
+    described = {1: "a table", 2: "sequences"}.get(len(shape), "non-image data")
+    if t.matrix is not None and len(shape) != 3:
+        return (f"{kind} is an image augmentation, but the data are {described} with "
+                f"samples of shape {shape}; only noise applies to them")
+    if t.wave is not None:
+        return (f"{kind} is a sound augmentation, but the data are "
+                f"{'images' if len(shape) == 3 else described} with samples of shape "
+                f"{shape}; it applies to a folder of sound files")
+    return None
+
+
+def validate_augment(items, input_shape: tuple[int, ...], integer: bool = False,
+                     data: str | None = None) -> None:
+    """SpecError naming each data.augment[i] that does not apply to this data (`data`:
+    the kind of their encoding)."""
     problems = []
-    kind_of_data = {1: "a table", 2: "sequences"}.get(len(input_shape), "non-image data")
     for i, item in enumerate(items):
         kind = item.kind
-        if integer:
-            problems.append(f"data.augment[{i}]: {kind} cannot apply to token ids (a text "
-                            "table); remove it")
-        elif is_geometric(kind) and len(input_shape) != 3:
-            problems.append(f"data.augment[{i}]: {kind} is an image augmentation, but the data "
-                            f"are {kind_of_data} with samples of shape {tuple(input_shape)}; "
-                            "only noise applies to them")
+        why = (f"{kind} cannot apply to token ids (a text table); remove it" if integer
+               else _misfit(kind, input_shape, data))
+        if why:
+            problems.append(f"data.augment[{i}]: {why}")
     if problems:
         raise SpecError("the augmentation does not fit the data:\n  " + "\n  ".join(problems))
 
 
-def make_augment(items, input_shape: tuple[int, ...], preprocess, integer: bool = False
-                 ) -> Augment:
-    """A function (normalised batch, generator) -> augmented batch for spec.data.augment."""
-    validate_augment(items, input_shape, integer)
+def make_augment(items, input_shape: tuple[int, ...], preprocess, integer: bool = False,
+                 encoding=None) -> Augment:
+    """A function (normalised batch, generator) -> augmented batch for spec.data.augment
+    (`encoding`: the data's, whose sample rate the sound steps take)."""
+    validate_augment(items, input_shape, integer, getattr(encoding, "kind", None))
     steps: list[Augment] = []
     geometric: list = []
     for item in items:
@@ -114,7 +215,9 @@ def make_augment(items, input_shape: tuple[int, ...], preprocess, integer: bool 
         if geometric:
             steps.append(_Affine(geometric, input_shape, preprocess))
             geometric = []
-        steps.append(_Noise(item.noise, preprocess))
+        wave = AUGMENTS.get(item.kind).wave
+        steps.append(_Noise(item.noise, preprocess) if wave is None else
+                     _Wave(wave, item.value, encoding.sample_rate))
     if geometric:
         steps.append(_Affine(geometric, input_shape, preprocess))
 
@@ -137,6 +240,16 @@ class _PerDevice:
         if key not in self.cache:
             self.cache[key] = self.make().to(like.device, like.dtype)
         return self.cache[key]
+
+
+@dataclass
+class _Wave:
+    fn: Wave
+    value: Any
+    rate: int
+
+    def __call__(self, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+        return self.fn(x, self.value, self.rate, g)
 
 
 class _Noise:

@@ -40,6 +40,8 @@ class Dataset:
     # are relative to (data.series)
     levels: np.ndarray | None = None
     origins: np.ndarray | None = None  # and the step of each window's first forecast
+    # each row's group (data.split.groups: a file's speaker): whole groups are split
+    split_groups: np.ndarray | None = None
 
     @property
     def input_shape(self) -> tuple[int, ...]:

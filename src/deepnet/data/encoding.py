@@ -6,6 +6,7 @@ its Dataset, saved with the trained model, and read back by `predict` and `evalu
     TableEncoding(target, columns)               a table, column by column (Column)
     TextEncoding(column, vocab, max_len, target) a text column, tokenised
     ImageEncoding(size, channels)                an image folder, decoded
+    AudioEncoding(sample_rate, samples)          a folder of WAV files, decoded
 
 and then the preprocessing fitted on the training split (deepnet.data.transforms), saved
 as a PreprocessRecord.
@@ -134,6 +135,16 @@ class ImageEncoding(JsonRecord):
 
 
 @dataclass(frozen=True)
+class AudioEncoding(JsonRecord):
+    """Sound decoded to mono waveforms of `samples` at `sample_rate` (data.audio)."""
+
+    sample_rate: int
+    samples: int
+    resample: bool = True
+    kind: Literal["audio"] = "audio"
+
+
+@dataclass(frozen=True)
 class SeriesEncoding(JsonRecord):
     """A series' windows: the columns (the target first among them as given), the
     window, horizon and season, and each column's scale (MASE's, from the training
@@ -162,7 +173,7 @@ class SeriesEncoding(JsonRecord):
 
 
 Encoding = Annotated[ArrayEncoding | TableEncoding | TextEncoding | ImageEncoding
-                     | SeriesEncoding, Field(discriminator="kind")]
+                     | AudioEncoding | SeriesEncoding, Field(discriminator="kind")]
 
 
 def feature_names(encoding: Encoding) -> list[str] | None:

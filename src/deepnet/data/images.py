@@ -14,47 +14,25 @@ from pathlib import Path
 import numpy as np
 
 from deepnet.core.errors import DataError
+from deepnet.data import folders
 from deepnet.data.batches import STREAM_BYTES
-from deepnet.data.checks import check_classes, check_not_empty
 from deepnet.data.dataset import Dataset
 from deepnet.data.encoding import ImageEncoding
+from deepnet.data.split import file_groups
 
 EXTENSIONS = (".png", ".jpg", ".jpeg")
+IMAGES = folders.Kind(EXTENSIONS, "images", "an image folder")
 _GRAY = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")
-
-
-def _images_in(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir()
-                  if p.is_file() and p.suffix.lower() in EXTENSIONS and not p.name.startswith("."))
 
 
 def list_folder(root: Path) -> tuple[list[Path], list[str], list[str]]:
     """(image paths, their class names, the class names) of root/<class>/*.png."""
-    where = str(root)
-    classes = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
-    if not classes:
-        loose = len(_images_in(root))
-        raise DataError(f"{where}: an image folder holds one subfolder per class "
-                        f"(root/<class>/*.png|jpg|jpeg); found no subfolders"
-                        + (f" but {loose} images at the top" if loose else ""))
-    paths, labels = [], []
-    for c in classes:
-        files = _images_in(root / c)
-        paths += files
-        labels += [c] * len(files)
-    return paths, labels, classes
+    return folders.list_folder(root, IMAGES)
 
 
 def find_images(root: Path) -> tuple[list[Path], list[str] | None]:
     """Images to predict: root/*.png, or root/<class>/*.png with their class names."""
-    if not root.is_dir():
-        raise DataError(f"{str(root)!r} is not a folder of images")
-    loose = _images_in(root)
-    subfolders = [d for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")]
-    if loose or not subfolders:
-        return loose, None
-    paths, labels, _ = list_folder(root)
-    return paths, labels
+    return folders.find_files(root, IMAGES)
 
 
 def _size(image_size) -> tuple[int, int] | None:
@@ -142,18 +120,10 @@ def read_images(paths: list[Path], size: tuple[int, int] | None, channels: int,
 
 def load_images(data, root: Path, task: str | None = None) -> Dataset:
     where = str(root)
-    if task == "regression":
-        raise DataError(f"{where}: an image folder gives classes (its subfolders); "
-                        "set task: classification or leave task out")
-    paths, labels, classes = list_folder(root)
-    check_not_empty(len(paths), where, "images (.png, .jpg, .jpeg) in its class folders")
-    check_classes(classes, where, "the folder (one subfolder of images per class)",
-                  "add a subfolder of images for each other class")
+    paths, y, classes = folders.class_folder(root, IMAGES, task)
     size = _size(data.image_size)
     mode, first_size = probe(paths[0])
     channels = data.channels or (1 if mode in _GRAY else 3)
-    index = {c: i for i, c in enumerate(classes)}
-    y = np.asarray([index[c] for c in labels], dtype=np.int64)
     estimate = len(paths) * channels * int(np.prod(size or first_size)) * 4
     if data.stream or estimate > STREAM_BYTES:
         for p in paths:  # every file is checked before training, not in the middle of it
@@ -164,4 +134,5 @@ def load_images(data, root: Path, task: str | None = None) -> Dataset:
     else:
         x = read_images(paths, size, channels, where)
     encoding = ImageEncoding(tuple(x.shape[2:]), channels)
-    return Dataset(x, y, "classification", classes, where, encoding=encoding)
+    return Dataset(x, y, "classification", classes, where, encoding=encoding,
+                   split_groups=file_groups(paths, data.split.groups, where))

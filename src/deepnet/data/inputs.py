@@ -33,7 +33,9 @@ from deepnet.data.encoding import (
 from deepnet.data.sources import TABLE_SUFFIXES, load_npz, load_npz_inputs
 from deepnet.data.tables import file_kind
 
-_KINDS = {"array": "arrays", "table": "tables", "text": "text tables", "image": "images"}
+_KINDS = {"array": "arrays", "table": "tables", "text": "text tables", "image": "images",
+          "audio": "sound files", "series": "a series"}
+_FOLDERS = {"image": "a folder of images", "audio": "a folder of sound files or one"}
 
 
 def read_raw(encoding: Encoding | None, path: str | Path, labelled: bool = False
@@ -45,14 +47,20 @@ def read_raw(encoding: Encoding | None, path: str | Path, labelled: bool = False
     kind = encoding.kind
     trained = f"this run was trained on {_KINDS[kind]}"
     if path.is_dir():
+        if kind == "audio":
+            return _sounds(encoding, path, labelled)
         if kind != "image":
             raise DataError(f"{where} is a folder, but {trained}; pass a file of that kind")
         return _images(encoding, path, labelled)
     if not path.exists():
         raise DataError(f"{where!r} not found")
     suffix = file_kind(path)
-    if kind == "image" and suffix != ".npz":
-        raise DataError(f"{where}: {trained}; pass a folder of images (or an .npz of x)")
+    if kind == "audio" and suffix in _sound_suffixes() and not labelled:
+        from deepnet.data.audio import decode
+
+        return decode(path, encoding)[None], None, [where]
+    if kind in _FOLDERS and suffix != ".npz":
+        raise DataError(f"{where}: {trained}; pass {_FOLDERS[kind]} (or an .npz of x)")
     if suffix == ".npz" and getattr(encoding, "inputs", None) is not None:
         arrays, y = load_npz_inputs(path, {n: a.array for n, a in encoding.inputs.items()},
                                     need_y=labelled)
@@ -198,4 +206,25 @@ def _images(encoding: ImageEncoding, root: Path, labelled: bool):
                         "no class folder")
     x = np.stack([decode(p, tuple(encoding.size), encoding.channels) for p in paths])
     return x, (np.asarray(labels, dtype=object) if labels is not None else None), \
+        [str(p) for p in paths]
+
+
+def _sound_suffixes() -> tuple[str, ...]:
+    from deepnet.data.audio import EXTENSIONS
+
+    return EXTENSIONS
+
+
+def _sounds(encoding, root: Path, labelled: bool):
+    """The sound files of a folder (root/*.wav, or root/<class>/*.wav with their class
+    names), decoded as in training."""
+    from deepnet.data.audio import find_sounds, read_sounds
+
+    paths, labels = find_sounds(root)
+    check_not_empty(len(paths), str(root), "sound files (.wav, .flac, .ogg)")
+    if labelled and labels is None:
+        raise DataError(f"{root}: labelled sound files are root/<class>/*.wav; found files "
+                        "with no class folder")
+    return read_sounds(paths, encoding), \
+        (np.asarray(labels, dtype=object) if labels is not None else None), \
         [str(p) for p in paths]

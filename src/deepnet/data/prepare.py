@@ -8,12 +8,13 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
+from deepnet.core.errors import DataError
 from deepnet.data.augment import validate_augment
 from deepnet.data.batches import STREAM_BYTES, InMemory, Streaming
 from deepnet.data.dataset import Dataset
 from deepnet.data.encoding import Encoding, embedded_positions
 from deepnet.data.sources import load_source
-from deepnet.data.split import split_indices
+from deepnet.data.split import group_split, split_indices
 from deepnet.data.transforms import Preprocess
 
 
@@ -89,6 +90,13 @@ def prepare(spec, dataset: Dataset | None = None, given=None) -> Prepared:
     data = spec.data
     ds = dataset if dataset is not None else load_source(data, spec.task, given)
     task = spec.task or ds.task
+    if ds.splits is None and ds.split_groups is not None:
+        ds = replace(ds, splits=group_split(ds.split_groups, data.split.val, data.split.test,
+                                            spec.seed, ds.source or data.source))
+    elif ds.split_groups is None and data.split.groups is not None:
+        raise DataError(f"{ds.source or data.source}: data.split.groups names the group of "
+                        "each file of a folder (images or sound); these data are "
+                        f"{ds.encoding.kind} data: remove data.split.groups")
     splits = ds.splits if ds.splits is not None else split_indices(
         ds.y, task, data.split.val, data.split.test, spec.seed, source=ds.source or data.source,
         class_names=ds.classes, rows=ds.rows, stratify=data.split.stratify)
@@ -98,8 +106,11 @@ def prepare(spec, dataset: Dataset | None = None, given=None) -> Prepared:
     if integer and ds.encoding.kind != "text":  # integer features, not token ids
         ds = replace(ds, x=ds.x.astype(np.float32))
         integer = False
-    validate_augment(data.augment, ds.input_shape, integer)
+    validate_augment(data.augment, ds.input_shape, integer, ds.encoding.kind)
     stream = data.stream or not isinstance(ds.x, np.ndarray) or nbytes(ds.x) > STREAM_BYTES
-    pre = Preprocess.fit_rows(ds.x, splits["train"], data.normalize).keeping(
+    # a waveform is never normalised: its scale is the sound's (the logmel layer and
+    # a batchnorm after it normalise the spectrogram)
+    mode = "none" if ds.encoding.kind == "audio" else data.normalize
+    pre = Preprocess.fit_rows(ds.x, splits["train"], mode).keeping(
         embedded_positions(ds.encoding))
     return Prepared(ds, task, splits, pre, stream, data.workers)

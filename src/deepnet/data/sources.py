@@ -23,6 +23,7 @@ import pandas as pd
 from deepnet.core.errors import DataError, did_you_mean
 from deepnet.core.registry import Registry
 from deepnet.data import memory, series
+from deepnet.data.audio import holds_sound, load_audio
 from deepnet.data.checks import check_numeric
 from deepnet.data.dataset import Dataset
 from deepnet.data.encoding import ArrayEncoding, ArrayInput, Column, TableEncoding, pack_arrays
@@ -228,7 +229,8 @@ def _load(data, task: str | None) -> Dataset:
     path = Path(name)
     suffix = file_kind(path)
     if path.is_dir():
-        return load_images(data, path, task)
+        sound = data.audio is not None or holds_sound(path)
+        return (load_audio if sound else load_images)(data, path, task)
     if suffix in FILE_KINDS:
         if not path.is_file():
             raise DataError(f"data.source: file {name!r} not found")

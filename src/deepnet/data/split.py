@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import numpy as np
 
 from deepnet.core.errors import DataError
@@ -54,4 +57,50 @@ def split_indices(y: np.ndarray, task: str, val: float, test: float, seed: int,
     out = {k: np.sort(np.concatenate(v)).astype(np.int64) for k, v in parts.items()}
     if len(out["train"]) == 0:
         raise DataError(f"{source}: no rows are left for training after the split")
+    return out
+
+
+def file_groups(paths: list[Path], pattern: str | None, where: str) -> np.ndarray | None:
+    """Each file's group (data.split.groups): the first group, or the whole match, of
+    `pattern` in its name; None without a pattern."""
+    if pattern is None:
+        return None
+    rx = re.compile(pattern)
+    out = []
+    for p in paths:
+        m = rx.search(p.name)
+        if m is None:
+            raise DataError(f"{where}: data.split.groups {pattern!r} does not match the file "
+                            f"name {p.name!r} ({p}); every file needs a group")
+        out.append(m.group(1) if rx.groups else m.group(0))
+    return np.asarray(out, dtype=object)
+
+
+def group_split(groups: np.ndarray, val: float, test: float, seed: int,
+                source: str = "data") -> dict[str, np.ndarray]:
+    """Row indices (sorted) of train, val and test with every group in one part: the
+    groups in a seeded order go to test until it holds `test` of the rows, then to val
+    until it holds `val`; the rest train."""
+    names, inverse = np.unique(groups.astype(str), return_inverse=True)
+    need = sum(1 for f in (val, test) if f) + 1
+    if len(names) < need:
+        raise DataError(f"{source}: data.split.groups finds {len(names)} group"
+                        f"{'s' if len(names) != 1 else ''} ({', '.join(names[:5])}); "
+                        f"a split into {need} parts by group needs at least {need}")
+    counts = np.bincount(inverse, minlength=len(names))
+    order = np.random.default_rng(seed).permutation(len(names))
+    part = np.full(len(names), 2)  # 0 test, 1 val, 2 train
+    n, taken = len(groups), {0: 0, 1: 0}
+    for g in order:
+        for p, share in ((0, test), (1, val)):
+            if share and taken[p] < share * n and (part == 2).sum() > 1:
+                part[g] = p
+                taken[p] += counts[g]
+                break
+    rows = part[inverse]
+    out = {k: np.flatnonzero(rows == p).astype(np.int64)
+           for k, p in (("train", 2), ("val", 1), ("test", 0))}
+    for k, share in (("val", val), ("test", test)):
+        if share and len(out[k]) == 0:
+            raise DataError(f"{source}: data.split.groups left no group for {k}")
     return out

@@ -28,12 +28,13 @@ from deepnet.nn import (
     pooling,
     recurrent,
     shaping,
+    spectral,
 )
 from deepnet.nn.layer_type import Args, LayerType
 
 LAYERS: Registry[LayerType] = Registry("layer type", {
     **affine.TYPES, **pooling.TYPES, **shaping.TYPES, **recurrent.TYPES, **attention.TYPES,
-    **elementwise.TYPES, **containers.TYPES, **inputs.TYPES,
+    **elementwise.TYPES, **containers.TYPES, **inputs.TYPES, **spectral.TYPES,
 })
 
 

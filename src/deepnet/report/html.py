@@ -23,11 +23,13 @@ import yaml
 
 from deepnet.core.errors import DeepnetError
 from deepnet.diagnose.gradients import input_layers, layer_grad_rms, weight_layers
+from deepnet.nn.spectral import LogMel
 from deepnet.report.plots import curves
 from deepnet.report.robustness import report_sections
 
 TEMPLATE = Path(__file__).with_name("template.html")
 PREDICTION_ROWS = 20_000  # at most this many test rows in the confusion matrix/residuals
+SPECTROGRAMS = 8  # clips of a sound classifier drawn
 CONFUSED_PAIRS = 10  # pairs of classes in a text classifier's most confused
 
 
@@ -194,6 +196,32 @@ def _confused(src: _Sources) -> dict | None:
                      "misclassified)", "table": rows, "header": True}
 
 
+def _spectrograms(src: _Sources) -> dict | None:
+    """A sound classifier's first test clips (the misclassified first) as the network's
+    logmel layer sees them, each titled with its true and predicted class."""
+    run = src.run
+    if run.encoding.kind != "audio" or src.outputs is None:
+        return None
+    first = next((m for m in run.model.modules() if isinstance(m, LogMel)), None)
+    if first is None:
+        return None
+    from deepnet.report import plots
+    from deepnet.train.decision import decide
+
+    part, out, y = src.outputs
+    y = np.asarray(y)
+    pred = decide(out, run.meta.threshold).numpy()
+    order = np.r_[np.flatnonzero(pred != y), np.flatnonzero(pred == y)][:SPECTROGRAMS]
+    rows = src.prepared.splits[part][order]
+    with torch.no_grad():
+        x = torch.as_tensor(src.prepared.dataset.x[rows]).to(first.filters.device)
+        mels = first(x)[:, 0].cpu().numpy()
+    titles = [f"{run.classes[y[i]]} -> {run.classes[pred[i]]}" for i in order]
+    return {"title": f"Spectrograms ({part} split, true -> predicted; "
+                     f"{int((pred != y).sum())} of {len(y)} misclassified, shown first)",
+            "image": plots.spectrograms(mels, titles)}
+
+
 def _rates(src: _Sources) -> dict | None:
     """A binary classifier's ROC and precision-recall curves, the threshold marked."""
     run = src.run
@@ -304,6 +332,7 @@ SECTIONS: dict[str, Callable[[_Sources], dict | list[dict] | None]] = {
     "Predictions": _predictions,
     "Per class": _per_class,
     "Most confused classes": _confused,
+    "Spectrograms": _spectrograms,
     "ROC and precision-recall curves": _rates,
     "Reliability": _reliability,
     "Gradient norms per layer": _gradients,

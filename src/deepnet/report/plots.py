@@ -149,3 +149,21 @@ def forecast(origins: np.ndarray, truth: np.ndarray, predicted: np.ndarray, name
     ax.set_ylabel(name)
     ax.legend(loc="best")
     return figure_png(fig)
+
+
+def spectrograms(mels: np.ndarray, titles: list[str]) -> str:
+    """Log-mel spectrograms (clips, mels, frames), four to a row, each with its title."""
+    plt = pyplot()
+    cols = min(4, len(mels))
+    rows = -(-len(mels) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols, 2.2 * rows), squeeze=False)
+    for ax in axes.ravel()[len(mels):]:
+        ax.axis("off")
+    for ax, m, title in zip(axes.ravel(), mels, titles, strict=False):
+        ax.imshow(m, origin="lower", aspect="auto", cmap="magma")
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("frame", fontsize=8)
+        ax.set_ylabel("mel", fontsize=8)
+        ax.tick_params(labelsize=7)
+    fig.tight_layout()
+    return figure_png(fig)

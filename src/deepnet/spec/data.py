@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from deepnet.core.schema import Fraction, NonNegative, OneOf, PositiveInt, Section, one_of
+from deepnet.data.audio import DEFAULT_RATE, DEFAULT_SECONDS
 from deepnet.data.augment import AUGMENTS
 
 
@@ -14,6 +16,21 @@ class Split(Section):
     val: Fraction = 0.15
     test: Fraction = 0.15
     stratify: bool = True  # classification: each class split in the same proportions
+    # a folder of files: a regular expression on each file's name whose first group (or
+    # whole match) names the file's group (a speaker, a patient); whole groups go to one
+    # part, so val and test measure groups never seen in training
+    groups: str | None = None
+
+    @field_validator("groups")
+    @classmethod
+    def _pattern(cls, v):
+        if v is not None:
+            try:
+                re.compile(v)
+            except re.error as e:
+                raise ValueError(f"not a regular expression ({e}); e.g. '^([^_]+)_' takes "
+                                 "the name up to its first underscore") from None
+        return v
 
     @model_validator(mode="after")
     def _leaves_training_data(self) -> Split:
@@ -83,6 +100,16 @@ class Series(Section):
         return [v] if isinstance(v, str) else v
 
 
+class Audio(Section):
+    """A folder of sound files (root/<class>/*.wav): each decoded to mono, resampled to
+    `sample_rate` and cut or padded with silence at its end to `seconds`."""
+
+    main: ClassVar[str] = "sample_rate"
+    sample_rate: Annotated[int, Field(ge=1000, le=192000)] = DEFAULT_RATE
+    seconds: Annotated[float, Field(gt=0, le=60)] = DEFAULT_SECONDS
+    resample: bool = True  # False: a file at another rate is an error
+
+
 class Embedding(Section):
     """`city: {embedding: 8}`: a categorical column through an embedding of that width."""
 
@@ -110,6 +137,7 @@ class Data(Section):
     text: Text | None = None  # set for a text table (`text: review`)
     image_size: PositiveInt | tuple[PositiveInt, PositiveInt] | None = None  # (height, width)
     channels: Literal[1, 3] | None = None  # images: default from the first image
+    audio: Audio | None = None  # a folder of sound files (default settings when it holds .wav)
     synthetic: Synthetic = Synthetic()
     stream: bool = False  # read batches from disk with a DataLoader (automatic when large)
     workers: Annotated[int, Field(ge=0)] = 2  # DataLoader worker processes when streaming

@@ -9,7 +9,13 @@ from __future__ import annotations
 import math
 
 from deepnet.core.errors import SpecError
-from deepnet.data.encoding import ArrayEncoding, Encoding, TableEncoding, column_positions
+from deepnet.data.encoding import (
+    ArrayEncoding,
+    AudioEncoding,
+    Encoding,
+    TableEncoding,
+    column_positions,
+)
 from deepnet.nn.build import Network, build_model
 from deepnet.nn.inputs import Embedded, Front, Part, embedding_dim
 from deepnet.nn.layer_type import Row, Shape
@@ -70,7 +76,20 @@ def build_network(model, input_shape: Shape, encoding: Encoding | None = None,
                   seed: int = 0) -> tuple[Network, list[Row]]:
     """(network, summary rows) of spec section `model` on per-sample `input_shape` of
     data with `encoding` (deepnet.nn.build.build_model)."""
+    if isinstance(encoding, AudioEncoding):
+        _check_rates(model.layers, encoding)
     return build_model(model.layers, input_shape, seed, front_of(model, encoding))
+
+
+def _check_rates(layers, encoding: AudioEncoding) -> None:
+    """A logmel layer reads its frequencies at the data's sample rate or not at all."""
+    for i, item in enumerate(layers):
+        args = getattr(item, "logmel", None)
+        if args is not None and args.sample_rate != encoding.sample_rate:
+            raise SpecError(f"model.layers[{i}].logmel.sample_rate is {args.sample_rate} Hz, "
+                            f"but the sound is read at {encoding.sample_rate} Hz "
+                            "(data.audio.sample_rate): make them equal",
+                            path=f"model.layers[{i}].logmel.sample_rate")
 
 
 def needs_encoding(spec) -> bool:
