@@ -11,7 +11,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,export,serve,series,audio]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,export,serve,series,audio,text]'
 	@touch $(STAMP)
 
 # Example data made here from what installed packages ship (nothing is downloaded).

@@ -2,7 +2,7 @@
 same split of examples/data/debian_sections.csv.gz: test macro-F1 and accuracy of both,
 the baseline's C chosen on the validation split; a table, then one JSON line.
 
-    .venv/bin/python bench/text_topics.py
+    .venv/bin/python bench/text_topics.py [PATH=VALUE ...]   # overrides, as --set takes
 
 Goal (issue 19): deepnet's macro-F1 at least the baseline's.
 """
@@ -47,7 +47,7 @@ def baseline(prepared, frame: pd.DataFrame) -> dict[str, float]:
 
 
 def main() -> None:
-    spec = deepnet.Spec.from_yaml(ROOT / "examples/text_topics.yaml")
+    spec = deepnet.Spec.from_yaml(ROOT / "examples/text_topics.yaml", sys.argv[1:])
     frame = pd.read_csv(ROOT / spec.data.source)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:

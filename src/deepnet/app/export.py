@@ -152,9 +152,12 @@ RECIPES = {
              "an ordinal column (-1 for an unknown one), 1 + that index for an embedding "
              "column (0 for an unknown one), in the order of `columns`; a missing value "
              "takes the column's `fill`",
-    "text": "the text lowercased and split into words (the regex \\w+|[^\\w\\s]), each word "
-            "its index in `vocab` (1 for a word not in it), cut to the last `max_len` ids "
-            "and left-padded with 0 to `max_len`; int64",
+    "text": "the text lowercased and split into words (the regex [\\w']+), or, when "
+            "`tokenizer` is bpe or unigram, into the pieces of the SentencePiece model in "
+            "`model` (its serialised proto, base64); with `ngrams` n > 1 each token followed "
+            "by the space-joined runs of 2..n tokens that end at it; each token its index "
+            "in `vocab` (1 for one not in it), cut to the first `max_len` ids and "
+            "left-padded with 0 to `max_len`; int64",
     "image": "the image decoded to `channels` (1 grey, 3 RGB) and resized to `size` (height, "
              "width), pixels scaled to [0, 1], as float32 (channels, height, width)",
     "audio": "the sound file decoded to mono float32 samples in [-1, 1], resampled to "

@@ -116,13 +116,24 @@ class TableEncoding(JsonRecord):
 
 @dataclass(frozen=True)
 class TextEncoding(JsonRecord):
-    """A text column, tokenised into `max_len` word ids of `vocab` (0 pads, 1 unknown)."""
+    """A text column, tokenised into `max_len` token ids of `vocab` (0 pads, 1 unknown):
+    words, or the subwords of a SentencePiece `model` (its serialised proto in base64)
+    trained on the training split; with `ngrams` > 1, each token followed by the runs of
+    up to that many tokens that end at it (deepnet.data.text). Its JSON leaves out the
+    keys at their defaults, as runs have always saved it."""
 
     column: str
     vocab: list[str]
     max_len: int
     target: str | None = None
     kind: Literal["text"] = "text"
+    tokenizer: Literal["words", "bpe", "unigram"] | None = None  # None: words
+    model: str | None = None
+    ngrams: int | None = None  # None: 1
+
+    @model_serializer(mode="wrap")
+    def _saved(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return _omit_none(handler(self), "tokenizer", "model", "ngrams")
 
 
 @dataclass(frozen=True)

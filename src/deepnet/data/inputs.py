@@ -183,12 +183,12 @@ def _frame(encoding: Encoding, frame, where: str, labelled: bool, empty: bool = 
     target = _target(encoding, frame, where, labelled)
     labels = frame[target].to_numpy() if labelled else None
     if isinstance(encoding, TextEncoding):
-        from deepnet.data.text import check_words, encode_texts, tokenize
+        from deepnet.data.text import Tokenizer, check_words, encode_texts, tokenize
 
         require_columns(frame, [encoding.column], where, "text")
         texts = frame[encoding.column].fillna("").to_numpy()
-        docs = [tokenize(t) for t in texts]
-        check_words(texts, docs, where, encoding.column)
+        check_words(texts, [tokenize(t) for t in texts], where, encoding.column)
+        docs = Tokenizer.of(encoding).docs(texts)
         return encode_texts(docs, encoding.vocab, encoding.max_len), labels, None
     if isinstance(encoding, TableEncoding):
         return encode_frame(frame, encoding.columns, where), labels, None

@@ -65,6 +65,11 @@ class Text(Section):
     max_len: PositiveInt = 64  # tokens per sample: longer texts are cut, shorter padded
     min_freq: PositiveInt = 1  # rarer training words become the unknown id
     vocab_size: Annotated[int, Field(ge=3)] = 10000  # ids in all, padding and unknown included
+    # words; or subwords (SentencePiece's BPE or unigram model, trained on the training
+    # split, `subwords` pieces): a rare word is read as pieces the model knows
+    tokenizer: Literal["words", "bpe", "unigram"] = "words"
+    subwords: Annotated[int, Field(ge=50)] = 8000
+    ngrams: Annotated[int, Field(ge=1, le=3)] = 1  # 2: word pairs too (fastText's bigrams)
 
 
 class Interactions(Section):
