@@ -23,3 +23,19 @@ def parse_size(text: str) -> int:
     if size < 1:
         raise DeepnetError(f"memory size must be at least 1 byte; got {text!r}")
     return size
+
+
+def mel(hz):
+    """The mel scale (HTK's formula, 2595 log10(1 + f / 700)) of frequencies in Hz: a
+    float or a tensor. The spectrogram layer's filters and the frequency mask of sound
+    augmentation both read it."""
+    import torch
+
+    return 2595.0 * torch.log10(1.0 + torch.as_tensor(hz, dtype=torch.float64) / 700.0)
+
+
+def hz(mels):
+    """Frequencies in Hz of points on the mel scale (the inverse of `mel`)."""
+    import torch
+
+    return 700.0 * (10 ** (torch.as_tensor(mels, dtype=torch.float64) / 2595.0) - 1.0)

@@ -36,9 +36,8 @@ DEFAULT_RATE, DEFAULT_SECONDS = 16000, 1.0  # data.audio's defaults
 def holds_sound(root: Path) -> bool:
     """Whether a folder is a sound folder: its first class folder (or itself) holds a
     sound file."""
-    first = next((d for d in sorted(root.iterdir()) if d.is_dir()
-                  and not d.name.startswith(".")), root)
-    return bool(SOUNDS.files_in(first))
+    classes = folders.subfolders(root)
+    return bool(SOUNDS.files_in(classes[0] if classes else root))
 
 
 def find_sounds(root: Path) -> tuple[list[Path], list[str] | None]:

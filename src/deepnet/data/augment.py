@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from deepnet.core.errors import SpecError
 from deepnet.core.registry import Registry
 from deepnet.core.schema import Fraction, NonNegative, NonNegativeInt, PositiveFloat
+from deepnet.core.units import hz, mel
 
 Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 # A geometric augmentation's part of the affine map: fills the (n, 3, 3) maps `m` from
@@ -120,21 +121,12 @@ def _time_mask(x: torch.Tensor, seconds: float, rate: int, g: torch.Generator
     return x * ~((at >= start[:, None]) & (at < (start + width)[:, None]))
 
 
-def mel(hz):
-    """The mel scale (HTK's formula) of frequencies in Hz."""
-    return 2595.0 * torch.log10(1.0 + torch.as_tensor(hz) / 700.0)
-
-
-def hz(mels):
-    return 700.0 * (10 ** (torch.as_tensor(mels) / 2595.0) - 1.0)
-
-
 def _freq_mask(x: torch.Tensor, share: float, rate: int, g: torch.Generator) -> torch.Tensor:
     n, t = x.shape
     top = float(mel(rate / 2))
     width = _rand(n, g, x) * share * top
     start = _rand(n, g, x) * (top - width)
-    lo, hi = hz(start)[:, None], hz(start + width)[:, None]
+    lo, hi = hz(start).float()[:, None], hz(start + width).float()[:, None]
     f = torch.fft.rfftfreq(t, 1.0 / rate, device=x.device)[None, :]
     spectrum = torch.fft.rfft(x.float(), dim=1) * ~((f >= lo) & (f <= hi))
     return torch.fft.irfft(spectrum, n=t, dim=1).to(x.dtype)

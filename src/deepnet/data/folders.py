@@ -30,13 +30,13 @@ class Kind:
         return "root/<class>/*." + "|".join(e.lstrip(".") for e in self.extensions)
 
 
-def _subfolders(root: Path) -> list[Path]:
+def subfolders(root: Path) -> list[Path]:
     return sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
 
 
 def list_folder(root: Path, kind: Kind) -> tuple[list[Path], list[str], list[str]]:
     """(file paths, their class names, the class names) of root/<class>/*."""
-    classes = [d.name for d in _subfolders(root)]
+    classes = [d.name for d in subfolders(root)]
     if not classes:
         loose = len(kind.files_in(root))
         raise DataError(f"{root}: {kind.folder} holds one subfolder per class ({kind.pattern}); "
@@ -55,7 +55,7 @@ def find_files(root: Path, kind: Kind) -> tuple[list[Path], list[str] | None]:
     if not root.is_dir():
         raise DataError(f"{str(root)!r} is not a folder of {kind.files}")
     loose = kind.files_in(root)
-    if loose or not _subfolders(root):
+    if loose or not subfolders(root):
         return loose, None
     paths, labels, _ = list_folder(root, kind)
     return paths, labels

@@ -14,6 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from deepnet.core.errors import DataError
+from deepnet.data.audio import EXTENSIONS as SOUND_FILES
+from deepnet.data.audio import decode as decode_sound
+from deepnet.data.audio import find_sounds, read_sounds
 from deepnet.data.checks import (
     INPUT_ADVICE,
     BadValues,
@@ -55,10 +58,8 @@ def read_raw(encoding: Encoding | None, path: str | Path, labelled: bool = False
     if not path.exists():
         raise DataError(f"{where!r} not found")
     suffix = file_kind(path)
-    if kind == "audio" and suffix in _sound_suffixes() and not labelled:
-        from deepnet.data.audio import decode
-
-        return decode(path, encoding)[None], None, [where]
+    if kind == "audio" and suffix in SOUND_FILES and not labelled:
+        return decode_sound(path, encoding)[None], None, [where]
     if kind in _FOLDERS and suffix != ".npz":
         raise DataError(f"{where}: {trained}; pass {_FOLDERS[kind]} (or an .npz of x)")
     if suffix == ".npz" and getattr(encoding, "inputs", None) is not None:
@@ -209,17 +210,9 @@ def _images(encoding: ImageEncoding, root: Path, labelled: bool):
         [str(p) for p in paths]
 
 
-def _sound_suffixes() -> tuple[str, ...]:
-    from deepnet.data.audio import EXTENSIONS
-
-    return EXTENSIONS
-
-
 def _sounds(encoding, root: Path, labelled: bool):
     """The sound files of a folder (root/*.wav, or root/<class>/*.wav with their class
     names), decoded as in training."""
-    from deepnet.data.audio import find_sounds, read_sounds
-
     paths, labels = find_sounds(root)
     check_not_empty(len(paths), str(root), "sound files (.wav, .flac, .ogg)")
     if labelled and labels is None:

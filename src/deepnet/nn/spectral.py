@@ -20,6 +20,7 @@ from pydantic import Field, model_validator
 from torch import nn
 
 from deepnet.core.schema import PositiveInt
+from deepnet.core.units import hz, mel
 from deepnet.nn.cost import Saved
 from deepnet.nn.layer_type import Args, Built, Context, LayerType, Node, Shape
 
@@ -59,15 +60,11 @@ class LogMelArgs(Args):
 
 def mel_filters(rate: int, n_fft: int, mels: int, fmin: float, fmax: float) -> torch.Tensor:
     """(frequencies, mels) triangular filters on the HTK mel scale, unnormalised."""
-    def mel(f):
-        return 2595.0 * torch.log10(1.0 + f / 700.0)
-
     freqs = torch.linspace(0, rate / 2, n_fft // 2 + 1, dtype=torch.float64)
-    points = torch.linspace(float(mel(torch.tensor(fmin))), float(mel(torch.tensor(fmax))),
-                            mels + 2, dtype=torch.float64)
-    hz = 700.0 * (10 ** (points / 2595.0) - 1.0)
-    width = hz.diff()
-    ramps = hz[:, None] - freqs[None, :]
+    edges = hz(torch.linspace(float(mel(fmin)), float(mel(fmax)), mels + 2,
+                              dtype=torch.float64))
+    width = edges.diff()
+    ramps = edges[:, None] - freqs[None, :]
     lower = -ramps[:-2] / width[:-1, None]
     upper = ramps[2:] / width[1:, None]
     return torch.clamp(torch.minimum(lower, upper), min=0).T.float().contiguous()
