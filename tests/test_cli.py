@@ -40,11 +40,19 @@ def test_bad_spec_exit_code_2_one_message_no_traceback(tmp_path):
 def test_summary_json_keys(capsys):
     assert main(["summary", "examples/digits.yaml", "--json", "--batch-size", "32"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert set(out) == {"layers", "total_params", "trainable_params", "flops", "memory"}
+    assert set(out) == {"layers", "input_shape", "batch_size", "total_params",
+                        "trainable_params", "flops", "flops_backward", "memory",
+                        "inference_memory"}
     assert set(out["memory"]) == {"parameters", "gradients", "optimizer", "activations", "total"}
     assert out["total_params"] == sum(r["params"] for r in out["layers"])
+    # what the text view shows per layer: forward FLOPs are 2 x MACs of a 3x3 conv, 32 maps
     assert out["layers"][0] == {"path": "model.layers[0]", "type": "conv2d",
-                                "output_shape": [32, 8, 8], "params": 32 * 9 + 32}
+                                "output_shape": [32, 8, 8], "params": 32 * 9 + 32,
+                                "flops": 2 * 9 * 32 * 64, "flops_backward": 2 * 9 * 32 * 64}
+    assert out["flops"] == sum(r["flops"] for r in out["layers"])
+    assert out["flops_backward"] == sum(r["flops_backward"] for r in out["layers"])
+    assert 0 < out["inference_memory"] < out["memory"]["total"]
+    assert out["batch_size"] == 32 and out["input_shape"] == [1, 8, 8]
     assert out["layers"][-1]["output_shape"] == [10]
     assert out["memory"]["parameters"] == 4 * out["total_params"]
     assert out["memory"]["optimizer"] == 2 * 4 * out["trainable_params"]  # adam
@@ -71,7 +79,7 @@ def test_missing_file_and_bad_arguments(tmp_path, capsys):
     assert r.returncode == 2 and "Traceback" not in r.stderr
     out = tmp_path / "run"
     assert main(["train", "examples/digits.yaml", "--rounds", "2", "--out", str(out)]) == 2
-    assert "--rounds goes with --auto" in capsys.readouterr().err and not out.exists()
+    assert "--rounds and --lr-find go with --auto" in capsys.readouterr().err and not out.exists()
 
 
 def test_unknown_data_source(tmp_path, capsys):

@@ -210,8 +210,9 @@ def test_cli_max_batch_json(capsys):
     args = ["summary", "examples/digits.yaml", "--max-batch", "--memory", "64MiB", "--json"]
     assert main(args) == 0
     out = json.loads(capsys.readouterr().out)
-    assert set(out) == {"layers", "total_params", "trainable_params", "flops", "memory",
-                        "max_batch"}
+    assert set(out) == {"layers", "input_shape", "batch_size", "total_params",
+                        "trainable_params", "flops", "flops_backward", "memory",
+                        "inference_memory", "max_batch"}
     spec, batch = deepnet.Spec.from_yaml("examples/digits.yaml"), out["max_batch"]
     assert estimate_memory(spec, (1, 8, 8), batch).total <= 64 * 2**20
     assert estimate_memory(spec, (1, 8, 8), batch + 1).total > 64 * 2**20

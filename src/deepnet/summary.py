@@ -46,16 +46,21 @@ class Summary:
     excluded: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
+        backward = self.layer_flops_backward or [0] * len(self.layers)
         out = {
             "layers": [
                 {"path": r.path, "type": r.type, "output_shape": list(r.output_shape),
-                 "params": r.params}
-                for r in self.layers
+                 "params": r.params, "flops": r.flops, "flops_backward": b}
+                for r, b in zip(self.layers, backward, strict=True)
             ],
+            "input_shape": list(self.input_shape),
+            "batch_size": self.batch_size,
             "total_params": self.total_params,
             "trainable_params": self.trainable_params,
             "flops": self.flops,
+            "flops_backward": self.flops_backward,
             "memory": {k: getattr(self.memory, k) for k in TRAINING_MEMORY},
+            "inference_memory": self.memory.inference,
         }
         if self.max_batch is not None:
             out["max_batch"] = self.max_batch

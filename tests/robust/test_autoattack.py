@@ -99,9 +99,9 @@ def test_attack_autoattack_on_the_command_line(digits_run, capsys):
     assert d["options"] == {"steps": 5, "targets": 2, "queries": 50, "targeted": False}
     assert d["max_perturbation"] <= 0.1 + 1e-6 and d["robust_accuracy"] < d["clean_accuracy"]
     assert [e for e, _ in d["curve"]] == [0.0, 0.1]  # a costly attack: no extra runs
-    # progress on stderr, as the attack starts and ends
-    assert "attack: autoattack (naive), eps 0.1, 40 test examples ..." in err
-    assert f"attack: autoattack (naive): robust accuracy {d['robust_accuracy']:.4f}" in err
+    # progress on stderr (plain lines: stderr is not a terminal), as the attack starts and ends
+    assert "attack autoattack (naive), 40 examples: started" in err
+    assert f"attack autoattack (naive), eps 0.1: robust accuracy {d['robust_accuracy']:.4f}" in err
     code = main(["attack", str(digits_run.path), "--method", "autoattack", "--targeted",
                  "--limit", "10"])
     assert code == 2 and "not targeted" in capsys.readouterr().err

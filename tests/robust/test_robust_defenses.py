@@ -130,6 +130,7 @@ def test_adversarial_training_eps01_acceptance(tmp_path, digits_examples):
 
 
 # ----------------------------------------------------------------------------- distillation
+@pytest.mark.slow  # run by .ci/run after the default suite (30 s)
 def test_distillation_t20_naive_drops_cw_still_succeeds(tmp_path, digits_run):
     run = _train(tmp_path, "distilled", [
         "robust={defense: {distillation: 20}, attacks: [{pgd: {eps: 0.3, curve: [0.3]}}], "

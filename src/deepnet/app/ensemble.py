@@ -10,6 +10,7 @@ from pathlib import Path
 from deepnet.app.train import evaluate_run
 from deepnet.core.errors import CheckpointError, DeepnetError
 from deepnet.core.outputs import writable_folder
+from deepnet.core.progress import bar
 from deepnet.report.html import write_report
 from deepnet.runs.ensemble import check_members, load_ensemble
 from deepnet.runs.files import RunDir
@@ -39,13 +40,15 @@ def make_ensemble(members: list[str | Path], out: str | Path, quiet: bool = Fals
     run = load_ensemble(out)
     test = {}
     if run.spec.data.split.test > 0:
-        test = evaluate_run(run)
+        with bar(f"ensemble of {len(runs)}: test evaluation", 1, "evaluations") as b:
+            test = evaluate_run(run)
+            b.advance()
     results = Results(test=test, members=rel, warnings=warnings,
                       member_test={n: r.results.test for n, r in zip(names, runs, strict=True)})
     files.write_results(results)
     run.results = results
-    for w in warnings:
-        if not quiet:
+    if not quiet:
+        for w in warnings:
             print(f"warning: {w}", file=sys.stderr)
     write_report(run)
     return run

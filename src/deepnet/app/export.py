@@ -44,6 +44,7 @@ from torch import nn
 from deepnet.core.errors import DataError, DeepnetError
 from deepnet.core.io import write_bytes_atomic, write_text_atomic
 from deepnet.core.outputs import writable_file
+from deepnet.core.progress import bar
 from deepnet.core.registry import Registry
 from deepnet.core.version import VERSION
 from deepnet.nn.build import spec_path
@@ -261,6 +262,20 @@ def _failing_layer(model: nn.Module, x: torch.Tensor, write, meta: str, path: Pa
     return None
 
 
+def _write(run, net, fmt, format: str, example: torch.Tensor, text: str, staged: Path) -> None:
+    """Write the export to `staged`; a DeepnetError naming the layer it cannot hold."""
+    try:
+        fmt.write(net, example, text, staged)
+    except Exception as e:  # noqa: BLE001 - the exporter's failure, named by layer
+        inner = net.network
+        model_input = example if inner is run.model else inner[0](example)
+        layer = _failing_layer(run.model, model_input, fmt.write, text,
+                               staged.with_name("layer"))
+        raise DeepnetError(f"cannot export this run to {format}"
+                           + (f": its layer {layer} cannot be held by it" if layer else "")
+                           + f" ({type(e).__name__}: {str(e).strip()[:300]})") from None
+
+
 def export(run, format: str = "onnx", out: str | Path | None = None) -> Exported:
     """Write the run's inference path (a Run or its directory) as `format` (onnx,
     torchscript or exported) to `out` (default: RUN/model.<suffix>), with FILE.json
@@ -284,19 +299,14 @@ def export(run, format: str = "onnx", out: str | Path | None = None) -> Exported
         x = np.concatenate([x, x])[:2] if len(x) else x
     with torch.no_grad():
         expected = net(torch.as_tensor(x)).numpy()
-    example = torch.as_tensor(x[:2])
-    with tempfile.TemporaryDirectory(prefix="deepnet-export-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="deepnet-export-") as tmp, \
+            bar(f"export {format}: write", 2, "stages") as b:
         staged = Path(tmp) / path.name
-        try:
-            fmt.write(net, example, text, staged)
-        except Exception as e:  # noqa: BLE001 - the exporter's failure, named by layer
-            inner = net.network
-            model_input = example if inner is run.model else inner[0](example)
-            layer = _failing_layer(run.model, model_input, fmt.write, text, Path(tmp) / "layer")
-            raise DeepnetError(f"cannot export this run to {format}"
-                               + (f": its layer {layer} cannot be held by it" if layer else "")
-                               + f" ({type(e).__name__}: {str(e).strip()[:300]})") from None
+        _write(run, net, fmt, format, torch.as_tensor(x[:2]), text, staged)
+        b.advance()
+        b.describe(f"export {format}: verify on {len(x)} inputs")
         got = fmt.run(staged, x)
+        b.advance()
         worst = float(np.max(np.abs(got - expected))) if got.size else 0.0
         if got.shape != expected.shape or not worst <= TOLERANCE:
             raise DeepnetError(

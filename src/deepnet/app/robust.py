@@ -3,7 +3,6 @@ folder and redraw its report."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 from deepnet.core.outputs import writable_file, writable_folder
@@ -13,8 +12,7 @@ from deepnet.runs.files import REPORT, ROBUSTNESS
 
 
 def attack_run(run, method: str, eps: float | None = None, *, seed: int = 0,
-               limit: int | None = None,
-               progress: Callable[[str], None] | None = None, **options
+               limit: int | None = None, **options
                ) -> tuple[list[AttackResult], Path]:
     """The naive attack and its adaptive counterparts on `run`; (results, the results
     file). The run's report.html is rewritten with them."""
@@ -22,7 +20,7 @@ def attack_run(run, method: str, eps: float | None = None, *, seed: int = 0,
     writable_file(run.files.file(REPORT), "RUN")
     run.files.read_robustness()  # so is a damaged robustness/results.json it adds to
     results = evaluate_robustness(run, method, eps, seed=seed, limit=limit,
-                                  progress=progress, **options)
+                                  **options)
     file = save(run, results)
     write_report(run)
     return results, file

@@ -30,6 +30,7 @@ import numpy as np
 from deepnet.core.errors import DataError
 from deepnet.core.io import write_bytes_atomic
 from deepnet.core.outputs import writable_file
+from deepnet.core.progress import bar
 from deepnet.data.encoding import ArrayEncoding, Encoding, TableEncoding
 from deepnet.data.sources import TABLE_SUFFIXES
 from deepnet.runs.files import RunDir
@@ -360,27 +361,35 @@ def _audit_arrays(x, y, task, classes, splits, rows, encoding, seed) -> AuditRep
     if n < 3:
         raise DataError(f"audit: {n} rows are too few to audit; at least 3 are needed")
     rows = np.arange(n) if rows is None else np.asarray(rows)
-    f = _features(x, encoding)
-    names = feature_names(tuple(x.shape[1:]), encoding) if encoding.kind != "text" \
-        else [f"text feature {i}" for i in range(f.shape[1])]
-    z = _reduce(_standardise(f), seed)
-    near = _reduce(_geometry(f, x, encoding), seed)
-    dist, idx = _neighbours(near, NEIGHBOURS)
-    groups = duplicates(x, dist, idx)
-    report = AuditReport(
-        outliers=outliers(dist, rows),
-        duplicates=[DuplicateGroup(tuple(int(rows[i]) for i in g), exact,
-                                   len({_label(y[i]) for i in g}) == 1)
-                    for g, exact in groups][:LIST_LIMIT],
-        leakage=leakage(groups, splits, rows, np.ascontiguousarray(x.reshape(n, -1))),
-        shift=shift(f, splits, names, np.asarray(y), task,
-                    getattr(encoding, "target", None) or "y"),
-        constant_features=constant_features(f, names),
-    )
-    if task == "classification":
-        y = np.asarray(y, dtype=np.int64)
-        report.label_issues = label_issues(z, y, classes, rows, seed, near)
-        report.imbalance = imbalance(y, classes)
+    with bar("audit: features", total=4, unit="stages") as b:
+        f = _features(x, encoding)
+        names = feature_names(tuple(x.shape[1:]), encoding) if encoding.kind != "text" \
+            else [f"text feature {i}" for i in range(f.shape[1])]
+        z = _reduce(_standardise(f), seed)
+        near = _reduce(_geometry(f, x, encoding), seed)
+        b.advance()
+        b.describe("audit: nearest neighbours")
+        dist, idx = _neighbours(near, NEIGHBOURS)
+        b.advance()
+        b.describe("audit: duplicates, leakage, shift")
+        groups = duplicates(x, dist, idx)
+        report = AuditReport(
+            outliers=outliers(dist, rows),
+            duplicates=[DuplicateGroup(tuple(int(rows[i]) for i in g), exact,
+                                       len({_label(y[i]) for i in g}) == 1)
+                        for g, exact in groups][:LIST_LIMIT],
+            leakage=leakage(groups, splits, rows, np.ascontiguousarray(x.reshape(n, -1))),
+            shift=shift(f, splits, names, np.asarray(y), task,
+                        getattr(encoding, "target", None) or "y"),
+            constant_features=constant_features(f, names),
+        )
+        b.advance()
+        b.describe("audit: label issues (cross-validated models)")
+        if task == "classification":
+            y = np.asarray(y, dtype=np.int64)
+            report.label_issues = label_issues(z, y, classes, rows, seed, near)
+            report.imbalance = imbalance(y, classes)
+        b.advance()
     return report
 
 

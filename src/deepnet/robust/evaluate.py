@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from pydantic import ValidationError
 from deepnet import attacks as A
 from deepnet.attacks import AttackArgs
 from deepnet.core.errors import DataError, DeepnetError, SpecError
+from deepnet.core.progress import bar
 from deepnet.data.encoding import embedded_positions
 from deepnet.data.memory import SOURCE as MEMORY
 from deepnet.data.transforms import SqueezedPreprocess
@@ -324,35 +324,29 @@ def adaptive_attacks(run, method: str, eps: float | None, options: dict
 
 def evaluate_robustness(run, method: str = "pgd", eps: float | None = None, *,
                         seed: int = 0, limit: int | None = None, adaptive: bool = True,
-                        curve: bool = True, progress: Callable[[str], None] | None = None,
-                        **options) -> list[AttackResult]:
+                        curve: bool = True, **options) -> list[AttackResult]:
     """The naive attack and, when the run's defense obfuscates gradients, the adaptive
-    ones beside it; all on the same examples. `progress` gets a line as each attack
-    starts and ends (AutoAttack takes minutes on a CPU)."""
+    ones beside it; all on the same examples. Progress (deepnet.core.progress): a bar
+    with the time so far while each attack runs, and a line as it ends (AutoAttack takes minutes on a CPU)."""
     check_attackable(run)
     _args(method, {**options, "eps": eps})  # a bad name or option: refused before any work
     examples = test_examples(run, _limit(run, limit))
-    say = progress or (lambda line: None)
-
-    def one(m, e, variant="naive", **kw) -> AttackResult:
-        shown = e if e is not None else "minimal" if A.ATTACKS[m].minimal else DEFAULT_EPS
-        say(f"attack: {m} ({variant}), eps {shown}, {len(examples[1])} test examples ...")
-        r = attack(run, m, e, seed=seed, variant=variant, examples=examples, curve=curve,
-                   **kw)
-        say(f"attack: {m} ({variant}): robust accuracy {r.robust_accuracy:.4f} "
-            f"({r.seconds:.1f} s)")
-        return r
-
-    results = [one(method, eps, **options)]
-    if adaptive:
-        for variant, m, e, opts, bpda in adaptive_attacks(run, method, results[0].eps,
-                                                          options):
-            results.append(one(m, e, variant, bpda=bpda, **opts))
+    plan, results = [("naive", method, eps, options, False)], []
+    while plan:
+        variant, m, e, opts, bpda = plan.pop(0)
+        with bar(f"attack {m} ({variant}), {len(examples[1])} examples", 1, "attacks") as b:
+            r = attack(run, m, e, seed=seed, variant=variant, examples=examples,
+                       curve=curve, bpda=bpda, **opts)
+            b.advance()
+            b.say(f"attack {m} ({variant}), eps {r.eps if r.eps is not None else 'minimal'}: "
+                  f"robust accuracy {r.robust_accuracy:.4f} ({r.seconds:.1f} s)")
+        results.append(r)
+        if len(results) == 1 and adaptive:
+            plan = adaptive_attacks(run, method, r.eps, options)
     return results
 
 
-def evaluate_spec(run, progress: Callable[[str], None] | None = None
-                  ) -> list[AttackResult]:
+def evaluate_spec(run) -> list[AttackResult]:
     """After training: the spec's `robust.attacks` (default: AutoAttack at the adversarial
     training eps, else 0.1) with their adaptive counterparts, saved in `robustness/`."""
     check_attackable(run)
@@ -362,7 +356,7 @@ def evaluate_spec(run, progress: Callable[[str], None] | None = None
     for item in items:
         opts = item.value.model_dump(exclude_none=True)
         eps = opts.pop("eps", None)
-        results += evaluate_robustness(run, item.kind, eps, progress=progress, **opts)
+        results += evaluate_robustness(run, item.kind, eps, **opts)
     save(run, results)
     return results
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import torch
 
 from deepnet.core import html
 from deepnet.core.errors import CheckpointError, DataError, SpecError
+from deepnet.core.progress import bar
 from deepnet.data.checks import (
     INPUT_ADVICE,
     check_finite,
@@ -31,6 +33,8 @@ from deepnet.spec import Spec
 from deepnet.train.decision import decide
 from deepnet.train.metrics import probabilities
 from deepnet.train.network import build_network
+
+PROGRESS_BATCHES = 16  # predictions of this many batches or more show progress
 
 
 @dataclass
@@ -150,8 +154,17 @@ class Run:
     def predict_outputs(self, x, batch_size: int = 1024, where: str = "inputs") -> torch.Tensor:
         x = self.preprocess(self.as_inputs(x, where))
         self.model.eval()
-        return torch.cat([self.model(torch.as_tensor(x[i:i + batch_size])).float()
-                          for i in range(0, len(x), batch_size)]) if len(x) else torch.empty(0)
+        starts = range(0, len(x), batch_size)
+        if not starts:
+            return torch.empty(0)
+        with bar("predict", len(starts), "batches") if len(starts) >= PROGRESS_BATCHES \
+                else nullcontext() as b:
+            outs = []
+            for i in starts:
+                outs.append(self.model(torch.as_tensor(x[i:i + batch_size])).float())
+                if b is not None:
+                    b.advance()
+        return torch.cat(outs)
 
     def predict_proba(self, x, where: str = "inputs") -> np.ndarray:
         """Class probabilities (N, classes) for raw inputs (arrays, tensors, a DataFrame

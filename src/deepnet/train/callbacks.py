@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import math
-import sys
 import time
 from collections.abc import Callable
 
@@ -30,6 +29,7 @@ class Callback:
         on_epoch_end(trainer, logs)       after each epoch: logs has epoch, train_loss,
                                           val_loss, train_<metric>, val_<metric>, lr
         on_train_end(trainer)             once, after the last epoch
+        on_train_abort(trainer)           instead, when an exception (Ctrl-C) ends it
 
     A callback that keeps state across a resume returns it from `state_dict()` (JSON
     values) and `tensors()` (name -> tensor) and takes it back in `load_state`; the
@@ -42,6 +42,7 @@ class Callback:
     def on_batch_end(self, trainer, loss: float) -> None: ...
     def on_epoch_end(self, trainer, logs: dict) -> None: ...
     def on_train_end(self, trainer) -> None: ...
+    def on_train_abort(self, trainer) -> None: ...  # an exception ends training
 
     def state_dict(self) -> dict:
         return {}
@@ -229,48 +230,60 @@ class MetricsLog(Callback):
 
 
 class Progress(Callback):
-    """One line per epoch on stderr (live on a terminal): losses, metrics, lr, ETA."""
+    """Training progress on stderr (deepnet.core.progress): a live bar over each epoch's
+    batches, and one line per finished epoch that fits the terminal. The columns are
+    dropped in this order as the width shrinks: seconds, lr, train metric, train loss,
+    val loss; the epoch, the val metric and the ETA always show."""
 
     def __init__(self, epochs: int, steps: int, main_metric: str):
-        from rich.console import Console
-
-        self.console = Console(stderr=True)
         self.epochs, self.steps, self.main = epochs, steps, main_metric
-        self.live = None
+        self.bar = None
         self.started = 0.0
         self.first_epoch = 0
 
     def on_train_begin(self, trainer) -> None:
-        self.started, self.first_epoch = time.perf_counter(), trainer.epoch
-        if self.console.is_terminal:
-            from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+        from deepnet.core.progress import bar
 
-            self.live = Progress(TextColumn("{task.description}"), BarColumn(),
-                                 TimeRemainingColumn(), console=self.console)
-            self.live.start()
+        self.started, self.first_epoch = time.perf_counter(), trainer.epoch
+        self.batches = 0
+        self.bar = bar(f"epoch {trainer.epoch + 1}/{self.epochs}", self.steps, "batches",
+                       bookends=False)
+        self.bar.__enter__()
 
     def on_epoch_begin(self, trainer) -> None:
-        if self.live is not None:
-            self.task = self.live.add_task(f"epoch {trainer.epoch + 1}/{self.epochs}",
-                                           total=self.steps)
+        self.bar.restart(f"epoch {trainer.epoch + 1}/{self.epochs}", self.steps)
 
     def on_batch_end(self, trainer, loss: float) -> None:
-        if self.live is not None:
-            self.live.advance(self.task)
+        self.batches += 1
+        left = (self.epochs - trainer.epoch) * self.steps - self.bar.done - 1
+        self.bar.advance(eta=(time.perf_counter() - self.started) / self.batches * left)
 
     def on_epoch_end(self, trainer, logs: dict) -> None:
+        self.bar.say(epoch_line(logs, self.epochs, self.main, self._eta(logs), self.bar.width))
+
+    def _eta(self, logs: dict) -> float:
         done = logs["epoch"] - self.first_epoch
-        eta = (time.perf_counter() - self.started) / done * (self.epochs - logs["epoch"])
-        m = self.main
-        line = (f"epoch {logs['epoch']}/{self.epochs}  train_loss {logs['train_loss']:.4f}  "
-                f"val_loss {logs['val_loss']:.4f}  train_{m} {logs['train_' + m]:.4f}  "
-                f"val_{m} {logs['val_' + m]:.4f}  lr {logs['lr']:.2e}  "
-                f"{logs['seconds']:.2f}s  ETA {eta:.0f}s")
-        if self.live is not None:
-            self.live.update(self.task, description=line, completed=self.steps)
-        else:
-            print(line, file=sys.stderr, flush=True)
+        return (time.perf_counter() - self.started) / done * (self.epochs - logs["epoch"])
 
     def on_train_end(self, trainer) -> None:
-        if self.live is not None:
-            self.live.stop()
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+    on_train_abort = on_train_end
+
+
+def epoch_line(logs: dict, epochs: int, metric: str, eta: float, width: int | None) -> str:
+    """An epoch's line, fitted to `width` (see Progress for the order of dropping)."""
+    from deepnet.core.progress import KEEP, duration, fit
+
+    m = metric
+    fields = [(f"epoch {logs['epoch']}/{epochs}", KEEP),
+              (f"train_loss {logs['train_loss']:.4f}", 2),
+              (f"val_loss {logs['val_loss']:.4f}", 3),
+              (f"train_{m} {logs['train_' + m]:.4f}", 1),
+              (f"val_{m} {logs['val_' + m]:.4f}", KEEP),
+              (f"lr {logs['lr']:.2e}", 0.5),
+              (f"{logs['seconds']:.2f}s", 0),
+              (f"ETA {duration(eta)}", KEEP)]
+    return fit(fields, width)

@@ -68,23 +68,27 @@ def _call(callbacks: list[Callback], hook: str, *args) -> None:
 def fit(t: Trainer, callbacks: list[Callback]) -> None:
     """Train until the epochs run out or a callback stops it."""
     _call(callbacks, "on_train_begin", t)
-    while t.epoch < t.epochs and not t.stop_training:
-        _call(callbacks, "on_epoch_begin", t)
-        started = time.perf_counter()
-        logs = train_epoch(t, callbacks)
-        if t.stop_training:  # diverged inside the epoch: nothing of it is kept
-            break
-        logs |= {f"val_{k}": v for k, v in evaluate(t.net, t.val_data, t.loss_fn,
-                                                    t.metrics, t.autocast).items()}
-        lr = t.lr
-        if t.schedule_when == "epoch" and t.scheduler is not None:
-            t.scheduler.step()
-        elif t.schedule_when == "val":
-            t.scheduler.step(logs["val_loss"])
-        t.epoch += 1
-        logs = {"epoch": t.epoch, **logs, "lr": lr, "seconds": time.perf_counter() - started}
-        t.history.append(logs)
-        _call(callbacks, "on_epoch_end", t, logs)
+    try:
+        while t.epoch < t.epochs and not t.stop_training:
+            _call(callbacks, "on_epoch_begin", t)
+            started = time.perf_counter()
+            logs = train_epoch(t, callbacks)
+            if t.stop_training:  # diverged inside the epoch: nothing of it is kept
+                break
+            logs |= {f"val_{k}": v for k, v in evaluate(t.net, t.val_data, t.loss_fn,
+                                                        t.metrics, t.autocast).items()}
+            lr = t.lr
+            if t.schedule_when == "epoch" and t.scheduler is not None:
+                t.scheduler.step()
+            elif t.schedule_when == "val":
+                t.scheduler.step(logs["val_loss"])
+            t.epoch += 1
+            logs = {"epoch": t.epoch, **logs, "lr": lr, "seconds": time.perf_counter() - started}
+            t.history.append(logs)
+            _call(callbacks, "on_epoch_end", t, logs)
+    except BaseException:  # an interrupt or a failure: let callbacks let go
+        _call(callbacks, "on_train_abort", t)
+        raise
     _call(callbacks, "on_train_end", t)
 
 

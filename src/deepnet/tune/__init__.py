@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -85,11 +84,13 @@ def tune(spec: Spec, trials: int | None = None, timeout: float | None = None,
         return None
     spec.to_yaml(job.folder / "spec.yaml")  # what worker processes load
     progress = Progress(job, quiet)
-    if workers > 1:
-        _run_workers(job, st, workers, progress, list(worker_command))
-    if job.deadline is None or time.time() < job.deadline:  # also: the workers all died
-        w.work(job, st, on_trial=progress.trial)
-    progress.done(st)
+    try:
+        if workers > 1:
+            _run_workers(job, st, workers, progress, list(worker_command))
+        if job.deadline is None or time.time() < job.deadline:  # also: the workers all died
+            w.work(job, st, on_trial=progress.trial)
+    finally:
+        progress.done(st)
     return _outputs(job, st)
 
 
@@ -126,11 +127,17 @@ def _job(spec: Spec, trials, timeout, storage, study, out, train: Callable[..., 
 
 
 class Progress:
-    """One line on stderr per finished trial: trials done, best so far, pruned/failed."""
+    """A bar over the trials (deepnet.core.progress) and a line when the count or the
+    best changes: trials done, best so far, pruned/failed."""
 
     def __init__(self, job, quiet: bool):
-        self.job, self.quiet, self.last = job, quiet, None
+        from deepnet.core.progress import bar, silenced
+
+        self.job, self.last, self.shown = job, None, 0
         self.started = time.perf_counter()
+        with silenced(quiet):
+            self.bar = bar(f"tune {job.study}", job.trials, "trials").__enter__()
+        self.quiet = self.bar.silent
 
     def line(self, study) -> str:
         from deepnet.tune.worker import counts
@@ -142,28 +149,32 @@ class Progress:
         best_text = (f"best val_{self.job.metric} {best.value:.4f} (trial {best.number})"
                      if best else "no complete trial yet")
         running = f", {c['running']} running" if c["running"] else ""
+        self._count(done)
         return (f"tune: {done}/{self.job.trials} done ({c['complete']} complete, "
                 f"{c['pruned']} pruned, {c['failed']} failed{running})  {best_text}  "
                 f"{time.perf_counter() - self.started:.0f}s")
 
+    def _count(self, done: int) -> None:
+        if done > self.shown:
+            self.bar.advance(done - self.shown)
+            self.shown = done
+
     def show(self, study) -> None:
-        if self.quiet:
-            return
         text = self.line(study)
         if text.split("  ")[:2] != (self.last or "").split("  ")[:2]:
-            print(text, file=sys.stderr, flush=True)
+            self.bar.say(text)
         self.last = text
 
     def trial(self, study, number: int, state: str) -> None:
-        if not self.quiet:
-            t = study.get_trials(deepcopy=False)
-            reason = next((x.user_attrs.get("reason", "") for x in t if x.number == number), "")
-            if state != "complete" and reason:
-                print(f"tune: trial {number} {state}: {reason}", file=sys.stderr, flush=True)
+        t = study.get_trials(deepcopy=False)
+        reason = next((x.user_attrs.get("reason", "") for x in t if x.number == number), "")
+        if state != "complete" and reason:
+            self.bar.say(f"tune: trial {number} {state}: {reason}")
         self.show(study)
 
     def done(self, study) -> None:
         self.show(study)
+        self.bar.__exit__(None, None, None)
 
 
 def _best(study):
@@ -199,9 +210,9 @@ def _run_workers(job, study, k: int, progress: Progress, command: list[str]) -> 
         raise
     for p in procs:
         err = p.stderr.read() if p.stderr else ""
-        if p.returncode != 0 and not progress.quiet:
-            print(f"tune: worker pid {p.pid} exited with code {p.returncode}: "
-                  f"{err.strip()[-500:]}", file=sys.stderr, flush=True)
+        if p.returncode != 0:
+            progress.bar.say(f"tune: worker pid {p.pid} exited with code {p.returncode}: "
+                             f"{err.strip()[-500:]}")
 
 
 def _outputs(job, study) -> TuneResult:
