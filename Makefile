@@ -1,6 +1,9 @@
 # Two commands set everything up on a fresh machine: `make demo` and `make test`.
 PYTHON ?= python3
 VENV := .venv
+# extra pip arguments, e.g. --extra-index-url https://download.pytorch.org/whl/cpu for a
+# CPU-only torch on Linux (the README's set-up table)
+PIP_ARGS ?=
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.deepnet-installed
 
@@ -11,7 +14,8 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,export,serve,series,audio,text]'
+	$(BIN)/python -m pip install --quiet $(PIP_ARGS) -c constraints.txt -e '.[dev,export,serve,series,audio,text,tensorboard,mlflow]'
+	$(BIN)/python -m pip install --quiet $(PIP_ARGS) -c constraints.txt --no-deps torchattacks
 	@touch $(STAMP)
 
 # Example data made here from what installed packages ship (nothing is downloaded).

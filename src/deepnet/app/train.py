@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import platform
 import shutil
-import sys
 import time
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import torch
 from deepnet.core.errors import CheckpointError, DataError, DeepnetError, Problems, SpecError
 from deepnet.core.io import remove_temporaries
 from deepnet.core.outputs import writable_folder
+from deepnet.core.progress import silenced
 from deepnet.core.version import VERSION
 from deepnet.data import memory
 from deepnet.data.augment import make_augment
@@ -56,6 +56,7 @@ from deepnet.train.metrics import (
 )
 from deepnet.train.network import build_network, needs_encoding
 from deepnet.train.setup import Setup, device_for, make_trainer
+from deepnet.train.tracking import check_trackers, make_trackers
 from deepnet.train.trainer import (
     Trainer,
     checkpoint_state,
@@ -204,6 +205,7 @@ def train(spec: Spec, out: str | Path | None = None, resume: str | Path | None =
             if data is not None:
                 spec = spec.model_copy(update={"data": spec.data.model_copy(
                     update={"source": memory.SOURCE})})
+        check_trackers(spec.train.log)
         prepared = prepare(spec, given=data)
         spec, model = check_against_data(spec, prepared)  # refused before the folder exists
         dist = distributed.init(spec.train.device)
@@ -349,7 +351,8 @@ def _train(spec: Spec, prepared: Prepared, model, path: Path, resuming: bool, qu
         saved = spec.to_dict()  # kept in each checkpoint: resume refuses an edited spec.yaml
         callbacks += [Checkpoint(ckpt_dir, lambda tr: _with(checkpoint_state(tr, stateful),
                                                             spec=saved)),
-                      MetricsLog(files.file(METRICS_FILE))]
+                      MetricsLog(files.file(METRICS_FILE)),
+                      *make_trackers(tc.log, path, spec)]
     if lead and not quiet:
         callbacks.append(Progress(tc.epochs, len(setup.train_data), tc.metrics[0]))
     if resuming:
@@ -425,8 +428,8 @@ def finish(spec: Spec, prepared: Prepared, t: Trainer, path: Path, seconds: floa
     if not report:
         return run
     if spec.robust is not None:  # robust.attacks, naive and adaptive
-        evaluate_spec(run, None if quiet else lambda line: print(line, file=sys.stderr,
-                                                                 flush=True))
+        with silenced(quiet):
+            evaluate_spec(run)
     write_report(run, prepared)
     return run
 

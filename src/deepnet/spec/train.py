@@ -20,6 +20,7 @@ from deepnet.train.callbacks import CALLBACKS
 from deepnet.train.losses import LOSSES
 from deepnet.train.metrics import METRICS
 from deepnet.train.optim import OPTIMIZERS, SCHEDULES
+from deepnet.train.tracking import TRACKERS
 
 
 class Optimizer(Section):
@@ -84,6 +85,8 @@ class Train(Section):
     divergence: Divergence = Divergence()
     metrics: list[registered(METRICS)] | None = None  # default by task
     callbacks: list[registered(CALLBACKS)] = []  # registered in Python: register_callback
+    log: list[registered(TRACKERS)] = []  # csv, tensorboard, mlflow (deepnet.train.tracking)
+    tracking_uri: str | None = None  # mlflow: default $MLFLOW_TRACKING_URI, else a local store
     device: str = "auto"
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     compile: bool = False
@@ -91,6 +94,13 @@ class Train(Section):
     # classification: temperature scaling fitted on the validation split after training,
     # folded into the last dense layer
     calibrate: Literal["temperature"] | None = None
+
+    @field_validator("log")
+    @classmethod
+    def _log(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError(f"each tracker once; got {v}")
+        return v
 
     @field_validator("device")
     @classmethod
