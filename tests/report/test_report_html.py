@@ -11,6 +11,7 @@ import subprocess
 import numpy as np
 import pytest
 from PIL import Image
+from sklearn.datasets import load_breast_cancer
 
 import deepnet
 from deepnet.cli import main
@@ -60,11 +61,12 @@ def chromium(args: list[str], profile) -> subprocess.CompletedProcess:
 def test_report_sections_and_self_contained(run_with_audit):
     page = (run_with_audit.path / "report.html").read_text()
     for title in ("Test metrics", "Diagnosis", "Learning curves", "Confusion matrix",
-                  "Gradient norms per layer", "Data audit", "Model summary", "Run", "Spec"):
+                  "Most confidently wrong", "Gradient norms per layer", "Data audit",
+                  "Model summary", "Run", "Spec"):
         assert f"<h2>{title}" in page, title
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)  # nothing from the network
     images = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
-    assert len(images) == 3  # curves, confusion matrix, gradient norms
+    assert len(images) == 4  # curves, confusion matrix, the wrong digits, gradient norms
     for data in images:
         w, h = Image.open(io.BytesIO(base64.b64decode(data))).size
         assert w > 100 and h > 100
@@ -98,7 +100,7 @@ def test_report_in_headless_chromium(run_with_audit, tmp_path):
     assert found, r.stdout[:500]
     state = json.loads(found.group(1).replace("&quot;", '"'))
     assert state["errors"] == []
-    assert len(state["images"]) == 3
+    assert len(state["images"]) == 4  # curves, confusion, the wrong digits, gradient norms
     for width, height, complete in state["images"]:
         assert complete and width > 0 and height > 0
 
@@ -119,3 +121,44 @@ def test_report_command_rewrites(run_with_audit, capsys):
     (run_with_audit.path / "report.html").unlink()
     assert main(["report", str(run_with_audit.path)]) == 0
     assert (run_with_audit.path / "report.html").is_file()
+
+
+def _section(run, title: str) -> dict:
+    found = [s for s in report_html.sections(report_html._Sources(run))
+             if s["title"].startswith(title)]
+    assert len(found) == 1, [s["title"] for s in report_html.sections(report_html._Sources(run))]
+    return found[0]
+
+
+def test_the_surest_mistakes_of_a_table_classifier_with_their_values(tmp_path):
+    spec = deepnet.Spec.from_yaml("examples/breast_cancer.yaml", ["train.epochs=3"])
+    run = deepnet.train(spec, out=tmp_path / "run", quiet=True, report=False)
+    prepared = prepare(spec)
+    test = prepared.splits["test"]
+    probs = run.predict_proba(prepared.dataset.x[test])
+    y = prepared.dataset.y[test]
+    pred = probs.argmax(1)
+    wrong = np.flatnonzero(pred != y)
+    surest = np.sort(probs[wrong, pred[wrong]])[::-1][:report_html.WRONG]
+    section = _section(run, "Most confidently wrong")
+    assert f"{len(wrong)} of {len(test)} misclassified" in section["title"]
+    header, *rows = section["table"]
+    assert header[:3] == ("true -> predicted (probability)", "row", "mean radius")
+    shown = [float(r[0].rsplit("(", 1)[1].rstrip(")")) for r in rows]
+    assert shown == pytest.approx(surest, abs=0.006)  # the surest first, as printed
+    # the surest mistake's row of scikit-learn's table, and its first value as stored there
+    k = wrong[np.argmax(probs[wrong, pred[wrong]])]
+    assert int(rows[0][1]) == int(prepared.dataset.source_rows()[test[k]])
+    raw = load_breast_cancer().data
+    assert float(rows[0][2]) == pytest.approx(raw[int(rows[0][1]), 0], rel=1e-3)
+
+
+def test_augmented_image_samples_are_drawn(tmp_path):
+    spec = digits_spec([{"dense": {"units": 16, "activation": "relu"}}, {"dense": 10}],
+                       data={"source": "digits", "augment": [{"rotate": 15}, {"crop": 1}]},
+                       epochs=1)
+    run = deepnet.train(spec, out=tmp_path / "run", quiet=True, report=False)
+    section = _section(run, "Augmented training samples")
+    assert "rotate, crop" in section["title"]
+    w, h = Image.open(io.BytesIO(base64.b64decode(section["image"].split(",", 1)[1]))).size
+    assert w > 3 * h  # a row as stored above a row augmented, eight wide

@@ -22,6 +22,8 @@ import torch
 import yaml
 
 from deepnet.core.errors import DeepnetError
+from deepnet.core.io import write_text_atomic
+from deepnet.diagnose.audit import feature_names
 from deepnet.diagnose.gradients import input_layers, layer_grad_rms, weight_layers
 from deepnet.nn.spectral import LogMel
 from deepnet.report.plots import curves
@@ -31,6 +33,10 @@ TEMPLATE = Path(__file__).with_name("template.html")
 PREDICTION_ROWS = 20_000  # at most this many test rows in the confusion matrix/residuals
 SPECTROGRAMS = 8  # clips of a sound classifier drawn
 CONFUSED_PAIRS = 10  # pairs of classes in a text classifier's most confused
+WRONG = 12  # the most confidently wrong test examples shown
+FEATURES_SHOWN = 12  # a table row's first features shown with them
+AUGMENTED = 8  # image training samples drawn before and after augmentation
+NOT_LISTED = ("audio", "series", "interactions")  # sound: its spectrograms show the wrong
 
 
 class ReportWarning(UserWarning):
@@ -69,6 +75,15 @@ class _Sources:
             return None
         out = self.run.predict_outputs(prepared.dataset.x[idx])
         return part, out, prepared.targets(prepared.dataset.y[idx])
+
+    @functools.cached_property
+    def decided(self):
+        """(split name, outputs, targets, the classes decided) of a classifier's outputs
+        (the run's threshold applied)."""
+        from deepnet.train.decision import decide
+
+        part, out, y = self.outputs
+        return part, out, np.asarray(y), decide(out, self.run.meta.threshold).numpy()
 
     @property
     def drawn_findings(self):
@@ -168,30 +183,90 @@ def _per_class(src: _Sources) -> dict | None:
     return section
 
 
+def _wrong(src: _Sources) -> dict | None:
+    """The test examples the classifier got wrong with the highest probability on its
+    wrong class: images drawn, texts and table rows shown with their values."""
+    run = src.run
+    if run.task != "classification" or src.outputs is None or run.encoding.kind in NOT_LISTED:
+        return None
+    from deepnet.train.metrics import probabilities
+
+    part, out, y, pred = src.decided
+    wrong = np.flatnonzero(pred != y)
+    if not len(wrong):
+        return None
+    sure = probabilities(out).numpy()[wrong, pred[wrong]]
+    order = wrong[np.argsort(-sure, kind="stable")][:WRONG]
+    confidence = probabilities(out).numpy()[order, pred[order]]
+    rows = src.prepared.splits[part][order]
+    x = src.prepared.dataset.x
+    title = (f"Most confidently wrong ({part} split, {len(wrong)} of {len(y)} misclassified; "
+             f"the {len(order)} surest)")
+    said = [f"{run.classes[y[i]]} -> {run.classes[pred[i]]} ({c:.2f})"
+            for i, c in zip(order, confidence, strict=True)]
+    if len(run.input_shape) == 3:  # images
+        from deepnet.report import plots
+
+        return {"title": title, "image": plots.image_grid(np.asarray(x[rows]), said)}
+    if run.encoding.kind == "text":
+        table = [("true -> predicted (probability)", "text")] + [
+            (s, _text(src, r)) for s, r in zip(said, rows, strict=True)]
+        return {"title": title, "table": table, "header": True}
+    names = feature_names(run.input_shape, run.encoding)[:FEATURES_SHOWN]
+    values = np.asarray(x[rows]).reshape(len(rows), -1)[:, :len(names)]
+    table = [("true -> predicted (probability)", "row", *names)] + [
+        (s, int(src.prepared.dataset.source_rows()[r]), *(f"{v:.4g}" for v in vals))
+        for s, r, vals in zip(said, rows, values, strict=True)]
+    return {"title": title, "table": table, "header": True}
+
+
+def _text(src: _Sources, row: int) -> str:
+    """A text row as the model read it: its words, lowercased, cut to max_len."""
+    vocab = src.run.encoding.vocab
+    words = " ".join(vocab[i] for i in src.prepared.dataset.x[row] if i != 0)
+    return words[:200] + ("..." if len(words) > 200 else "")
+
+
+def _augmented(src: _Sources) -> dict | None:
+    """Image training samples after the spec's augmentation, as the network gets them
+    (normalised, each drawn in its own range), beside the same samples unchanged."""
+    run = src.run
+    augment = run.spec.data.augment
+    if not augment or len(run.input_shape) != 3:
+        return None
+    from deepnet.data.augment import make_augment
+    from deepnet.report import plots
+
+    prepared = src.prepared
+    rows = prepared.splits["train"][:AUGMENTED]
+    x = torch.as_tensor(np.asarray(run.preprocess(np.asarray(prepared.dataset.x[rows]))))
+    step = make_augment(augment, tuple(run.input_shape), run.preprocess,
+                        encoding=run.encoding)
+    seen = step(x, torch.Generator().manual_seed(run.spec.seed)).numpy()
+    images = np.concatenate([x.numpy(), seen])
+    titles = [f"row {r}" for r in rows] + ["augmented"] * len(rows)
+    return {"title": f"Augmented training samples (top: as stored; below: after "
+                     f"{', '.join(a.kind for a in augment)})",
+            "image": plots.image_grid(images, titles, cols=len(rows))}
+
+
 def _confused(src: _Sources) -> dict | None:
     """A text classifier's most confused pairs of classes, each with an example text as
     the model read it (its words, lowercased, cut to max_len)."""
     run = src.run
     if run.encoding.kind != "text" or src.outputs is None:
         return None
-    from deepnet.train.decision import decide
-
-    part, out, y = src.outputs
-    y = np.asarray(y)
-    pred = decide(out, run.meta.threshold).numpy()
+    part, _, y, pred = src.decided
     wrong = np.flatnonzero(pred != y)
     if not len(wrong):
         return None
     pairs, counts = np.unique(np.c_[y[wrong], pred[wrong]], axis=0, return_counts=True)
     idx = src.prepared.splits[part]
-    vocab = run.encoding.vocab
     rows = [("true class", "predicted as", "texts", "example")]
     for k in np.argsort(-counts, kind="stable")[:CONFUSED_PAIRS]:
         t, p = pairs[k]
         first = wrong[(y[wrong] == t) & (pred[wrong] == p)][0]
-        words = " ".join(vocab[i] for i in src.prepared.dataset.x[idx[first]] if i != 0)
-        rows.append((run.classes[t], run.classes[p], int(counts[k]),
-                     words[:200] + ("..." if len(words) > 200 else "")))
+        rows.append((run.classes[t], run.classes[p], int(counts[k]), _text(src, idx[first])))
     return {"title": f"Most confused classes ({part} split, {len(wrong)} of {len(y)} texts "
                      "misclassified)", "table": rows, "header": True}
 
@@ -206,11 +281,8 @@ def _spectrograms(src: _Sources) -> dict | None:
     if first is None:
         return None
     from deepnet.report import plots
-    from deepnet.train.decision import decide
 
-    part, out, y = src.outputs
-    y = np.asarray(y)
-    pred = decide(out, run.meta.threshold).numpy()
+    part, _, y, pred = src.decided
     order = np.r_[np.flatnonzero(pred != y), np.flatnonzero(pred == y)][:SPECTROGRAMS]
     rows = src.prepared.splits[part][order]
     with torch.no_grad():
@@ -331,7 +403,9 @@ SECTIONS: dict[str, Callable[[_Sources], dict | list[dict] | None]] = {
     "Learning curves": _curves,
     "Predictions": _predictions,
     "Per class": _per_class,
+    "Most confidently wrong": _wrong,
     "Most confused classes": _confused,
+    "Augmented training samples": _augmented,
     "Spectrograms": _spectrograms,
     "ROC and precision-recall curves": _rates,
     "Reliability": _reliability,
@@ -362,17 +436,22 @@ def sections(src: _Sources) -> list[dict]:
     return out
 
 
-def write_report(run, prepared=None) -> Path:
-    """Write `run.path/report.html` atomically and return its path; its findings also go
-    to diagnosis.json, which `deepnet diagnose` prints while the run is unchanged.
-    Everything it shows is read from the run directory, so `deepnet report` redraws the
-    same report. `prepared`: the run's prepared data, if at hand (else prepared again)."""
+def write_report(run, prepared=None, out: str | Path | None = None) -> Path:
+    """Write `run.path/report.html` (or `out`) atomically and return its path; its
+    findings also go to diagnosis.json, which `deepnet diagnose` prints while the run is
+    unchanged. Everything it shows is read from the run directory, so `deepnet report`
+    redraws the same report. `prepared`: the run's prepared data, if at hand (else
+    prepared again)."""
     src = _Sources(run, prepared)
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     page = env.from_string(TEMPLATE.read_text()).render(
         name=run.spec.name, path=str(run.path), sections=sections(src),
         spec=run.spec.to_yaml())
-    path = run.files.write_report(page)
+    if out is None:
+        path = run.files.write_report(page)
+    else:
+        path = Path(out)
+        write_text_atomic(path, page)
     if src.drawn_findings is not None:
         run.files.write_diagnosis([f.to_dict() for f in src.drawn_findings])
     return path

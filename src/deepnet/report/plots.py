@@ -167,3 +167,25 @@ def spectrograms(mels: np.ndarray, titles: list[str]) -> str:
         ax.tick_params(labelsize=7)
     fig.tight_layout()
     return figure_png(fig)
+
+
+def image_grid(images: np.ndarray, titles: list[str], cols: int = 6) -> str:
+    """Images (N, C, H, W) in a grid, each scaled to its own range (normalised inputs
+    show as they vary), one or three channels, each with its title."""
+    plt = pyplot()
+    cols = min(cols, len(images))
+    rows = -(-len(images) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.9 * cols, 2.0 * rows), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, img, title in zip(axes.ravel(), images, titles, strict=False):
+        img = np.asarray(img, dtype=np.float64)
+        low, high = img.min(), img.max()
+        img = (img - low) / (high - low) if high > low else np.zeros_like(img)
+        if img.shape[0] == 1:
+            ax.imshow(img[0], cmap="gray", vmin=0, vmax=1)
+        else:
+            ax.imshow(np.moveaxis(img[:3], 0, -1))
+        ax.set_title(title, fontsize=8)
+    fig.tight_layout()
+    return figure_png(fig)
