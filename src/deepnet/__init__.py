@@ -41,6 +41,7 @@ _API = {  # public name -> the module that defines it
     "train": "deepnet.app.train",
     "evaluate": "deepnet.app.train",
     "tune": "deepnet.app.tune",
+    "lr_find": "deepnet.app.lr_find",
     "Summary": "deepnet.summary",
     "summary": "deepnet.summary",
     "estimate_memory": "deepnet.resources",

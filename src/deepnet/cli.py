@@ -9,23 +9,36 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 import traceback
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from rich.console import Console
+from rich.table import Table
 
 from deepnet.core.errors import DeepnetError
 from deepnet.core.version import VERSION
 
-COMMANDS: dict[str, tuple[str, Callable, Callable]] = {}
+COMMANDS: dict[str, Command] = {}
 
 
-def command(name: str, help: str):
-    """Register a subcommand: the decorated function adds its arguments; `run` does it."""
+@dataclass(frozen=True)
+class Command:
+    help: str
+    add_args: Callable
+    run: Callable
+    examples: tuple[str, ...]
+    json: bool  # takes --json (all but serve)
+
+
+def command(name: str, help: str, examples: tuple[str, ...], json: bool = True):
+    """Register a subcommand: the decorated function adds its arguments; `run` does it.
+    Every command takes --quiet, and --json unless `json=False`; `examples` end its --help."""
 
     def register(add_args: Callable) -> Callable:
         def with_run(run: Callable) -> Callable:
-            COMMANDS[name] = (help, add_args, run)
+            COMMANDS[name] = Command(help, add_args, run, examples, json)
             return run
 
         add_args.run = with_run
@@ -59,7 +72,8 @@ def _print_json(obj) -> None:
 
 
 # ----------------------------------------------------------------------------- summary
-@command("summary", "layers, output shapes, parameters, FLOPs and a memory estimate")
+@command("summary", "layers, output shapes, parameters, FLOPs and a memory estimate",
+         examples=('deepnet summary examples/digits.yaml', 'deepnet summary examples/digits.yaml --max-batch --memory 8GB --json'))
 def _summary_args(p: argparse.ArgumentParser) -> None:
     _spec_args(p)
     p.add_argument("--batch-size", type=int, default=None,
@@ -71,7 +85,6 @@ def _summary_args(p: argparse.ArgumentParser) -> None:
                         "(kB..TB are powers of 1000, KiB..TiB of 1024)")
     p.add_argument("--tflops", type=float, metavar="T",
                    help="device throughput in TFLOP/s: adds an epoch-time estimate")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 @_summary_args.run
@@ -97,28 +110,30 @@ def _summary(args) -> int:
 
 
 # ----------------------------------------------------------------------------- train
-@command("train", "train a spec and write a run directory with its report")
+@command("train", "train a spec and write a run directory with its report",
+         examples=('deepnet train examples/digits.yaml', 'deepnet train examples/digits.yaml --set train.epochs=5 --out runs/try', 'deepnet train --resume runs/try'))
 def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("spec", nargs="?", help="the YAML spec (optional with --resume)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a spec key, e.g. --set train.optimizer.lr=0.01 (repeatable)")
     p.add_argument("--out", help="the run directory to write (default runs/<name>-<time>)")
     p.add_argument("--resume", metavar="RUN", help="continue RUN exactly from its checkpoint")
-    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.add_argument("--auto", action="store_true", help="train, diagnose, apply the top remedy, "
                    "retrain (up to --rounds runs); keep the best by validation metric")
     p.add_argument("--rounds", type=int, help="with --auto: most runs (default 3)")
+    p.add_argument("--lr-find", action="store_true", help="with --auto: a remedy that "
+                   "changes the learning rate takes the range test's rate (deepnet lr-find)")
 
 
 @_train_args.run
 def _train(args) -> int:
     from deepnet.app.train import train
+    from deepnet.runs.files import REPORT, RESULTS, RunDir
 
     if args.auto:
         return _auto(args)
-    if args.rounds is not None:
-        raise DeepnetError("--rounds goes with --auto (the most runs it trains)")
+    if args.rounds is not None or args.lr_find:
+        raise DeepnetError("--rounds and --lr-find go with --auto")
 
     if args.resume is None and args.spec is None:
         raise DeepnetError("train needs a SPEC (or --resume RUN)")
@@ -126,7 +141,8 @@ def _train(args) -> int:
         raise DeepnetError("--resume RUN continues RUN with its own spec.yaml; drop SPEC, "
                            "--set and --out")
     spec = None if args.resume else _load_spec(args)
-    run = train(spec, out=args.out, resume=args.resume, quiet=args.quiet or args.json)
+    finished = args.resume is not None and RunDir(args.resume).file(RESULTS).is_file()
+    run = train(spec, out=args.out, resume=args.resume, quiet=args.quiet)
     from deepnet.train.distributed import rank
 
     if rank() != 0:  # under torchrun only rank 0 reports
@@ -138,9 +154,13 @@ def _train(args) -> int:
         _print_json({"run_dir": str(run.path), "test": r.test, "epochs": r.epochs,
                      "stop_reason": r.stop_reason, "seconds": r.seconds})
     else:
+        if finished:
+            print(f"{args.resume} had already finished: nothing left to train", file=sys.stderr)
         test = "  ".join(f"{k} {v:.4f}" for k, v in r.test.items())
         print(f"run: {run.path}\ntest: {test}\nepochs: {r.epochs} ({r.stop_reason}), "
               f"{r.seconds:.1f} s")
+        if run.path.joinpath(REPORT).is_file():
+            print(f"report: {run.path / REPORT}")
     return 3 if r.stop_reason == "diverged" else 0
 
 
@@ -151,7 +171,7 @@ def _auto(args) -> int:
         raise DeepnetError("--auto needs a SPEC and cannot --resume")
     log = (lambda line: print(line, file=sys.stderr)) if args.json else print
     result = auto_train(_load_spec(args), 3 if args.rounds is None else args.rounds, out=args.out,
-                        quiet=args.quiet or args.json, log=log)
+                        quiet=args.quiet, log=log, lr_find=args.lr_find)
     if args.json:
         _print_json(result.to_dict())
     return 0
@@ -159,14 +179,15 @@ def _auto(args) -> int:
 
 # ----------------------------------------------------------------------------- diagnose
 @command("diagnose", "over/underfitting, instability, vanishing/exploding gradients, dead "
-         "units: each with evidence and a remedy")
+         "units: each with evidence and a remedy",
+         examples=('deepnet diagnose runs/try',))
 def _diagnose_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", help="the run directory")
-    p.add_argument("--json", action="store_true", help="print a JSON list of findings")
 
 
 @_diagnose_args.run
 def _diagnose(args) -> int:
+    from deepnet.core.shell import format_override
     from deepnet.runs.files import RunDir
 
     findings = RunDir(args.run).read_diagnosis()  # saved by the report: no torch to load
@@ -183,16 +204,16 @@ def _diagnose(args) -> int:
             print(f"    {k}: {json.dumps(v)}")
         print(f"  remedy: {f['remedy']['text']}")
         for k, v in f["remedy"]["changes"].items():
-            print(f"    --set {k}={json.dumps(v)}")
+            print(f"    {format_override(k, v)}")
     return 0
 
 
 # ----------------------------------------------------------------------------- audit
 @command("audit", "data quality: label issues, outliers, duplicates and leakage, imbalance, "
-         "train/test shift, constant features")
+         "train/test shift, constant features",
+         examples=('deepnet audit examples/digits.yaml --fix clean.npz',))
 def _audit_args(p: argparse.ArgumentParser) -> None:
     _spec_args(p)
-    p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--fix", metavar="OUT", help="write a cleaned copy of the data to OUT "
                    "(.npz; .csv/.parquet for a table source); the source is never edited")
     p.add_argument("--run", metavar="RUN", help="store the audit in RUN (audit.json) and "
@@ -221,12 +242,12 @@ def _audit(args) -> int:
 
 
 # ----------------------------------------------------------------------------- evaluate
-@command("evaluate", "metrics of a trained run on its test split or on new labelled data")
+@command("evaluate", "metrics of a trained run on its test split or on new labelled data",
+         examples=('deepnet evaluate runs/try', 'deepnet evaluate runs/try --data new.npz --json'))
 def _evaluate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", help="the run directory")
     p.add_argument("--data", help="labelled data in the run's format: .npz (x, y), a "
                    "CSV/Parquet table, an image folder or a text CSV")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 @_evaluate_args.run
@@ -244,7 +265,8 @@ def _evaluate(args) -> int:
 
 
 # ----------------------------------------------------------------------------- predict
-@command("predict", "predictions for raw inputs, with the run's saved preprocessing")
+@command("predict", "predictions for raw inputs, with the run's saved preprocessing",
+         examples=('deepnet predict runs/try examples/data/digits_inputs.npz --out predictions.csv',))
 def _predict_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", help="the run directory")
     p.add_argument("input", help="raw inputs: .npz (x), a CSV/Parquet table, an image folder or a text CSV")
@@ -262,18 +284,35 @@ def _predict(args) -> int:
     text = predict_file(args.run, args.input)
     if args.out:
         write_text_atomic(args.out, text)
-    else:
+    if args.json:
+        _print_json({"out": args.out, "predictions": _records(text)} if args.out is None
+                    else {"out": args.out, "rows": text.count("\n") - 1})
+    elif not args.out:
         sys.stdout.write(text)
     return 0
 
 
+def _records(csv_text: str) -> list[dict]:
+    """The rows of predict's CSV as JSON objects, numbers as numbers."""
+    import csv
+    import io
+
+    def value(v: str):
+        try:
+            return float(v)
+        except ValueError:
+            return v
+
+    return [{k: value(v) for k, v in row.items()} for row in csv.DictReader(io.StringIO(csv_text))]
+
+
 # ----------------------------------------------------------------------------- export
-@command("export", "the run's inference path (preprocessing included) as one verified file")
+@command("export", "the run's inference path (preprocessing included) as one verified file",
+         examples=('deepnet export runs/try --format onnx',))
 def _export_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", help="the run (or ensemble) directory")
     p.add_argument("--format", default="onnx", help="onnx (default), torchscript or exported")
     p.add_argument("--out", help="the file to write (default: RUN/model.onnx, .pt or .pt2)")
-    p.add_argument("--json", action="store_true", help="print what was written as JSON")
 
 
 @_export_args.run
@@ -291,7 +330,8 @@ def _export(args) -> int:
 
 
 # ----------------------------------------------------------------------------- serve
-@command("serve", "an HTTP JSON API for a run: POST /predict, GET /health, GET /metadata")
+@command("serve", "an HTTP JSON API for a run: POST /predict, GET /health, GET /metadata",
+         examples=('deepnet serve runs/try --port 8000',), json=False)
 def _serve_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", help="the run (or ensemble) directory")
     p.add_argument("--host", default="127.0.0.1", help="the address to listen on")
@@ -308,12 +348,13 @@ def _serve(args) -> int:
     if args.workers < 1:
         raise DeepnetError(f"--workers must be at least 1; got {args.workers}")
     serve(args.run, args.host, args.port, args.workers,
-          say=lambda line: print(line, file=sys.stderr, flush=True))
+          say=None if args.quiet else lambda line: print(line, file=sys.stderr, flush=True))
     return 0
 
 
 # ----------------------------------------------------------------------------- attack
-@command("attack", "adversarial evaluation of a trained run (naive and adaptive attacks)")
+@command("attack", "adversarial evaluation of a trained run (naive and adaptive attacks)",
+         examples=('deepnet attack runs/try --method pgd --eps 0.1', 'deepnet attack runs/try --method autoattack --limit 200 --json'))
 def _attack_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", help="the run (or ensemble) directory")
     p.add_argument("--method", required=True,
@@ -344,7 +385,6 @@ def _attack_args(p: argparse.ArgumentParser) -> None:
                    help="seed of random starts and targets (0 to 2**32-1)")
     p.add_argument("--limit", type=int, default=None,
                    help="attack at most this many test examples (default robust.limit, 1000)")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 def _seed(text: str) -> int:
@@ -386,7 +426,7 @@ def _attack(args) -> int:
         if getattr(args, key) is not None:
             options[key] = getattr(args, key)
     results, report = attack_run(run, args.method, args.eps, seed=args.seed,
-                                 limit=args.limit, progress=_progress, **options)
+                                 limit=args.limit, **options)
     first = results[0].to_dict()
     if args.json:
         _print_json({**first, "adaptive": [r.to_dict() for r in results[1:]],
@@ -404,18 +444,20 @@ def _attack(args) -> int:
 
 
 # ----------------------------------------------------------------------------- ensemble
-@command("ensemble", "combine trained runs into an ensemble that averages probabilities")
+@command("ensemble", "combine trained runs into an ensemble that averages probabilities",
+         examples=('deepnet ensemble runs/a runs/b --out runs/ab',))
 def _ensemble_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("runs", nargs="+", metavar="RUN", help="run directories (2 or more)")
-    p.add_argument("--out", required=True, help="the ensemble folder to write")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--out", help="the ensemble folder to write (default "
+                   "runs/ensemble-<time>)")
 
 
 @_ensemble_args.run
 def _ensemble(args) -> int:
     from deepnet.app.ensemble import make_ensemble
 
-    run = make_ensemble(args.runs, args.out, quiet=args.json)
+    out = args.out or f"runs/ensemble-{time.strftime('%Y%m%d-%H%M%S')}"
+    run = make_ensemble(args.runs, out)
     r = run.results
     if args.json:
         _print_json({"ensemble_dir": str(run.path), "members": r.members, "test": r.test,
@@ -427,9 +469,11 @@ def _ensemble(args) -> int:
 
 
 # ----------------------------------------------------------------------------- report
-@command("report", "(re)write a run's self-contained report.html")
+@command("report", "(re)write a run's self-contained report.html",
+         examples=('deepnet report runs/try',))
 def _report_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", help="the run directory")
+    p.add_argument("--out", help="the HTML file to write (default RUN/report.html)")
 
 
 @_report_args.run
@@ -440,13 +484,18 @@ def _report(args) -> int:
     from deepnet.runs.load import load
 
     run = load(args.run)
-    writable_file(run.files.file(REPORT), "RUN")
-    print(write_report(run))
+    out = writable_file(args.out or run.files.file(REPORT), "--out" if args.out else "RUN")
+    path = write_report(run, out=out)
+    if args.json:
+        _print_json({"report": str(path)})
+    else:
+        print(path)
     return 0
 
 
 # ----------------------------------------------------------------------------- tune
-@command("tune", "hyperparameter search over the spec's tune.space (Optuna)")
+@command("tune", "hyperparameter search over the spec's tune.space (Optuna)",
+         examples=('deepnet tune examples/digits.yaml --trials 20 --workers 2',))
 def _tune_args(p: argparse.ArgumentParser) -> None:
     _spec_args(p)
     p.add_argument("--trials", type=int, metavar="N",
@@ -460,8 +509,6 @@ def _tune_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, default=1, metavar="K",
                    help="worker processes on this machine, sharing the storage")
     p.add_argument("--out", metavar="DIR", help="the tune directory (default tunes/<name>)")
-    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
 
 
@@ -511,31 +558,141 @@ def _print_tune(r) -> None:
     print(f"report: {r.report}")
 
 
+# ----------------------------------------------------------------------------- compare
+@command("compare", "runs side by side: spec changes as --set, test metrics, learning curves",
+         examples=("deepnet compare runs/a runs/b",
+                   "deepnet compare runs/a runs/b runs/c --html compare.html"))
+def _compare_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("runs", nargs="+", metavar="RUN", help="run directories (2 or more); the "
+                   "first is the reference")
+    p.add_argument("--html", metavar="FILE", help="also write the comparison, curves "
+                   "overlaid, as one self-contained page")
+
+
+@_compare_args.run
+def _compare(args) -> int:
+    from deepnet.app.compare import compare, write_html
+    from deepnet.core.outputs import writable_file
+
+    if args.html:
+        writable_file(args.html, "--html")
+    c = compare(args.runs)
+    page = write_html(c, args.html) if args.html else None
+    if args.json:
+        _print_json({**c.to_dict(), "html": str(page) if page else None})
+        return 0
+    print(f"reference: {c.runs[0]}")
+    for run in c.runs[1:]:
+        print(f"{run}: {' '.join(c.set_words(run)) or '(the same spec)'}")
+    table = Table(title="test metrics")
+    table.add_column("metric")
+    for i, run in enumerate(c.runs):
+        table.add_column(run if i == 0 else f"{run}", justify="right")
+    for metric, values in c.test.items():
+        table.add_row(metric, *("-" if values[r] is None else f"{values[r]:.4f}"
+                                for r in c.runs))
+    Console().print(table)
+    if page:
+        print(f"page: {page}")
+    return 0
+
+
+# ----------------------------------------------------------------------------- lr-find
+@command("lr-find", "the learning-rate range test: the loss as the rate grows, a suggested "
+         "rate and its plot",
+         examples=("deepnet lr-find examples/digits.yaml",
+                   "deepnet lr-find examples/digits.yaml --steps 300 --out lr.png --json"))
+def _lr_find_args(p: argparse.ArgumentParser) -> None:
+    _spec_args(p)
+    p.add_argument("--steps", type=int, default=200, help="batches in the sweep (default 200)")
+    p.add_argument("--start", type=float, default=1e-7, help="the first rate (default 1e-7)")
+    p.add_argument("--end", type=float, default=10.0, help="the last rate (default 10)")
+    p.add_argument("--out", help="the plot to write (default runs/<name>-lr-find.png)")
+
+
+@_lr_find_args.run
+def _lr_find(args) -> int:
+    from deepnet.app.lr_find import lr_find, plot
+    from deepnet.core.outputs import writable_file
+    from deepnet.core.shell import format_override
+
+    spec = _load_spec(args)
+    out = writable_file(args.out or f"runs/{spec.name}-lr-find.png", "--out")
+    result = lr_find(spec, args.steps, args.start, args.end)
+    path = plot(result, out)
+    if args.json:
+        _print_json({**result.to_dict(), "plot": str(path)})
+        return 0
+    if result.suggested is None:
+        raise DeepnetError(f"lr-find: no finite loss from lr {args.start:g} on ({result.stopped})")
+    print(f"suggested lr: {result.suggested:.3g} ({result.rule}; minimum at "
+          f"{result.minimum:.3g}; {len(result.lrs)} steps, {result.stopped})")
+    print(f"to use it: deepnet train {args.spec} "
+          f"{format_override('train.optimizer.lr', float(f'{result.suggested:.3g}'))}")
+    print(f"plot: {path}")
+    return 0
+
+
+# ----------------------------------------------------------------------------- completion
+@command("completion", "a shell completion script, made from these commands' arguments",
+         examples=("deepnet completion bash > ~/.local/share/bash-completion/completions/deepnet",
+                   "deepnet completion zsh > ~/.zfunc/_deepnet"), json=False)
+def _completion_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("shell", choices=("bash", "zsh"), help="the shell")
+
+
+@_completion_args.run
+def _completion(args) -> int:
+    from deepnet.completion import script
+
+    sys.stdout.write(script(parser(), args.shell))
+    return 0
+
+
 # ----------------------------------------------------------------------------- main
+RULE = """every command: --quiet: no progress on stderr (warnings and errors still show);
+--json: the result as one JSON object on stdout, nothing else there (progress stays on
+stderr); --out: where the command writes its main result (a folder for train, tune and
+ensemble; a file for predict, export and report), each with a default."""
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="deepnet",
         description="Deep neural networks from one YAML spec: build, train, diagnose, tune, "
         "attack.",
+        epilog=RULE, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--version", action="version", version=f"deepnet {VERSION}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name, (help_, add_args, _run) in COMMANDS.items():
-        add_args(sub.add_parser(name, help=help_, description=help_))
+    for name, c in COMMANDS.items():
+        epilog = "examples:\n" + "\n".join(f"  {e}" for e in c.examples)
+        one = sub.add_parser(name, help=c.help, description=c.help, epilog=epilog,
+                             formatter_class=argparse.RawDescriptionHelpFormatter)
+        c.add_args(one)
+        if c.json:
+            one.add_argument("--json", action="store_true",
+                             help="print the result as one JSON object on stdout")
+        one.add_argument("--quiet", action="store_true", help="no progress on stderr")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
+    from deepnet.core.progress import silenced
+
     args = parser().parse_args(argv)
-    _help, _add, run = COMMANDS[args.command]
     try:
-        return run(args)
+        with silenced(args.quiet):
+            return COMMANDS[args.command].run(args)
     except DeepnetError as e:
         print(f"deepnet {args.command}: error: {e}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `deepnet ... | head`: the reader left; say nothing more
+        _quiet_stdout()
+        return 141  # as a process killed by SIGPIPE
     except OSError as e:
         if e.filename is None:  # not about a file: a bug
             return _internal(args.command)
@@ -546,6 +703,17 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except Exception:
         return _internal(args.command)
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null so that Python's own flush at exit finds no broken pipe."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is no file (a test's capture)
+        pass
 
 
 def _internal(command: str) -> int:

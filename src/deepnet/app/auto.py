@@ -160,9 +160,33 @@ def _key(changes: dict) -> str:
     return json.dumps(changes, sort_keys=True, default=str)
 
 
+def with_range_test(pick: Finding, spec, log: Callable[[str], None]) -> Finding:
+    """`pick` with its learning rate taken from the range test (deepnet.app.lr_find) of
+    `spec`, when the remedy changes the rate and the test's suggestion moves it the same
+    way; else `pick` as it is."""
+    from deepnet.app.lr_find import lr_find
+
+    path = STEPPED[0]
+    if path not in pick.remedy.changes:
+        return pick
+    old, new = float(get_path(spec.to_dict(), path)), float(pick.remedy.changes[path])
+    test = lr_find(spec)
+    if test.suggested is None or (test.suggested - old) * (new - old) <= 0:
+        log(f"lr-find suggests {test.suggested or float('nan'):.3g}, which does not move the "
+            f"rate the remedy's way ({old:g} to {new:g}): the remedy's rate is kept")
+        return pick
+    rate = rounded(test.suggested, 3)
+    log(f"lr-find: the rate {rate:g} ({test.rule}) instead of the remedy's {new:g}")
+    return Finding(pick.kind, pick.severity, pick.evidence, pick.explanation, Remedy(
+        {**pick.remedy.changes, path: rate},
+        f"{pick.remedy.text} The rate is the learning-rate range test's suggestion."))
+
+
 def auto_train(spec, rounds: int = 3, out: str | Path | None = None, quiet: bool = False,
-               runs_root: str | Path = "runs", log: Callable[[str], None] = print) -> AutoResult:
-    """Up to `rounds` runs, each from the previous spec with the top remedy applied."""
+               runs_root: str | Path = "runs", log: Callable[[str], None] = print,
+               lr_find: bool = False) -> AutoResult:
+    """Up to `rounds` runs, each from the previous spec with the top remedy applied.
+    `lr_find`: a remedy that changes the learning rate takes the range test's rate."""
     from deepnet.app.train import train
     from deepnet.diagnose import diagnose
 
@@ -194,6 +218,8 @@ def auto_train(spec, rounds: int = 3, out: str | Path | None = None, quiet: bool
                 "no warning-level finding (the run is healthy, or its findings are notes)"))
             break
         tried.add(_key(pick.remedy.changes))
+        if lr_find:
+            pick = with_range_test(pick, current, log)
         new = apply_changes(current, pick.remedy.changes)
         r.applied, r.diff = pick, spec_diff(current, new, f"round {n} spec", f"round {n + 1} spec")
         log(f"round {n + 1} applies the remedy for {pick.kind} ({_why(pick)}): {pick.remedy.text}")
