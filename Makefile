@@ -49,11 +49,12 @@ examples/data/.spoken_digits.done: examples/data/make_spoken_digits.py | $(STAMP
 demo: setup
 	$(BIN)/deepnet train examples/digits.yaml
 
+# worksteal: a worker that runs out takes tests from the other (the long ones cluster)
 test: setup data
-	$(BIN)/python -m pytest -n 2
+	$(BIN)/python -m pytest -n 2 --dist worksteal
 
 test-slow: setup data
-	$(BIN)/python -m pytest -n 2 -m slow
+	$(BIN)/python -m pytest -n 2 --dist worksteal -m slow
 
 bench: setup data
 	@for f in bench/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
@@ -67,5 +68,6 @@ lint: setup
 	$(BIN)/ruff check .
 
 clean:
-	rm -rf $(VENV) runs tunes .pytest_cache examples/data/digits_png examples/data/.digits_png.done examples/data/sentiment.csv \
+	rm -rf $(VENV) runs tunes .pytest_cache examples/data/digits_png examples/data/.digits_png.done examples/data/digits_inputs.npz \
+		examples/data/sentiment.csv \
 		examples/data/spoken_digits examples/data/.spoken_digits.done

@@ -92,13 +92,14 @@ def test_fit_drops_lowest_ranks_first_and_keeps_the_rest_whole():
 def test_every_long_command_shows_progress_and_keeps_stdout_for_its_json(tmp_path):
     """Each command that can take over 2 s, --json, stderr on a terminal: stdout holds
     only its JSON, the terminal shows a bar (with the time so far) or progress lines."""
+    import deepnet as api
+
     deepnet = [sys.executable, "-m", "deepnet"]
     runs = []
-    for seed in (0, 1):
-        run = tmp_path / f"run{seed}"
-        subprocess.run([*deepnet, "train", "examples/digits.yaml", "--set", "train.epochs=2",
-                        "--set", f"seed={seed}", "--out", str(run), "--quiet"], check=True)
-        runs.append(str(run))
+    for seed in (0, 1):  # trained here: `train` itself is the test above
+        spec = api.Spec.from_yaml("examples/digits.yaml", ["train.epochs=2", f"seed={seed}"])
+        runs.append(str(api.train(spec, out=tmp_path / f"run{seed}", quiet=True,
+                                  report=False).path))
     commands = {
         "attack": ["attack", runs[0], "--method", "pgd", "--limit", "100"],
         "audit": ["audit", "examples/digits.yaml"],
@@ -107,8 +108,6 @@ def test_every_long_command_shows_progress_and_keeps_stdout_for_its_json(tmp_pat
         "tune": ["tune", "examples/digits.yaml", "--set", "train.epochs=1", "--trials", "2",
                  "--set", "tune.space={train.optimizer.lr: {loguniform: [0.001, 0.01]}}",
                  "--out", str(tmp_path / "tune")],
-        "train": ["train", "examples/digits.yaml", "--set", "train.epochs=2",
-                  "--out", str(tmp_path / "trained")],
     }
     for name, argv in commands.items():
         out = tmp_path / f"{name}.json"
