@@ -21,6 +21,7 @@ from deepnet.core.errors import DeepnetError
 from deepnet.core.version import VERSION
 
 COMMANDS: dict[str, Command] = {}
+STARTED = time.perf_counter()  # the process's start, near enough: before any heavy import
 
 
 @dataclass(frozen=True)
@@ -151,8 +152,11 @@ def _train(args) -> int:
     if r.stop_message and (r.stop_reason == "diverged" or not args.quiet):
         print(r.stop_message, file=sys.stderr)
     if args.json:
+        total = time.perf_counter() - STARTED
         _print_json({"run_dir": str(run.path), "test": r.test, "epochs": r.epochs,
-                     "stop_reason": r.stop_reason, "seconds": r.seconds})
+                     "stop_reason": r.stop_reason, "seconds": r.seconds,
+                     "timings": {"startup": round(total - sum(r.timings.values()), 4),
+                                 **r.timings}, "total_seconds": round(total, 4)})
     else:
         if finished:
             print(f"{args.resume} had already finished: nothing left to train", file=sys.stderr)

@@ -137,8 +137,17 @@ def test_train_json_output_exact_keys(tmp_path, capsys):
     assert main(["train", str(path), "--set", "train.epochs=2", "--out", str(tmp_path / "r"),
                  "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert set(out) == {"run_dir", "test", "epochs", "stop_reason", "seconds"}
+    assert set(out) == {"run_dir", "test", "epochs", "stop_reason", "seconds", "timings",
+                        "total_seconds"}
     assert out["epochs"] == 2 and out["run_dir"] == str(tmp_path / "r")
+    # the phases, in order; the epochs are `seconds`, the rest is told apart
+    t = out["timings"]
+    assert list(t) == ["startup", "prepare", "build", "setup", "train", "evaluate", "write",
+                       "report"]
+    assert t["train"] == pytest.approx(out["seconds"], abs=1e-3)
+    assert sum(t.values()) == pytest.approx(out["total_seconds"], abs=1e-3)
+    saved = json.loads((tmp_path / "r" / "results.json").read_text())["timings"]
+    assert list(saved) == list(t)[1:-1]  # up to the writes: the report comes after them
     # a run is never overwritten
     assert main(["train", str(path), "--out", str(tmp_path / "r")]) == 2
     assert "already exists" in capsys.readouterr().err
@@ -221,6 +230,7 @@ def _kill_when(cmd, ready, timeout=120):
     return proc.wait() == -signal.SIGKILL
 
 
+@pytest.mark.slow  # run by .ci/run after the default suite (50 s)
 def test_sigkill_at_three_points_then_resume_is_bit_identical(tmp_path):
     spec_path = write_spec(tmp_path / "s.yaml", override(
         MLP, **{"train.epochs": 12, "train.early_stopping": {"patience": 100}}))

@@ -169,6 +169,19 @@ def _check_outputs(task: str, n_outputs: tuple[int, ...], prepared: Prepared, lo
                                          "regression on one target needs `dense: {units: 1}` last")
 
 
+class Stopwatch:
+    """Seconds spent in each phase of a run, in order: results.json's `timings`."""
+
+    def __init__(self):
+        self.last, self.laps = time.perf_counter(), {}
+
+    def lap(self, phase: str) -> float:
+        now = time.perf_counter()
+        spent, self.last = now - self.last, now
+        self.laps[phase] = round(self.laps.get(phase, 0.0) + spent, 4)
+        return spent
+
+
 def train(spec: Spec, out: str | Path | None = None, resume: str | Path | None = None,
           quiet: bool = False, runs_root: str | Path = "runs",
           callbacks: list | None = None, report: bool = True, data=None) -> Run:
@@ -188,6 +201,7 @@ def train(spec: Spec, out: str | Path | None = None, resume: str | Path | None =
 
     >>> run = deepnet.train(deepnet.Spec.from_yaml("examples/digits.yaml"))
     """
+    clock = Stopwatch()
     spec = spec if resume is not None else Spec.coerce(spec, data)  # a Spec, dict or YAML path
     held, resuming = None, False
     try:
@@ -207,7 +221,9 @@ def train(spec: Spec, out: str | Path | None = None, resume: str | Path | None =
                     update={"source": memory.SOURCE})})
         check_trackers(spec.train.log)
         prepared = prepare(spec, given=data)
+        clock.lap("prepare")
         spec, model = check_against_data(spec, prepared)  # refused before the folder exists
+        clock.lap("build")
         dist = distributed.init(spec.train.device)
         made = None
         if resume is None:
@@ -223,7 +239,7 @@ def train(spec: Spec, out: str | Path | None = None, resume: str | Path | None =
                 path = Path(dist.broadcast_text(str(path) if lead else None))
         try:
             return _train(spec, prepared, model, path, resuming, quiet, dist, callbacks,
-                          report)
+                          report, clock)
         except DeepnetError:
             # refused before any checkpoint: the new run directory is removed, not left half
             if made is not None and not checkpoint.exists(RunDir(made).file(CHECKPOINT)):
@@ -319,7 +335,8 @@ def build_for_data(spec: Spec, prepared: Prepared, problems: Problems):
 
 def _train(spec: Spec, prepared: Prepared, model, path: Path, resuming: bool, quiet: bool,
            dist: distributed.Dist | None = None, extra: list | None = None,
-           report: bool = True):
+           report: bool = True, clock: Stopwatch | None = None):
+    clock = clock or Stopwatch()
     tc = spec.train
     device = dist.device if dist is not None else device_for(tc.device)
     lead = dist is None or dist.rank == 0
@@ -357,9 +374,9 @@ def _train(spec: Spec, prepared: Prepared, model, path: Path, resuming: bool, qu
         callbacks.append(Progress(tc.epochs, len(setup.train_data), tc.metrics[0]))
     if resuming:
         load_checkpoint(t, ckpt_dir, stateful)
-    started = time.perf_counter()
+    clock.lap("setup")
     fit(t, callbacks + list(extra or ()))
-    seconds = time.perf_counter() - started
+    seconds = clock.lap("train")
     if dist is not None:
         dist.barrier()  # rank 0's last checkpoint is on disk
     if t.stop_reason == "diverged" and tc.early_stopping is None:  # back to the last good weights
@@ -369,7 +386,7 @@ def _train(spec: Spec, prepared: Prepared, model, path: Path, resuming: bool, qu
         dist.barrier()  # wait for rank 0 to write the run, then read it back
         dist.close()
         return load(path)
-    run = finish(spec, prepared, t, path, seconds, device, report, quiet)
+    run = finish(spec, prepared, t, path, seconds, device, report, quiet, clock)
     if dist is not None:
         dist.barrier()
         dist.close()
@@ -382,7 +399,8 @@ def _with(state: tuple, **extra) -> tuple:
 
 
 def finish(spec: Spec, prepared: Prepared, t: Trainer, path: Path, seconds: float,
-           device: torch.device, report: bool = True, quiet: bool = True) -> Run:
+           device: torch.device, report: bool = True, quiet: bool = True,
+           clock: Stopwatch | None = None) -> Run:
     """Evaluate on the test split and write model.safetensors, results.json, report.html
     (after the spec's attacks, whose progress goes to stderr unless `quiet`)."""
     model = t.model
@@ -397,7 +415,6 @@ def finish(spec: Spec, prepared: Prepared, t: Trainer, path: Path, seconds: floa
                      None if prepared.x_range is None else tuple(prepared.x_range),
                      ds.labels if prepared.task == "classification" else None,
                      None if threshold is None else threshold["value"])
-    files.write_model(model, meta)
     test, per = {}, {}
     if "test" in outputs:
         out, data = outputs["test"]
@@ -407,6 +424,9 @@ def finish(spec: Spec, prepared: Prepared, t: Trainer, path: Path, seconds: floa
         if prepared.task == "classification":
             per = {k: finite(v) for k, v in per_class(
                 decide(out, meta.threshold).numpy(), data.y.cpu().numpy(), ds.classes).items()}
+    clock = clock or Stopwatch()
+    clock.lap("evaluate")
+    files.write_model(model, meta)
     results = Results(
         test=test,
         epochs=t.epoch,
@@ -422,6 +442,8 @@ def finish(spec: Spec, prepared: Prepared, t: Trainer, path: Path, seconds: floa
         threshold=threshold,
         calibration=calibration,
     )
+    clock.lap("write")
+    results.timings = dict(clock.laps)
     files.write_results(results)
     model.cpu()
     run = Run(path, spec, model.eval(), prepared.preprocess, meta, t.history, results)
@@ -430,7 +452,12 @@ def finish(spec: Spec, prepared: Prepared, t: Trainer, path: Path, seconds: floa
     if spec.robust is not None:  # robust.attacks, naive and adaptive
         with silenced(quiet):
             evaluate_spec(run)
+        clock.lap("attacks")
     write_report(run, prepared)
+    clock.lap("report")
+    # the report's time is the Run's (and --json's), not results.json's: the findings the
+    # report saves are tied to results.json's SHA-256, which a rewrite would change
+    results.timings = dict(clock.laps)
     return run
 
 

@@ -35,7 +35,7 @@ FORMAT = 3
 
 # ----------------------------------------------------------------------------- results.json
 TRAINING = ("epochs", "best_epoch", "stop_reason", "stop_message", "seconds",
-            "seconds_per_epoch", "device", "samples", "versions")
+            "seconds_per_epoch", "timings", "device", "samples", "versions")
 DECISIONS = ("per_class", "threshold", "calibration")  # written when the run has them
 ENSEMBLE = ("members", "warnings", "member_test")
 
@@ -51,8 +51,13 @@ class Results(JsonRecord):
     best_epoch: int | None = None  # the epoch whose weights were kept
     stop_reason: str | None = None  # completed, early_stopping, diverged, ...
     stop_message: str | None = None
-    seconds: float | None = None
+    seconds: float | None = None  # the training loop alone (the epochs)
     seconds_per_epoch: float | None = None
+    # seconds of each phase of `deepnet.train`, in order: prepare (read and split the
+    # data), build (the network, checked against the data), setup (the trainer), train
+    # (= seconds), evaluate (the test split), write (model and results); the Run that
+    # deepnet.train returns (and train --json) adds attacks and report, drawn after it
+    timings: dict[str, float] = field(default_factory=dict)
     device: str | None = None
     samples: dict[str, int] = field(default_factory=dict)  # rows per split
     versions: dict[str, str] = field(default_factory=dict)  # deepnet, torch, numpy, python
