@@ -590,8 +590,8 @@ def _compare(args) -> int:
         print(f"{run}: {' '.join(c.set_words(run)) or '(the same spec)'}")
     table = Table(title="test metrics")
     table.add_column("metric")
-    for i, run in enumerate(c.runs):
-        table.add_column(run if i == 0 else f"{run}", justify="right")
+    for run in c.runs:
+        table.add_column(run, justify="right")
     for metric, values in c.test.items():
         table.add_row(metric, *("-" if values[r] is None else f"{values[r]:.4f}"
                                 for r in c.runs))
