@@ -49,12 +49,12 @@ examples/data/.spoken_digits.done: examples/data/make_spoken_digits.py | $(STAMP
 demo: setup
 	$(BIN)/deepnet train examples/digits.yaml
 
-# worksteal: a worker that runs out takes tests from the other (the long ones cluster)
+# the longest tests are collected first (tests/conftest.py) so that both workers end together
 test: setup data
-	$(BIN)/python -m pytest -n 2 --dist worksteal
+	$(BIN)/python -m pytest -n 2
 
 test-slow: setup data
-	$(BIN)/python -m pytest -n 2 --dist worksteal -m slow
+	$(BIN)/python -m pytest -n 2 -m slow
 
 bench: setup data
 	@for f in bench/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
