@@ -19,8 +19,6 @@ from deepnet.train.losses import make_loss
 from deepnet.train.lr_find import RangeTest, range_test
 from deepnet.train.setup import Setup, device_for, make_trainer
 
-EVAL_BATCH = 1024
-
 
 def lr_find(spec, steps: int = 200, start: float = 1e-7, end: float = 10.0,
             data=None) -> RangeTest:
@@ -29,7 +27,7 @@ def lr_find(spec, steps: int = 200, start: float = 1e-7, end: float = 10.0,
 
     >>> deepnet.lr_find("examples/digits.yaml").suggested
     """
-    from deepnet.app.train import check_against_data
+    from deepnet.app.train import EVAL_BATCH, check_against_data
 
     if steps < 20:
         raise DeepnetError(f"--steps: at least 20 steps make a range test; got {steps}")

@@ -195,9 +195,10 @@ def _wrong(src: _Sources) -> dict | None:
     wrong = np.flatnonzero(pred != y)
     if not len(wrong):
         return None
-    sure = probabilities(out).numpy()[wrong, pred[wrong]]
+    probs = probabilities(out).numpy()
+    sure = probs[wrong, pred[wrong]]
     order = wrong[np.argsort(-sure, kind="stable")][:WRONG]
-    confidence = probabilities(out).numpy()[order, pred[order]]
+    confidence = probs[order, pred[order]]
     rows = src.prepared.splits[part][order]
     x = src.prepared.dataset.x
     title = (f"Most confidently wrong ({part} split, {len(wrong)} of {len(y)} misclassified; "

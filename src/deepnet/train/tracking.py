@@ -195,9 +195,11 @@ def check_trackers(names: list[str]) -> None:
     """SpecError (exit 2) when a tracker's library is missing: before the run starts."""
     import importlib.util
 
-    missing = [(n, extra) for n in names
-               for _, module, extra in [TRACKERS.get(n)]
-               if module is not None and importlib.util.find_spec(module) is None]
+    missing = []
+    for n in names:
+        _, module, extra = TRACKERS.get(n)
+        if module is not None and importlib.util.find_spec(module) is None:
+            missing.append((n, extra))
     if missing:
         raise SpecError("train.log: " + "; ".join(
             f"{n} needs its library: pip install 'deepnet[{extra}]'" for n, extra in missing))
