@@ -23,10 +23,8 @@ from deepnet.data.encoding import SeriesEncoding
 from deepnet.data.inputs import given_inputs, read_raw
 from deepnet.data.prepare import Prepared, prepare
 from deepnet.nn.layers import item_parts
-from deepnet.report.html import write_report
 from deepnet.robust.defenses import check, defended_preprocess
 from deepnet.robust.defenses import plan as plan_defense
-from deepnet.robust.evaluate import evaluate_spec
 from deepnet.runs.files import CHECKPOINT, RunDir, claim, new_run_dir
 from deepnet.runs.files import METRICS as METRICS_FILE
 from deepnet.runs.files import SPEC as SPEC_FILE
@@ -423,7 +421,7 @@ def finish(spec: Spec, prepared: Prepared, t: Trainer, path: Path, seconds: floa
             test |= series_scores(prepared, "test", out.cpu().numpy())
         if prepared.task == "classification":
             per = {k: finite(v) for k, v in per_class(
-                decide(out, meta.threshold).numpy(), data.y.cpu().numpy(), ds.classes).items()}
+                decide(out, meta.threshold).cpu().numpy(), data.y.cpu().numpy(), ds.classes).items()}
     clock = clock or Stopwatch()
     clock.lap("evaluate")
     files.write_model(model, meta)
@@ -449,6 +447,10 @@ def finish(spec: Spec, prepared: Prepared, t: Trainer, path: Path, seconds: floa
     run = Run(path, spec, model.eval(), prepared.preprocess, meta, t.history, results)
     if not report:
         return run
+    # imported here: a run without its report (tuning, --no-report) never loads them
+    from deepnet.report.html import write_report
+    from deepnet.robust.evaluate import evaluate_spec
+
     if spec.robust is not None:  # robust.attacks, naive and adaptive
         with silenced(quiet):
             evaluate_spec(run)
@@ -507,7 +509,7 @@ def _threshold(spec: Spec, outputs: dict) -> dict | None:
         return None
     record = {}
     for part, (out, data) in outputs.items():
-        score, positive = positive_score(out).numpy(), data.y.cpu().numpy() == 1
+        score, positive = positive_score(out).cpu().numpy(), data.y.cpu().numpy() == 1
         if part == "val":
             value, how = choose_threshold(score, positive, tc.choose, tc.precision)
             record = {"value": value, "chosen": how}

@@ -20,10 +20,12 @@ otherwise.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from deepnet.core.errors import DataError
+from deepnet.core.lazy import lazy
 from deepnet.data.checks import label_key
+
+pd = lazy("pandas")
 
 LABEL = "label"  # the target column of the rows made here
 

@@ -21,9 +21,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from deepnet.core.errors import DataError
+from deepnet.core.lazy import is_frame, lazy
 from deepnet.data.checks import (
     check_finite,
     check_not_empty,
@@ -32,6 +32,8 @@ from deepnet.data.checks import (
     typed_labels,
 )
 from deepnet.data.dataset import Dataset
+
+pd = lazy("pandas")
 
 SOURCE = "memory"  # data.source of a run trained on data passed in Python
 EXPECTED = ("a pandas DataFrame, an (X, y) pair of numpy arrays or torch tensors, or a dict "
@@ -52,7 +54,7 @@ def as_array(values: Any, where: str) -> np.ndarray:
         if str(values.dtype) == "torch.bfloat16":  # numpy has no bfloat16
             values = values.float()
         return values.numpy()
-    if isinstance(values, pd.DataFrame | pd.Series):
+    if is_frame(values, ("DataFrame", "Series")):
         return values.to_numpy()
     try:
         return np.asarray(values)
@@ -94,8 +96,8 @@ def is_table(given: Any) -> bool:
     DataFrame."""
     pair = pair_of(given)
     if pair is not None:
-        return isinstance(pair[0], pd.DataFrame)
-    return isinstance(given, pd.DataFrame | Mapping)
+        return is_frame(pair[0])
+    return is_frame(given) or isinstance(given, Mapping)
 
 
 def target_name(y: Any, target: str | None) -> str:
@@ -110,7 +112,7 @@ def as_frame(given: Any, where: str, target: str | None = None) -> pd.DataFrame 
     pair = pair_of(given)
     if pair is not None:
         x, y = pair
-        if not isinstance(x, pd.DataFrame):
+        if not is_frame(x):
             return None
         x = check_columns(x, where)
         name = target_name(y, target)
@@ -122,7 +124,7 @@ def as_frame(given: Any, where: str, target: str | None = None) -> pd.DataFrame 
         if y.ndim != 1:
             raise DataError(f"{where}: y must hold one label per row of X; got shape {y.shape}")
         return x.assign(**{name: y})
-    if isinstance(given, pd.DataFrame):
+    if is_frame(given):
         return check_columns(given, where)
     if isinstance(given, Mapping):
         columns = {str(k): as_array(v, f"{where}, column {k!r}") for k, v in given.items()}
@@ -140,7 +142,7 @@ def as_frame(given: Any, where: str, target: str | None = None) -> pd.DataFrame 
 
 def kind_of(given: Any) -> str:
     """How messages name the data: DataFrame, (X, y) or dict."""
-    if isinstance(given, pd.DataFrame):
+    if is_frame(given):
         return "DataFrame"
     return "dict" if isinstance(given, Mapping) and pair_of(given) is None else "(X, y)"
 

@@ -18,12 +18,14 @@ is output * scale + level (SeriesEncoding.decode).
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from deepnet.core.errors import DataError
+from deepnet.core.lazy import lazy
 from deepnet.data.checks import shown
 from deepnet.data.dataset import Dataset
 from deepnet.data.encoding import SeriesEncoding
+
+pd = lazy("pandas")
 
 
 def series_values(frame: pd.DataFrame, columns: list[str] | None, target: str | None,

@@ -18,9 +18,9 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from deepnet.core.errors import DataError, did_you_mean
+from deepnet.core.lazy import lazy
 from deepnet.core.registry import Registry
 from deepnet.data import memory, series
 from deepnet.data.audio import holds_sound, load_audio
@@ -30,6 +30,8 @@ from deepnet.data.encoding import ArrayEncoding, ArrayInput, Column, TableEncodi
 from deepnet.data.images import load_images
 from deepnet.data.tables import file_kind, load_table, read_frame
 from deepnet.data.text import load_text
+
+pd = lazy("pandas")
 
 
 def sklearn_data_file(name: str) -> Path:

@@ -16,9 +16,9 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from deepnet.core.errors import DataError, did_you_mean
+from deepnet.core.lazy import lazy
 from deepnet.data import interactions
 from deepnet.data.checks import (
     BadValues,
@@ -32,6 +32,8 @@ from deepnet.data.checks import (
 )
 from deepnet.data.dataset import Dataset
 from deepnet.data.encoding import Column, TableEncoding
+
+pd = lazy("pandas")
 
 
 def file_kind(path: str | Path) -> str:
