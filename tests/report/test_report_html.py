@@ -7,6 +7,7 @@ import json
 import re
 import shutil
 import subprocess
+from xml.etree import ElementTree
 
 import numpy as np
 import pytest
@@ -66,10 +67,19 @@ def test_report_sections_and_self_contained(run_with_audit):
         assert f"<h2>{title}" in page, title
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)  # nothing from the network
     images = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
-    assert len(images) == 4  # curves, confusion matrix, the wrong digits, gradient norms
+    assert len(images) == 1  # the wrong digits (Pillow)
     for data in images:
         w, h = Image.open(io.BytesIO(base64.b64decode(data))).size
         assert w > 100 and h > 100
+    drawn = re.findall(r'src="data:image/svg\+xml;base64,([^"]+)"', page)
+    assert len(drawn) == 3  # curves, confusion matrix, gradient norms (report/svg.py)
+    for data in drawn:
+        svg = ElementTree.fromstring(base64.b64decode(data))  # well-formed XML
+        assert svg.tag.endswith("svg") and int(svg.get("width")) > 300
+    curves, confusion, norms = (base64.b64decode(d).decode() for d in drawn)
+    assert curves.count("<polyline") == 4 and "kept weights" in curves  # train/val x 2
+    assert confusion.count("<rect") >= 10 * 10  # a square per (true, predicted) class
+    assert norms.count("<polyline") == 2  # the planted MLP's two dense layers
     assert "label issues" in page and "could not be drawn" not in page
 
 

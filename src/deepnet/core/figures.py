@@ -1,4 +1,5 @@
-"""Matplotlib figures as PNG bytes or data: URIs, drawn without a display (Agg)."""
+"""Matplotlib figures (drawn without a display, Agg) and Pillow images as PNG bytes or
+data: URIs."""
 
 from __future__ import annotations
 
@@ -21,6 +22,13 @@ def png_bytes(fig) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
     pyplot().close(fig)
+    return buf.getvalue()
+
+
+def image_png(image) -> bytes:
+    """A Pillow image as PNG bytes."""
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
     return buf.getvalue()
 
 
