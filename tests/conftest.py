@@ -19,17 +19,19 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 
 # The longest tests run first, so that the two workers finish together: xdist's `load`
 # scheduling hands tests out round-robin in collection order, and one of these started
-# last would leave the other worker idle for minutes. Seconds on 2 cores (fresh clone).
+# last would leave the other worker idle for minutes. Seconds on 2 cores (2026-11-30).
 LONGEST = (
-    "test_autoattack_parts_match_torchattacks",  # 353 and 86
-    "test_speech_recognises_digits_of_unseen_voices",  # 217
-    "test_sigkill_at_any_moment_then_recovery_is_bit_identical",  # 202
-    "test_full_budget_adaptive_figures_match_an_independent_apgd",  # 110
-    "test_quick_benchmark_prints_the_table_and_every_figure",  # 102
-    "test_example_raises_no_warning[text_topics]",  # 100
-    "test_sigkill_at_three_points_then_resume_is_bit_identical",  # 82
-    "test_resume_at_the_same_world_size",  # 59
-    "test_every_long_command_shows_progress_and_keeps_stdout_for_its_json",  # 52
+    "test_autoattack_parts_match_torchattacks",  # 121 and 22
+    "test_speech_recognises_digits_of_unseen_voices",  # 117
+    "test_sigkill_at_any_moment_then_recovery_is_bit_identical",  # 69
+    "test_full_budget_adaptive_figures_match_an_independent_apgd",  # 43
+    "test_example_raises_no_warning[text_topics]",  # 39
+    "test_quick_benchmark_prints_the_table_and_every_figure",  # 31
+    "test_resume_at_the_same_world_size",  # 21
+    "test_digits_20_trials_reach_the_example",  # 21
+    "test_sigkill_at_three_points_then_resume_is_bit_identical",  # 19
+    "test_gpu_bench_runs_on_the_cpu_with_the_same_networks_on_both_sides",  # 18
+    "test_every_long_command_shows_progress_and_keeps_stdout_for_its_json",  # 17
 )
 
 
