@@ -158,7 +158,8 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--compile", choices=["off", "on", "both"], default=None,
                    help="torch.compile (default both on a GPU, off on the CPU)")
-    p.add_argument("--models", default="cnn,resnet")
+    p.add_argument("--models", default=None,
+                   help="cnn,resnet (default: both on a GPU, the CNN on the CPU)")
     a = p.parse_args()
     device = ("cuda" if torch.cuda.is_available() else "cpu") if a.device == "auto" else a.device
     n = a.n or (50000 if device == "cuda" else 2048)
@@ -166,6 +167,7 @@ def main() -> None:
         a.compile or ("both" if device == "cuda" else "off")]
     if a.epochs < 2:
         p.error("--epochs must be at least 2: the first epoch is left out")
+    models = (a.models or ("cnn,resnet" if device == "cuda" else "cnn")).split(",")
     data = synthetic(n)
     n_train = n - round(n * SPLIT["val"]) - round(n * SPLIT["test"])
     name = torch.cuda.get_device_name() if device == "cuda" else "CPU"
@@ -174,7 +176,7 @@ def main() -> None:
     print(f"{'case':22} {'deepnet img/s':>14} {'loop img/s':>12} {'ratio':>7}")
     rows = []
     with tempfile.TemporaryDirectory() as d:
-        for kind in a.models.split(","):
+        for kind in models:
             for c in modes:
                 torch._dynamo.reset()  # each compiled case starts with no cached graphs
                 ours, n_ours = deepnet_epochs(kind, data, device, c, a.epochs, a.batch,

@@ -14,7 +14,7 @@ ROOT = Path(__file__).parents[1]
 @pytest.mark.slow  # two networks trained on the CPU twice each: about 12 s
 def test_gpu_bench_runs_on_the_cpu_with_the_same_networks_on_both_sides(tmp_path):
     done = subprocess.run([sys.executable, str(ROOT / "bench/gpu.py"), "--device", "cpu",
-                           "--n", "128", "--epochs", "2", "--batch", "64"],
+                           "--n", "128", "--epochs", "2", "--batch", "64", "--models", "cnn,resnet"],
                           capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     table, line = done.stdout.splitlines()[:-1], done.stdout.splitlines()[-1]

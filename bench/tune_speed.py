@@ -1,0 +1,64 @@
+"""Tuning throughput (issue 21): a 20-trial tune of the digits MLP, 10 epochs a trial,
+through `deepnet tune` (one process: trials run in it, on data prepared once), timed
+end to end; prints the wall time, the trials per minute, the trial counts and the best
+value, then one JSON line. The same seed gives the same trials: compare two checkouts
+with `PYTHONPATH=OTHER/src python bench/tune_speed.py`.
+
+    .venv/bin/python bench/tune_speed.py [--repeat N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MLP = ("model.layers=[{flatten: {}}, {dense: {units: 256, activation: relu}}, {dropout: 0.2},"
+       " {dense: {units: 256, activation: relu}}, {dense: 10}]")
+SPACE = {"train.optimizer.lr": {"loguniform": [3.0e-4, 3.0e-2]},
+         "model.layers[1].dense.units": {"int": [32, 256], "log": True},
+         "model.layers[2].dropout.rate": {"uniform": [0.0, 0.5]},
+         "train.optimizer.name": {"choice": ["adam", "adamw", "rmsprop", "sgd"]}}
+TRIALS = 20
+
+
+def tune_once(out: Path) -> dict:
+    tune = json.dumps({"trials": TRIALS, "space": SPACE})
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "deepnet", "tune", "examples/digits.yaml", "--set", MLP,
+         "--set", "train.epochs=10", "--set", f"tune={tune}", "--out", str(out), "--quiet",
+         "--json"],
+        cwd=ROOT, capture_output=True, text=True, check=True)
+    wall = time.perf_counter() - started
+    result = json.loads(done.stdout)
+    return {"wall": wall, "trials": result["trials"], "best_value": result["best_value"],
+            "best_params": result["best_params"]}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--repeat", type=int, default=3, help="tunes (the median is reported)")
+    args = p.parse_args()
+    with tempfile.TemporaryDirectory() as d:
+        runs = [tune_once(Path(d) / f"t{i}") for i in range(args.repeat)]
+    wall = statistics.median(r["wall"] for r in runs)
+    same = all(r["best_params"] == runs[0]["best_params"] for r in runs)
+    each = ", ".join(f"{r['wall']:.2f}" for r in runs)
+    print(f"{TRIALS} trials in {wall:.2f} s (median of {args.repeat}: {each}): "
+          f"{TRIALS / wall * 60:.0f} trials "
+          f"per minute; {runs[0]['trials']}, best {runs[0]['best_value']:.4f}; "
+          f"the same best trial each time: {same}")
+    print(json.dumps({"wall": round(wall, 3), "trials_per_minute": round(TRIALS / wall * 60, 1),
+                      "trials": runs[0]["trials"], "best_value": runs[0]["best_value"],
+                      "best_params": runs[0]["best_params"], "repeatable": same}))
+
+
+if __name__ == "__main__":
+    main()
