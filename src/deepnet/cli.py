@@ -124,6 +124,8 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rounds", type=int, help="with --auto: most runs (default 3)")
     p.add_argument("--lr-find", action="store_true", help="with --auto: a remedy that "
                    "changes the learning rate takes the range test's rate (deepnet lr-find)")
+    p.add_argument("--no-report", action="store_true", help="write no report.html (as "
+                   "`report: false` in the spec); `deepnet report RUN` writes it later")
 
 
 @_train_args.run
@@ -143,7 +145,8 @@ def _train(args) -> int:
                            "--set and --out")
     spec = None if args.resume else _load_spec(args)
     finished = args.resume is not None and RunDir(args.resume).file(RESULTS).is_file()
-    run = train(spec, out=args.out, resume=args.resume, quiet=args.quiet)
+    run = train(spec, out=args.out, resume=args.resume, quiet=args.quiet,
+                report=not args.no_report)
     from deepnet.train.distributed import rank
 
     if rank() != 0:  # under torchrun only rank 0 reports
@@ -174,7 +177,10 @@ def _auto(args) -> int:
     if args.resume is not None or args.spec is None:
         raise DeepnetError("--auto needs a SPEC and cannot --resume")
     log = (lambda line: print(line, file=sys.stderr)) if args.json else print
-    result = auto_train(_load_spec(args), 3 if args.rounds is None else args.rounds, out=args.out,
+    spec = _load_spec(args)
+    if args.no_report:
+        spec = spec.model_copy(update={"report": False})
+    result = auto_train(spec, 3 if args.rounds is None else args.rounds, out=args.out,
                         quiet=args.quiet, log=log, lr_find=args.lr_find)
     if args.json:
         _print_json(result.to_dict())

@@ -53,7 +53,7 @@ from deepnet.train.metrics import (
     positive_score,
 )
 from deepnet.train.network import build_network, needs_encoding
-from deepnet.train.setup import Setup, device_for, make_trainer
+from deepnet.train.setup import Setup, device_for, make_trainer, thread_count
 from deepnet.train.tracking import check_trackers, make_trackers
 from deepnet.train.trainer import (
     Trainer,
@@ -187,7 +187,8 @@ def train(spec: Spec, out: str | Path | None = None, resume: str | Path | None =
     from its last checkpoint (its own spec.yaml is used; a run killed before its first
     checkpoint starts again from the beginning). `callbacks`: extra Callback objects,
     called after the built-in ones and not checkpointed (they keep no state).
-    `report=False` skips report.html (tuning trials, where it would cost most of the time).
+    `report=False` (or the spec's `report: false`) skips report.html and the spec's
+    attacks, which the report shows (tuning trials, scripts that want the numbers).
     `data`: the data in Python instead of data.source (deepnet.data.memory: a DataFrame,
     `(X, y)`, a dict of arrays), read as their file would be; the run's spec says
     `source: memory` and its data.json describes them (kind, shape, dtypes, SHA-256). To
@@ -201,7 +202,7 @@ def train(spec: Spec, out: str | Path | None = None, resume: str | Path | None =
     """
     clock = Stopwatch()
     spec = spec if resume is not None else Spec.coerce(spec, data)  # a Spec, dict or YAML path
-    held, resuming = None, False
+    held, resuming, threads = None, False, None
     try:
         given = memory.describe(data) if data is not None else None
         if resume is not None:
@@ -218,6 +219,8 @@ def train(spec: Spec, out: str | Path | None = None, resume: str | Path | None =
                 spec = spec.model_copy(update={"data": spec.data.model_copy(
                     update={"source": memory.SOURCE})})
         check_trackers(spec.train.log)
+        threads = (torch.get_num_threads(), thread_count(spec.train.threads))
+        torch.set_num_threads(threads[1])  # for this run: restored below
         prepared = prepare(spec, given=data)
         clock.lap("prepare")
         spec, model = check_against_data(spec, prepared)  # refused before the folder exists
@@ -246,6 +249,8 @@ def train(spec: Spec, out: str | Path | None = None, resume: str | Path | None =
                     made.mkdir()
             raise
     finally:
+        if threads is not None:
+            torch.set_num_threads(threads[0])
         if held is not None:
             held.release()
 
@@ -384,7 +389,8 @@ def _train(spec: Spec, prepared: Prepared, model, path: Path, resuming: bool, qu
         dist.barrier()  # wait for rank 0 to write the run, then read it back
         dist.close()
         return load(path)
-    run = finish(spec, prepared, t, path, seconds, device, report, quiet, clock)
+    run = finish(spec, prepared, t, path, seconds, device, report and spec.report, quiet,
+                 clock)
     if dist is not None:
         dist.barrier()
         dist.close()
@@ -434,6 +440,7 @@ def finish(spec: Spec, prepared: Prepared, t: Trainer, path: Path, seconds: floa
         seconds=round(seconds, 3),
         seconds_per_epoch=round(seconds / max(len(t.history), 1), 4),
         device=str(device),
+        threads=torch.get_num_threads(),
         samples={k: len(v) for k, v in prepared.splits.items()},
         versions=_versions(),
         per_class=per,

@@ -35,7 +35,7 @@ FORMAT = 3
 
 # ----------------------------------------------------------------------------- results.json
 TRAINING = ("epochs", "best_epoch", "stop_reason", "stop_message", "seconds",
-            "seconds_per_epoch", "timings", "device", "samples", "versions")
+            "seconds_per_epoch", "timings", "device", "threads", "samples", "versions")
 DECISIONS = ("per_class", "threshold", "calibration")  # written when the run has them
 ENSEMBLE = ("members", "warnings", "member_test")
 
@@ -59,6 +59,7 @@ class Results(JsonRecord):
     # deepnet.train returns (and train --json) adds attacks and report, drawn after it
     timings: dict[str, float] = field(default_factory=dict)
     device: str | None = None
+    threads: int | None = None  # the CPU threads it trained with (train.threads)
     samples: dict[str, int] = field(default_factory=dict)  # rows per split
     versions: dict[str, str] = field(default_factory=dict)  # deepnet, torch, numpy, python
     members: list[str] = field(default_factory=list)  # ensemble: paths relative to it

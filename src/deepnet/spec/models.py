@@ -165,6 +165,7 @@ class Spec(Section):
     train: Train = Train()
     tune: Tune | None = None
     robust: Robust | None = None
+    report: bool = True  # report.html after training (false: the numbers alone, faster)
 
     @classmethod
     def from_dict(cls, raw: Any, overrides: list[str] | tuple[str, ...] = (), *,

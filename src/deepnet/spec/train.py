@@ -88,6 +88,10 @@ class Train(Section):
     log: list[registered(TRACKERS)] = []  # csv, tensorboard, mlflow (deepnet.train.tracking)
     tracking_uri: str | None = None  # mlflow: default $MLFLOW_TRACKING_URI, else a local store
     device: str = "auto"
+    # intra-op CPU threads while the run trains: auto (deepnet.train.setup.thread_count:
+    # $DEEPNET_THREADS, else $OMP_NUM_THREADS, else the CPUs the process may use, at most
+    # 16) or a number
+    threads: PositiveInt | Literal["auto"] = "auto"
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     compile: bool = False
     threshold: Threshold | None = None  # binary classification: default argmax (0.5)
