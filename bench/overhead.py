@@ -30,7 +30,7 @@ import time
 import torch
 
 import deepnet
-from deepnet.data.batches import batch_starts
+from deepnet.data.batches import batch_bounds
 from deepnet.data.prepare import prepare
 from deepnet.nn.build import build_model
 from deepnet.train.metrics import compute
@@ -70,8 +70,8 @@ def plain_pytorch(spec: deepnet.Spec, fused: bool = False) -> float:
     opt = torch.optim.Adam(model.parameters(), lr=tc.optimizer.lr,
                            weight_decay=tc.optimizer.weight_decay, fused=fused)
     bs, n = tc.batch_size, len(y_tr)
-    starts = batch_starts(n, bs)  # deepnet drops a one-sample last batch; so does this
-    steps = len(starts)
+    bounds = batch_bounds(n, bs)  # deepnet's batches (a one-row last one joins the one before)
+    steps = len(bounds)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, tc.optimizer.lr, total_steps=EPOCHS * steps)
     gen = torch.Generator().manual_seed(spec.seed)
     loss_fn = torch.nn.CrossEntropyLoss()
@@ -80,8 +80,8 @@ def plain_pytorch(spec: deepnet.Spec, fused: bool = False) -> float:
         model.train()
         order = torch.randperm(n, generator=gen)
         total = 0.0
-        for s in starts:
-            idx = order[s:s + bs]
+        for a, b in bounds:
+            idx = order[a:b]
             loss = loss_fn(model(x_tr[idx]), y_tr[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -109,7 +109,7 @@ def recording_share(spec: deepnet.Spec) -> float:
     model, _ = build_model(spec.model.layers, prepared.dataset.input_shape, spec.seed)
     x_tr, y_tr = (torch.as_tensor(a) for a in prepared.arrays("train"))
     bs = spec.train.batch_size
-    steps = len(batch_starts(len(y_tr), bs))
+    steps = len(batch_bounds(len(y_tr), bs))
     xb, yb = x_tr[:bs], y_tr[:bs]
     opt = torch.optim.Adam(model.parameters(), lr=spec.train.optimizer.lr, fused=True)
     loss_fn = torch.nn.CrossEntropyLoss()

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from rich.table import Table
 
 from deepnet.core import html
+from deepnet.data.batches import batch_bounds
 from deepnet.data.prepare import prepare
 from deepnet.data.sources import load_source
 from deepnet.nn.build import build_model
@@ -207,6 +208,7 @@ def summary(spec, batch_size: int | None = None, input_shape=None, *,
         s.memory_budget, s.max_batch = memory_budget, plan.max_batch(memory_budget)
     if tflops is not None:
         s.tflops = tflops
-        s.train_samples = len(prepared.splits["train"])
+        s.train_samples = sum(b - a for a, b in batch_bounds(
+            len(prepared.splits["train"]), batch_size, spec.train.drop_last))
         s.epoch_seconds = epoch_seconds(s.flops + s.flops_backward, s.train_samples, tflops)
     return s

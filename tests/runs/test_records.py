@@ -100,7 +100,7 @@ def test_results_write_only_the_keys_that_apply():
     assert list(trained.to_json()) == ["test", "epochs", "best_epoch", "stop_reason",
                                        "stop_message", "seconds", "seconds_per_epoch",
                                        "timings", "device", "threads", "samples",
-                                       "versions"]
+                                       "rows_per_epoch", "versions"]
     decided = Results(test={}, epochs=1, per_class={"a": {"f1": 1.0, "support": 2}},
                       threshold={"value": 0.3})
     assert list(decided.to_json())[-2:] == ["per_class", "threshold"]

@@ -44,7 +44,7 @@ def lr_find(spec, steps: int = 200, start: float = 1e-7, end: float = 10.0,
     augment = make_augment(spec.data.augment, prepared.dataset.input_shape,
                            prepared.preprocess, encoding=prepared.encoding) \
         if spec.data.augment else None
-    setup = Setup(tc, prepared.batches("train", tc.batch_size, device),
+    setup = Setup(tc, prepared.batches("train", tc.batch_size, device, tc.drop_last),
                   prepared.batches("val", EVAL_BATCH, device), device, spec.seed, augment)
     y = prepared.targets(prepared.dataset.y[prepared.splits["train"]])
     t = make_trainer(model, setup, make_loss(tc.loss, y, prepared.dataset.n_classes, device))

@@ -353,8 +353,13 @@ def _train(spec: Spec, prepared: Prepared, model, path: Path, resuming: bool, qu
     augment = make_augment(spec.data.augment, prepared.dataset.input_shape,
                            prepared.preprocess, encoding=prepared.encoding) \
         if spec.data.augment else None
-    setup = Setup(tc, prepared.batches("train", tc.batch_size, device),
+    setup = Setup(tc, prepared.batches("train", tc.batch_size, device, tc.drop_last),
                   prepared.batches("val", EVAL_BATCH, device), device, spec.seed, augment, dist)
+    if len(setup.train_data) == 0:
+        raise DataError(f"train.drop_last: the training split has {setup.train_data.n} rows, "
+                        f"fewer than one batch of {tc.batch_size}, so an epoch would train on "
+                        "none; lower train.batch_size or set train.drop_last: false",
+                        path="train.drop_last")
     y_tr = prepared.targets(prepared.dataset.y[prepared.splits["train"]])
     loss_fn = make_loss(tc.loss, y_tr, prepared.dataset.n_classes, device)
     defense = plan_defense(spec, prepared, setup, loss_fn, path, quiet)
@@ -442,6 +447,7 @@ def finish(spec: Spec, prepared: Prepared, t: Trainer, path: Path, seconds: floa
         device=str(device),
         threads=torch.get_num_threads(),
         samples={k: len(v) for k, v in prepared.splits.items()},
+        rows_per_epoch=t.train_data.rows_per_epoch,
         versions=_versions(),
         per_class=per,
         threshold=threshold,

@@ -15,23 +15,30 @@ import torch
 STREAM_BYTES = 1 << 30
 
 
-def batch_starts(n: int, batch_size: int) -> range:
-    # A one-sample last batch breaks batch normalisation; drop it when shuffling.
-    n = n - 1 if n % batch_size == 1 and n > 1 else n
-    return range(0, n, batch_size)
+def batch_bounds(n: int, batch_size: int, drop_last: bool = False) -> list[tuple[int, int]]:
+    """(start, stop) of each shuffled training batch over `n` rows. `drop_last`: full
+    batches only, the last short one left out. Otherwise every row is trained on; a last
+    batch of one row (which batch normalisation cannot take) joins the one before."""
+    if drop_last:
+        return [(s, s + batch_size) for s in range(0, n - n % batch_size, batch_size)]
+    bounds = [(s, min(s + batch_size, n)) for s in range(0, n, batch_size)]
+    if len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] == 1:
+        bounds[-2:] = [(bounds[-2][0], n)]
+    return bounds
 
 
 def batch_indices(n: int, batch_size: int, generator: torch.Generator | None,
-                  device: torch.device | str = "cpu") -> Iterator[torch.Tensor | slice]:
+                  device: torch.device | str = "cpu", drop_last: bool = False
+                  ) -> Iterator[torch.Tensor | slice]:
     """Shuffled index tensors (on `device`) when a generator is given (training), else
-    in-order slices."""
+    in-order slices of every row."""
     if generator is None:
         for s in range(0, n, batch_size):
             yield slice(s, min(s + batch_size, n))
         return
     order = torch.randperm(n, generator=generator).to(device)
-    for s in batch_starts(n, batch_size):
-        yield order[s:s + batch_size]
+    for start, stop in batch_bounds(n, batch_size, drop_last):
+        yield order[start:stop]
 
 
 class Batches:
@@ -41,13 +48,21 @@ class Batches:
     # each row's query, when the rows are queries of a ranking (data.interactions)
     groups: np.ndarray | None = None
 
-    def __init__(self, y: np.ndarray, batch_size: int, device: torch.device):
+    def __init__(self, y: np.ndarray, batch_size: int, device: torch.device,
+                 drop_last: bool = False):
         self.y = torch.as_tensor(y).to(device)
         self.batch_size = batch_size
         self.device = torch.device(device)
+        self.drop_last = drop_last  # of the shuffled (training) batches
 
     def __len__(self) -> int:
-        return len(batch_starts(self.n, self.batch_size))
+        """The shuffled (training) batches of an epoch."""
+        return len(batch_bounds(self.n, self.batch_size, self.drop_last))
+
+    @property
+    def rows_per_epoch(self) -> int:
+        """The rows one epoch of shuffled batches trains on."""
+        return sum(b - a for a, b in batch_bounds(self.n, self.batch_size, self.drop_last))
 
     def __iter__(self):
         return self.batches()
@@ -64,14 +79,16 @@ class Batches:
 class InMemory(Batches):
     """(x, y) tensors on the device, served in shuffled or ordered mini-batches."""
 
-    def __init__(self, x: np.ndarray, y: np.ndarray, batch_size: int, device: torch.device):
-        super().__init__(y, batch_size, device)
+    def __init__(self, x: np.ndarray, y: np.ndarray, batch_size: int, device: torch.device,
+                 drop_last: bool = False):
+        super().__init__(y, batch_size, device, drop_last)
         self.x = torch.as_tensor(x).to(device)
 
     def batches(self, generator: torch.Generator | None = None
                 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Shuffled batches when a generator is given (training), else in order."""
-        for idx in batch_indices(self.n, self.batch_size, generator, self.x.device):
+        for idx in batch_indices(self.n, self.batch_size, generator, self.x.device,
+                                 self.drop_last):
             yield self.x[idx], self.y[idx]
 
 
@@ -93,15 +110,17 @@ class Streaming(Batches):
     """
 
     def __init__(self, read: Callable[[np.ndarray], np.ndarray], y: np.ndarray,
-                 batch_size: int, device: torch.device, workers: int = 2):
-        super().__init__(y, batch_size, device)
+                 batch_size: int, device: torch.device, workers: int = 2,
+                 drop_last: bool = False):
+        super().__init__(y, batch_size, device, drop_last)
         self.read = read
         self.workers = workers
 
     def batches(self, generator: torch.Generator | None = None
                 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         keys = []
-        for idx in batch_indices(self.n, self.batch_size, generator):
+        for idx in batch_indices(self.n, self.batch_size, generator,
+                                 drop_last=self.drop_last):
             keys.append(idx.numpy() if isinstance(idx, torch.Tensor)
                         else np.arange(idx.start, idx.stop))
         if not keys:

@@ -35,15 +35,18 @@ class Prepared:
     def targets(self, y: np.ndarray) -> np.ndarray:
         return y.astype(np.int64 if self.task == "classification" else np.float32)
 
-    def batches(self, part: str, batch_size: int, device: torch.device):
+    def batches(self, part: str, batch_size: int, device: torch.device,
+                drop_last: bool = False):
         """The part's mini-batches: InMemory, or Streaming for large data; with the
-        rows' queries when they are ranked (data.interactions)."""
+        rows' queries when they are ranked (data.interactions). `drop_last` applies to
+        shuffled (training) batches (data.batches.batch_bounds)."""
         idx = self.splits[part]
         if not self.stream:
-            out = InMemory(*self.arrays(part), batch_size, device)
+            out = InMemory(*self.arrays(part), batch_size, device, drop_last)
         else:
             out = Streaming(_Reader(self.dataset.x, idx, self.preprocess),
-                            self.targets(self.dataset.y[idx]), batch_size, device, self.workers)
+                            self.targets(self.dataset.y[idx]), batch_size, device, self.workers,
+                            drop_last)
         if self.dataset.groups is not None and part != "train":
             out.groups = self.dataset.groups[idx]
         return out

@@ -35,7 +35,8 @@ FORMAT = 3
 
 # ----------------------------------------------------------------------------- results.json
 TRAINING = ("epochs", "best_epoch", "stop_reason", "stop_message", "seconds",
-            "seconds_per_epoch", "timings", "device", "threads", "samples", "versions")
+            "seconds_per_epoch", "timings", "device", "threads", "samples", "rows_per_epoch",
+            "versions")
 DECISIONS = ("per_class", "threshold", "calibration")  # written when the run has them
 ENSEMBLE = ("members", "warnings", "member_test")
 
@@ -61,6 +62,7 @@ class Results(JsonRecord):
     device: str | None = None
     threads: int | None = None  # the CPU threads it trained with (train.threads)
     samples: dict[str, int] = field(default_factory=dict)  # rows per split
+    rows_per_epoch: int | None = None  # training rows an epoch trains on (train.drop_last)
     versions: dict[str, str] = field(default_factory=dict)  # deepnet, torch, numpy, python
     members: list[str] = field(default_factory=list)  # ensemble: paths relative to it
     warnings: list[str] = field(default_factory=list)  # ensemble

@@ -76,6 +76,9 @@ class Threshold(Section):
 class Train(Section):
     epochs: PositiveInt = 30
     batch_size: PositiveInt = 64
+    # true: each epoch trains on full batches only (the last short one is left out);
+    # false: on every row (a last batch of one row joins the one before)
+    drop_last: bool = False
     optimizer: Optimizer = Optimizer()
     l1: NonNegative = 0.0
     loss: Loss | None = None  # default: cross_entropy for classification, mse for regression
