@@ -151,7 +151,7 @@ def plan_memory(spec_or_model, input_shape: Shape, optimizer: str = DEFAULT_OPTI
     if encoding is None and needs_encoding(spec):
         encoding = data_layout(spec)[1]
     front = front_of(spec.model, encoding)
-    model, rows = build_model(spec.model.layers, input_shape, spec.seed, front)
+    model, rows = build_model(spec.model.layers, input_shape, spec.seed, front, spec.model.init)
     return plan_from_rows(spec.model.layers, input_shape, rows, model, optimizer, precision,
                           momentum, front)
 

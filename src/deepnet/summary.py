@@ -192,7 +192,7 @@ def summary(spec, batch_size: int | None = None, input_shape=None, *,
         ds = prepared.dataset if prepared is not None else given or load_source(spec.data)
         input_shape = ds.input_shape
     front = front_of(spec.model, encoding)
-    model, rows = build_model(spec.model.layers, input_shape, spec.seed, front)
+    model, rows = build_model(spec.model.layers, input_shape, spec.seed, front, spec.model.init)
     opt = spec.train.optimizer
     precision = spec.train.precision if spec.train.precision != "auto" else "fp32"
     plan = plan_from_rows(spec.model.layers, input_shape, rows, model, opt.name, precision,

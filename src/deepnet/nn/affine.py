@@ -34,7 +34,7 @@ def _dense(n: Node, s: Shape, ctx: Context) -> Built:
     a: DenseArgs = n.args
     n.need_rank(s, (1, 2), "(features,) or (time, features)")
     lin = nn.Linear(s[-1], a.units, bias=a.bias)
-    initialise(lin, a.init, a.activation, ctx.generator)
+    initialise(lin, a.init or ctx.init, a.activation, ctx.generator)
     return Built(WithActivation(lin, a.activation), (*s[:-1], a.units))
 
 
@@ -58,7 +58,7 @@ def _conv2d(n: Node, s: Shape, ctx: Context) -> Built:
     if h < 1 or w < 1:
         raise n.shape_error(s, f"height and width of at least {a.kernel}")
     conv = nn.Conv2d(s[0], a.filters, a.kernel, a.stride, _padding(a))
-    initialise(conv, a.init, a.activation, ctx.generator)
+    initialise(conv, a.init or ctx.init, a.activation, ctx.generator)
     return Built(WithActivation(conv, a.activation), (a.filters, h, w))
 
 
@@ -69,7 +69,7 @@ def _conv1d(n: Node, s: Shape, ctx: Context) -> Built:
     if t < 1:
         raise n.shape_error(s, f"at least {a.kernel} time steps")
     conv = nn.Conv1d(s[1], a.filters, a.kernel, a.stride, _padding(a))
-    initialise(conv, a.init, a.activation, ctx.generator)
+    initialise(conv, a.init or ctx.init, a.activation, ctx.generator)
     return Built(TimeMajor(WithActivation(conv, a.activation)), (t, a.filters))
 
 

@@ -41,7 +41,7 @@ def _check_heads(n: Node, s: Shape) -> None:
 def _attention(n: Node, s: Shape, ctx: Context) -> Built:
     _check_heads(n, s)
     layer = SelfAttention(s[1], n.args.heads)
-    initialise(layer, None, "linear", ctx.generator)
+    initialise(layer, ctx.init, "linear", ctx.generator)
     return Built(layer, s)
 
 
@@ -50,7 +50,7 @@ def _transformer(n: Node, s: Shape, ctx: Context) -> Built:
     _check_heads(n, s)
     layer = nn.TransformerEncoderLayer(s[1], a.heads, a.ff_units or 4 * s[1], a.dropout,
                                        batch_first=True)
-    initialise(layer, None, "relu", ctx.generator)
+    initialise(layer, ctx.init, "relu", ctx.generator)
     return Built(layer, s)
 
 

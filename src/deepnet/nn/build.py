@@ -48,7 +48,8 @@ def _count(module: nn.Module) -> int:
 
 
 def build_model(
-    layers: Sequence[BaseModel], input_shape: Shape, seed: int = 0, front=None
+    layers: Sequence[BaseModel], input_shape: Shape, seed: int = 0, front=None,
+    init: str | None = None,
 ) -> tuple[Network, list[Row]]:
     """The network for `layers` (validated spec items) on per-sample `input_shape`,
     behind `front` (deepnet.nn.inputs.Front: embeddings, several inputs) when given.
@@ -79,7 +80,7 @@ def build_model(
             shape = built.shape
         return nn.Sequential(*modules), shape
 
-    ctx = Context(torch.Generator().manual_seed(seed), build)
+    ctx = Context(torch.Generator().manual_seed(seed), build, init)
     top, _ = build(model_tree(layers, front), tuple(input_shape))
     model = Network(*top)
     model.spec_paths = {name: owners[m] for name, m in model.named_modules() if m in owners}

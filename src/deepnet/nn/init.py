@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -39,7 +40,24 @@ INITS: Registry[Init] = Registry("init", {
     "orthogonal": lambda w, act, g: nn.init.orthogonal_(w, gain=_gain(act), generator=g),
     "normal": lambda w, act, g: nn.init.normal_(w, 0.0, 0.02, generator=g),
     "zeros": lambda w, act, g: nn.init.zeros_(w),
+    # PyTorch's own (each module's reset_parameters; initialise applies it whole): for a
+    # weight alone, what nn.Linear and nn.Conv*d draw
+    "torch_default": lambda w, act, g: nn.init.kaiming_uniform_(w, a=math.sqrt(5), generator=g),
 })
+TORCH_DEFAULT = "torch_default"
+
+
+def torch_default(module: nn.Module, g: torch.Generator) -> None:
+    """PyTorch's default initialisation of every submodule (its reset_parameters: weights
+    and biases as a PyTorch script that builds the same modules gets them), drawn from a
+    seed taken from `g`, so that it stays seeded and leaves the global RNG alone."""
+    seed = int(torch.randint(0, 2**62, (), generator=g))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for m in module.modules():
+            reset = getattr(m, "_reset_parameters", None) or getattr(m, "reset_parameters", None)
+            if callable(reset):
+                reset()
 
 
 def initialise(module: nn.Module, scheme: str | None, activation: str, g: torch.Generator):
@@ -49,6 +67,9 @@ def initialise(module: nn.Module, scheme: str | None, activation: str, g: torch.
     weights are orthogonal per gate (keeps gradients from vanishing through time), and the
     LSTM forget-gate bias starts at 1 so the cell remembers by default.
     """
+    if scheme == TORCH_DEFAULT:
+        torch_default(module, g)
+        return
     fill = INITS.get(scheme or ACTIVATIONS.get(activation).init)
     for name, p in module.named_parameters():
         if p.dim() < 2:  # biases to zero; normalisation scales stay at one

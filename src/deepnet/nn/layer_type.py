@@ -105,6 +105,7 @@ class Context:
 
     generator: torch.Generator
     build: Callable[[Sequence[Node], Shape], tuple[nn.Sequential, Shape]]
+    init: str | None = None  # model.init: the scheme of layers that name none
 
 
 @dataclass

@@ -43,7 +43,7 @@ def _recurrent(cls: type[nn.LSTM] | type[nn.GRU], gates: int):
         a: RecurrentArgs = n.args
         n.need_rank(s, (2,), "(time, features)")
         rnn = cls(s[1], a.units, batch_first=True, bidirectional=a.bidirectional)
-        initialise(rnn, None, "tanh", ctx.generator)
+        initialise(rnn, ctx.init, "tanh", ctx.generator)
         dirs = 2 if a.bidirectional else 1
         out = (s[0], dirs * a.units) if a.return_sequences else (dirs * a.units,)
         return Built(Recurrent(rnn, a.return_sequences), out)

@@ -16,8 +16,9 @@ from pydantic import AfterValidator, Field, ValidationError, field_validator, mo
 
 from deepnet.core.errors import DeepnetError, SpecError, did_you_mean
 from deepnet.core.io import write_text_atomic
-from deepnet.core.schema import PositiveInt, Section
+from deepnet.core.schema import PositiveInt, Section, registered
 from deepnet.core.units import parse_size
+from deepnet.nn.init import INITS
 from deepnet.nn.inputs import MERGES
 from deepnet.nn.layers import LayerItem
 from deepnet.spec.data import Data
@@ -40,6 +41,9 @@ class Model(Section):
     inputs: dict[InputName, list[LayerItem]] | None = None
     merge: Literal[tuple(MERGES)] = "concat"  # type: ignore[valid-type]
     layers: list[LayerItem] = Field(min_length=1)
+    # the initialisation of every layer that names none (default: by activation);
+    # torch_default is PyTorch's own, as a published PyTorch recipe has it
+    init: registered(INITS) | None = None
 
     @model_validator(mode="after")
     def _merge(self) -> Model:

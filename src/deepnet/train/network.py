@@ -78,7 +78,7 @@ def build_network(model, input_shape: Shape, encoding: Encoding | None = None,
     data with `encoding` (deepnet.nn.build.build_model)."""
     if isinstance(encoding, AudioEncoding):
         _check_rates(model.layers, encoding)
-    return build_model(model.layers, input_shape, seed, front_of(model, encoding))
+    return build_model(model.layers, input_shape, seed, front_of(model, encoding), model.init)
 
 
 def _check_rates(layers, encoding: AudioEncoding) -> None:
