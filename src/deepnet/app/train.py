@@ -117,6 +117,10 @@ def resolve(spec: Spec, prepared: Prepared, n_outputs: int | None, problems: Pro
     if es is not None and es.monitor not in monitors:
         problems.add("train.early_stopping.monitor", f"{es.monitor!r} is not logged; choose one "
                                                      f"of {', '.join(sorted(monitors))}")
+    keep = train.keep
+    if keep is not None and keep.monitor is not None and keep.monitor not in monitors:
+        problems.add("train.keep.monitor", f"{keep.monitor!r} is not logged; choose one of "
+                                           f"{', '.join(sorted(monitors))}")
     return spec.model_copy(update={"task": task, "train": train.model_copy(
         update={"loss": loss, "metrics": metrics})})
 
@@ -387,7 +391,7 @@ def _train(spec: Spec, prepared: Prepared, model, path: Path, resuming: bool, qu
     seconds = clock.lap("train")
     if dist is not None:
         dist.barrier()  # rank 0's last checkpoint is on disk
-    if t.stop_reason == "diverged" and tc.early_stopping is None:  # back to the last good weights
+    if t.stop_reason == "diverged" and not tc.keeps_best:  # back to the last good weights
         tensors, _ = checkpoint.load(ckpt_dir)
         model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
     if not lead:

@@ -126,10 +126,10 @@ class Facts:
 
     @property
     def kept_epoch(self) -> int:
-        """The epoch whose weights the run kept (1-based): the best one under early
-        stopping, else the last."""
+        """The epoch whose weights the run kept (1-based): the best one when it keeps the
+        best (train.keep; by default under early stopping), else the last."""
         n = len(self.history)
-        kept = self.results.best_epoch if self.spec.train.early_stopping is not None else None
+        kept = self.results.best_epoch if self.spec.train.keeps_best else None
         return min(max(kept or n, 1), n) if n else 0
 
 

@@ -312,7 +312,7 @@ def detect_overfitting(f: Facts) -> list[Finding]:
     said.append("It learns the training examples by heart instead of what generalises.")
     # early stopping kept weights from before the rise, and they do not memorise: the run's
     # model is not the overfitted one
-    kept_best = "memorised" not in fired and k == i_min + 1 and f.spec.train.early_stopping
+    kept_best = "memorised" not in fired and k == i_min + 1 and f.spec.train.keeps_best
     return [Finding(
         "overfitting", "info" if kept_best else ("critical" if rise > 0.5 else "warning"),
         evidence, " ".join(said),

@@ -58,6 +58,16 @@ class EarlyStopping(Section):
     mode: Literal["auto", "min", "max"] = "auto"
 
 
+class Keep(Section):
+    """Which epoch's weights the run keeps: `best` by `monitor` (default: early stopping's
+    monitor, else val_loss) or `last`; with or without early stopping."""
+
+    main: ClassVar[str] = "epoch"
+    epoch: Literal["best", "last"] = "best"
+    monitor: str | None = None
+    mode: Literal["auto", "min", "max"] = "auto"
+
+
 class Divergence(Section):
     main: ClassVar[str] = "factor"
     factor: PositiveFloat = 1e3  # stop when a batch loss exceeds factor x the first epoch's
@@ -85,6 +95,7 @@ class Train(Section):
     clip_grad_norm: PositiveFloat | None = None
     schedule: Schedule = Schedule()
     early_stopping: EarlyStopping | None = EarlyStopping()
+    keep: Keep | None = None  # default: the best epoch with early stopping, else the last
     divergence: Divergence = Divergence()
     metrics: list[registered(METRICS)] | None = None  # default by task
     callbacks: list[registered(CALLBACKS)] = []  # registered in Python: register_callback
@@ -101,6 +112,21 @@ class Train(Section):
     # classification: temperature scaling fitted on the validation split after training,
     # folded into the last dense layer
     calibrate: Literal["temperature"] | None = None
+
+    @property
+    def keeps_best(self) -> bool:
+        """Whether the run keeps its best epoch's weights (train.keep; by default when it
+        stops early)."""
+        return self.keep.epoch == "best" if self.keep is not None else \
+            self.early_stopping is not None
+
+    @property
+    def keep_monitor(self) -> tuple[str, str]:
+        """(monitor, mode) that ranks the epochs for the best one."""
+        es, keep = self.early_stopping, self.keep
+        if keep is not None and keep.monitor is not None:
+            return keep.monitor, keep.mode
+        return (es.monitor, es.mode) if es is not None else ("val_loss", "auto")
 
     @field_validator("log")
     @classmethod

@@ -63,11 +63,12 @@ class BestWeights(Callback):
     when the epochs run out. With `patience` set it is early stopping."""
 
     def __init__(self, monitor: str = "val_loss", mode: str = "auto",
-                 patience: int | None = None, min_delta: float = 0.0):
+                 patience: int | None = None, min_delta: float = 0.0, restore: bool = True):
         if mode == "auto":
             metric = monitor.removeprefix("val_").removeprefix("train_")
             mode = "max" if higher_is_better(metric) else "min"
         self.monitor, self.mode, self.patience, self.min_delta = monitor, mode, patience, min_delta
+        self.restore = restore  # False: early stopping alone, the last weights kept
         self.best: float | None = None
         self.best_epoch = 0
         self.wait = 0
@@ -81,14 +82,15 @@ class BestWeights(Callback):
         return value > self.best + self.min_delta
 
     def on_train_begin(self, trainer) -> None:
-        if not self.weights:  # until an epoch improves, the initial weights are the best
+        if self.restore and not self.weights:  # until an epoch improves, the initial ones
             self.weights = _copy(trainer.model)
 
     def on_epoch_end(self, trainer, logs: dict) -> None:
         value = logs[self.monitor]
         if self._better(value):
             self.best, self.best_epoch, self.wait = value, logs["epoch"], 0
-            self.weights = _copy(trainer.model)
+            if self.restore:
+                self.weights = _copy(trainer.model)
             return
         self.wait += 1
         if self.patience is not None and self.wait >= self.patience:  # as Keras counts it
@@ -97,8 +99,9 @@ class BestWeights(Callback):
                          f"(patience {self.patience})", "early_stopping")
 
     def on_train_end(self, trainer) -> None:
-        trainer.model.load_state_dict(self.weights)
-        trainer.best_epoch = self.best_epoch
+        if self.restore:
+            trainer.model.load_state_dict(self.weights)
+            trainer.best_epoch = self.best_epoch
 
     def state_dict(self) -> dict:
         return {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait}
@@ -142,11 +145,16 @@ class DivergenceGuard(Callback):
 
 def checkpointed(tc) -> list[Callback]:
     """The spec's (`train`) callbacks whose state a checkpoint keeps: the divergence
-    guard, with early stopping the best weights, and those of `train.callbacks`."""
+    guard, early stopping, the best weights (train.keep), and those of `train.callbacks`.
+    One BestWeights does both when early stopping's monitor also ranks the kept epoch."""
     out: list[Callback] = [DivergenceGuard(tc.divergence.factor)]
-    es = tc.early_stopping
+    es, (monitor, mode) = tc.early_stopping, tc.keep_monitor
+    same = es is not None and (monitor, mode) == (es.monitor, es.mode)
     if es is not None:
-        out.append(BestWeights(es.monitor, es.mode, es.patience, es.min_delta))
+        out.append(BestWeights(es.monitor, es.mode, es.patience, es.min_delta,
+                               restore=tc.keeps_best and same))
+    if tc.keeps_best and not same:
+        out.append(BestWeights(monitor, mode))
     return out + [make_callback(name) for name in tc.callbacks]
 
 
