@@ -5,9 +5,9 @@ keeps its last weights is the reference for a longer one that kept epoch k."""
 
 import pytest
 import torch
-from factory import mlp_spec
 
 import deepnet
+from factory import mlp_spec
 
 
 def _train(tmp_path, name: str, epochs: int, early_stopping, keep=None):
