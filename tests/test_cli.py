@@ -42,7 +42,8 @@ def test_summary_json_keys(capsys):
     out = json.loads(capsys.readouterr().out)
     assert set(out) == {"layers", "input_shape", "batch_size", "total_params",
                         "trainable_params", "flops", "flops_backward", "memory",
-                        "inference_memory"}
+                        "inference_memory", "normalisation"}
+    assert out["normalisation"].startswith("standard, per channel (1 standard scaling, over")
     assert set(out["memory"]) == {"parameters", "gradients", "optimizer", "activations", "total"}
     assert out["total_params"] == sum(r["params"] for r in out["layers"])
     # what the text view shows per layer: forward FLOPs are 2 x MACs of a 3x3 conv, 32 maps

@@ -212,7 +212,7 @@ def test_cli_max_batch_json(capsys):
     out = json.loads(capsys.readouterr().out)
     assert set(out) == {"layers", "input_shape", "batch_size", "total_params",
                         "trainable_params", "flops", "flops_backward", "memory",
-                        "inference_memory", "max_batch"}
+                        "inference_memory", "max_batch", "normalisation"}
     spec, batch = deepnet.Spec.from_yaml("examples/digits.yaml"), out["max_batch"]
     assert estimate_memory(spec, (1, 8, 8), batch).total <= 64 * 2**20
     assert estimate_memory(spec, (1, 8, 8), batch + 1).total > 64 * 2**20

@@ -10,6 +10,7 @@ from deepnet.core import html
 from deepnet.data.batches import batch_bounds
 from deepnet.data.prepare import prepare
 from deepnet.data.sources import load_source
+from deepnet.data.transforms import describe_normalisation
 from deepnet.nn.build import build_model
 from deepnet.nn.layer_type import Row
 from deepnet.nn.layers import LAYERS
@@ -42,6 +43,7 @@ class Summary:
     max_batch: int | None = None  # the largest batch whose estimate fits memory_budget
     tflops: float | None = None  # device throughput, when an epoch time was asked for
     train_samples: int | None = None
+    normalisation: str | None = None  # how the data's inputs are scaled, when they were read
     epoch_seconds: float | None = None  # compute time of one training epoch at `tflops`
     # layers registered from Python whose activations the memory estimate leaves out
     excluded: list[str] = field(default_factory=list)
@@ -69,6 +71,8 @@ class Summary:
             out["epoch_seconds"] = self.epoch_seconds
         if self.excluded:
             out["memory_excludes"] = self.excluded
+        if self.normalisation is not None:
+            out["normalisation"] = self.normalisation
         return out
 
     def __repr__(self) -> str:
@@ -89,7 +93,8 @@ class Summary:
                      f"gradients {human_bytes(m.gradients)}, optimizer "
                      f"{human_bytes(m.optimizer)}, activations {human_bytes(m.activations)})",
                  "largest batch in budget": self.max_batch,
-                 "epoch compute seconds": self.epoch_seconds, "note": self.note}
+                 "epoch compute seconds": self.epoch_seconds,
+                 "normalisation": self.normalisation, "note": self.note}
         return html.section(f"input {self.input_shape} per sample, batch {self.batch_size}",
                             html.table(["layer", "type", "output shape", "params", "FLOPs",
                                         "FLOPs bwd"], rows, limit=200), html.pairs(facts))
@@ -137,6 +142,8 @@ class Summary:
                 f"at {self.tflops:g} TFLOP/s: {per_sample * 1e6:.3g} us of compute per training "
                 f"sample; one epoch of {self.train_samples:,} training samples "
                 f"~ {self.epoch_seconds:.3g} s (compute only, at full throughput)")
+        if self.normalisation is not None:
+            lines.append(f"inputs {self.input_shape} normalised: {self.normalisation}")
         if self.note:
             lines.append(self.note)
         console.print("\n".join(lines))
@@ -188,9 +195,12 @@ def summary(spec, batch_size: int | None = None, input_shape=None, *,
     if tflops is not None or layout:  # the training split's size, shape and encoding
         prepared = prepare(spec, given)
         encoding = prepared.encoding if encoding is None else encoding
+    normalisation = None
     if input_shape is None:
         ds = prepared.dataset if prepared is not None else given or load_source(spec.data)
         input_shape = ds.input_shape
+        mode = "none" if ds.encoding.kind in ("audio", "text") else spec.data.normalize
+        normalisation = describe_normalisation(mode, tuple(input_shape))
     front = front_of(spec.model, encoding)
     model, rows = build_model(spec.model.layers, input_shape, spec.seed, front, spec.model.init)
     opt = spec.train.optimizer
@@ -202,6 +212,7 @@ def summary(spec, batch_size: int | None = None, input_shape=None, *,
     backward = backward_flops(rows, front)
     s = Summary(rows, total, trainable, sum(r.flops for r in rows), plan.at(batch_size),
                 tuple(input_shape), batch_size, sum(backward), backward)
+    s.normalisation = normalisation
     s.excluded = [f"{r.path.removeprefix('model.')} ({r.type})" for r in rows
                   if LAYERS[r.type].custom]
     if memory_budget is not None:

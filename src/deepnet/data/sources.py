@@ -213,11 +213,32 @@ def load_source(data, task: str | None = None, given=None) -> Dataset:
                         f"data are {ds.encoding.kind} data of shape {tuple(ds.input_shape)}; "
                         "pass a table (a .csv or .parquet file, a DataFrame) or an .npz of an "
                         "array per input, or use one input")
+    if getattr(data, "layout", "auto") == "sequence":
+        ds = as_sequences(ds, ds.source or data.source or "data")
     if getattr(data, "categorical", None) and ds.encoding.kind != "table":
         raise DataError(f"{ds.source or data.source}: data.categorical chooses how the columns "
                         f"of a table are encoded; these data are {ds.encoding.kind} data: remove "
                         "data.categorical")
     return ds
+
+
+def as_sequences(ds: Dataset, where: str) -> Dataset:
+    """data.layout: sequence. (N, T) inputs, an array's or a table's numeric feature
+    columns, become (N, T, 1); (N, T, F) stay; anything else is a DataError."""
+    shape = tuple(ds.input_shape)
+    kind = ds.encoding.kind
+    numeric = kind == "array" or (kind == "table" and all(
+        c.type == "numeric" for c in ds.encoding.columns) and ds.encoding.inputs is None)
+    if not numeric or len(shape) not in (1, 2):
+        what = {"table": "a table with categorical columns or several inputs",
+                "array": f"arrays of shape {shape} per sample"}.get(kind, f"{kind} data")
+        raise DataError(f"{where}: data.layout: sequence reads samples of shape (time,) as "
+                        f"(time, 1) and (time, features) as they are; these data are {what}: "
+                        "remove data.layout", path="data.layout")
+    if len(shape) == 2:
+        return ds
+    refit = None if ds.refit is None else (lambda rows: as_sequences(ds.refit(rows), where))
+    return replace(ds, x=ds.x[:, :, None], refit=refit)
 
 
 def _load(data, task: str | None) -> Dataset:

@@ -23,6 +23,18 @@ def _stat_axes(ndim: int) -> tuple[int, ...]:
     return (0,)
 
 
+def describe_normalisation(mode: str, shape: tuple[int, ...]) -> str:
+    """How inputs of per-sample `shape` are normalised, in words (the summary's line)."""
+    if mode == "none":
+        return "none"
+    per, over = {3: ("channel", "the samples and the pixels"),
+                 2: ("feature", "the samples and the time steps")}.get(
+        len(shape), ("column", "the samples"))
+    n = shape[0] if len(shape) in (1, 3) else shape[-1] if shape else 1
+    return (f"{mode}, per {per} ({n} {mode} scaling{'s' if n != 1 else ''}, over {over}), "
+            "fitted on the training split")
+
+
 @dataclass
 class Preprocess:
     """x -> (x - shift) / scale, with shift and scale broadcast over one sample."""

@@ -148,6 +148,10 @@ class Data(Section):
     workers: Annotated[int, Field(ge=0)] = 2  # DataLoader worker processes when streaming
     split: Split = Split()
     normalize: Literal["none", "standard", "minmax"] = "standard"
+    # sequence: an (N, T) array or a table's feature columns are read as N sequences of
+    # T steps of one feature, (N, T, 1), and (N, T, F) as it is: normalised per feature
+    # over the samples and the steps (auto: a 2-D array is a table, per column)
+    layout: Literal["auto", "sequence"] = "auto"
     augment: list[Augment] = []
 
     @field_validator("inputs", mode="before")
