@@ -87,7 +87,10 @@ def test_per_name_facts_live_on_the_registry_entries():
         "autoattack": ("linf", 100), "cw": ("l2", 100), "deepfool": ("l2", 50)}
     assert [n for n, a in ATTACKS.items() if a.costly] == ["apgd-t", "fab", "square",
                                                           "autoattack"]
-    assert [n for n, a in AUGMENTS.items() if a.matrix is None and a.wave is None] == ["noise"]
+    assert [n for n, a in AUGMENTS.items()
+            if a.matrix is None and a.wave is None and a.steps is None] == ["noise"]
+    assert [n for n, a in AUGMENTS.items() if a.steps is not None] == [
+        "roll", "slide", "window", "stretch"]
     assert [n for n, a in AUGMENTS.items() if a.wave is not None] == [
         "gain", "snr", "shift", "time_mask", "freq_mask"]
     assert ACTIVATIONS["relu"].init == "kaiming_normal"

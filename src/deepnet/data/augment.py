@@ -9,8 +9,16 @@ Images (channels, height, width): `rotate` (degrees, uniform in [-r, r]), `scale
 uniform in [lo, hi]), `crop` (a random shift of up to n pixels each way, the uncovered
 border filled with 0 in raw units), `flip` (horizontal, vertical or both, each with
 probability 1/2) and `noise`. Consecutive geometric steps are composed into one affine
-map per sample and resampled once (bilinear). Tables and sequences take `noise` only:
-gaussian with std given in raw input units (divided by the normalisation's scale here).
+map per sample and resampled once (bilinear). Tables take `noise` only: gaussian with std
+given in raw input units (divided by the normalisation's scale here).
+
+Sequences (time, features) take `noise` and the time steps, each a resampling of every
+feature at per-sample positions (linear between steps): `roll` (a circular shift of up to
+that many steps each way), `slide` (the same shift, the uncovered steps repeating the
+edge value), `window` (window slicing, Le Guennec et al., 2016: a window of that share of
+the steps at a random place, stretched back to all of them) and `stretch` (time
+stretching by a factor uniform in [lo, hi] about the middle, cut or edge-padded to the
+length). The length never changes, so evaluation batches keep theirs.
 
 Sound (waveforms of a sound folder, deepnet.data.audio) takes `noise` and the waveform
 steps: `gain` (dB, uniform in [-g, g]), `snr` (white noise at a signal-to-noise ratio
@@ -27,10 +35,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import torch
 import torch.nn.functional as F
+from pydantic import Field
 
 from deepnet.core.errors import SpecError
 from deepnet.core.registry import Registry
@@ -132,12 +141,57 @@ def _freq_mask(x: torch.Tensor, share: float, rate: int, g: torch.Generator) -> 
     return torch.fft.irfft(spectrum, n=t, dim=1).to(x.dtype)
 
 
+# ----------------------------------------------------------------------------- sequences
+# A sequence step: where each output step reads the input, (n, T) float positions in
+# [0, T - 1] (linear interpolation between steps), for its value in the spec.
+Steps = Callable[[int, int, Any, torch.Generator, torch.Tensor], torch.Tensor]
+
+
+def _steps(n: int, t: int, like: torch.Tensor) -> torch.Tensor:
+    return torch.arange(t, device=like.device, dtype=torch.float32)[None, :].expand(n, t)
+
+
+def _roll(n: int, t: int, k: int, g: torch.Generator, like: torch.Tensor) -> torch.Tensor:
+    by = (_randint(n, 2 * k, g, like) - k).float()[:, None]
+    return torch.remainder(_steps(n, t, like) - by, t)
+
+
+def _slide(n: int, t: int, k: int, g: torch.Generator, like: torch.Tensor) -> torch.Tensor:
+    by = (_randint(n, 2 * k, g, like) - k).float()[:, None]
+    return (_steps(n, t, like) - by).clamp(0, t - 1)
+
+
+def _window(n: int, t: int, share: float, g: torch.Generator, like: torch.Tensor
+            ) -> torch.Tensor:
+    length = max(share * (t - 1), 0.0)
+    start = _rand(n, g, like).float()[:, None] * (t - 1 - length)
+    return start + _steps(n, t, like) * (length / max(t - 1, 1))
+
+
+def _stretch(n: int, t: int, factors: tuple[float, float], g: torch.Generator,
+             like: torch.Tensor) -> torch.Tensor:
+    lo, hi = factors
+    r = (lo + _rand(n, g, like).float() * (hi - lo))[:, None]
+    centre = (t - 1) / 2
+    return (centre + (_steps(n, t, like) - centre) / r).clamp(0, t - 1)
+
+
+def resample(x: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+    """x (n, T, F) read at positions `pos` (n, T) along time, linearly interpolated."""
+    lo = pos.floor().long().clamp(0, x.shape[1] - 1)
+    hi = (lo + 1).clamp(max=x.shape[1] - 1)
+    w = (pos - lo.float())[:, :, None].to(x.dtype)
+    take = lambda i: x.gather(1, i[:, :, None].expand(-1, -1, x.shape[2]))  # noqa: E731
+    return take(lo) * (1 - w) + take(hi) * w
+
+
 # ----------------------------------------------------------------------------- the registry
 @dataclass(frozen=True)
 class AugmentType:
     value: Any  # the type of its value in the spec (`- rotate: 10`)
     matrix: Matrix | None = None  # geometric (images only)
-    wave: Wave | None = None  # a waveform step (sound only); neither: noise (any data)
+    wave: Wave | None = None  # a waveform step (sound only)
+    steps: Steps | None = None  # a sequence step (time, features); none: noise (any data)
 
 
 AUGMENTS: Registry[AugmentType] = Registry("augmentation", {
@@ -151,6 +205,11 @@ AUGMENTS: Registry[AugmentType] = Registry("augmentation", {
     "shift": AugmentType(NonNegative, wave=_shift),  # seconds, uniform in [-shift, shift]
     "time_mask": AugmentType(NonNegative, wave=_time_mask),  # seconds, at most
     "freq_mask": AugmentType(Fraction, wave=_freq_mask),  # share of the mel scale, at most
+    "roll": AugmentType(NonNegativeInt, steps=_roll),  # circular shift, steps each way
+    "slide": AugmentType(NonNegativeInt, steps=_slide),  # shift, the edge value repeated
+    # a window of that share of the steps, stretched back to all of them
+    "window": AugmentType(Annotated[float, Field(gt=0, le=1)], steps=_window),
+    "stretch": AugmentType(tuple[PositiveFloat, PositiveFloat], steps=_stretch),  # factors
 })
 
 
@@ -162,6 +221,14 @@ def _misfit(kind: str, input_shape: tuple[int, ...], data: str | None) -> str | 
     """Why augmentation `kind` does not apply to these data, or None."""
     t = AUGMENTS.get(kind)
     shape = tuple(input_shape)
+    if t.steps is not None and (len(shape) != 2 or data == "audio"):
+        if data == "audio":
+            return f"{kind} is a sequence augmentation, but the data are sound; shift applies"
+        what = {1: "a table", 3: "images"}.get(len(shape), "data")
+        hint = ("; data.layout: sequence reads an (N, T) array as sequences"
+                if len(shape) == 1 else "")
+        return (f"{kind} is a sequence augmentation (samples of shape (time, features)), but "
+                f"the data are {what} with samples of shape {shape}{hint}")
     if data == "audio":
         if t.matrix is not None:
             return (f"{kind} is an image augmentation, but the data are sound; gain, snr, "
@@ -170,7 +237,9 @@ def _misfit(kind: str, input_shape: tuple[int, ...], data: str | None) -> str | 
     described = {1: "a table", 2: "sequences"}.get(len(shape), "non-image data")
     if t.matrix is not None and len(shape) != 3:
         return (f"{kind} is an image augmentation, but the data are {described} with "
-                f"samples of shape {shape}; only noise applies to them")
+                f"samples of shape {shape}; "
+                + ("noise, roll, slide, window and stretch apply to them" if len(shape) == 2
+                   else "only noise applies to them"))
     if t.wave is not None:
         return (f"{kind} is a sound augmentation, but the data are "
                 f"{'images' if len(shape) == 3 else described} with samples of shape "
@@ -207,9 +276,13 @@ def make_augment(items, input_shape: tuple[int, ...], preprocess, integer: bool 
         if geometric:
             steps.append(_Affine(geometric, input_shape, preprocess))
             geometric = []
-        wave = AUGMENTS.get(item.kind).wave
-        steps.append(_Noise(item.noise, preprocess) if wave is None else
-                     _Wave(wave, item.value, encoding.sample_rate))
+        kind = AUGMENTS.get(item.kind)
+        if kind.steps is not None:
+            steps.append(_Steps(kind.steps, item.value))
+        elif kind.wave is not None:
+            steps.append(_Wave(kind.wave, item.value, encoding.sample_rate))
+        else:
+            steps.append(_Noise(item.noise, preprocess))
     if geometric:
         steps.append(_Affine(geometric, input_shape, preprocess))
 
@@ -242,6 +315,16 @@ class _Wave:
 
     def __call__(self, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
         return self.fn(x, self.value, self.rate, g)
+
+
+@dataclass
+class _Steps:
+    fn: Steps
+    value: Any
+
+    def __call__(self, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+        n, t = x.shape[:2]
+        return resample(x, self.fn(n, t, self.value, g, x))
 
 
 class _Noise:
