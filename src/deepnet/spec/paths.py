@@ -1,7 +1,8 @@
 """Spec paths: 'model.layers[0].dense.units' read, written, looked up and set in a spec's
 plain data. The one way a value is set at a path, for `--set`, diagnose remedies and
-tune trials: missing mappings are created, and a scalar main argument is expanded
-(`dropout: 0.3` becomes `{rate: 0.3}` so that `...dropout.rate` can go inside)."""
+tune trials: missing mappings are created, and a main argument written alone is expanded
+(`dropout: 0.3` becomes `{rate: 0.3}`, `residual: [...]` becomes `{layers: [...]}`) so
+that a path in the canonical form goes inside."""
 
 from __future__ import annotations
 
@@ -98,8 +99,10 @@ def get_path(raw: Any, path: str | Sequence[str | int],
 
 
 def _expand(value: Any, loc: Parts, root: type[BaseModel] | None) -> dict:
-    """A null or a scalar on the way to a deeper key, as a mapping: {} or its main
-    argument (`dropout: 0.3` -> `{rate: 0.3}`)."""
+    """A null, a scalar or a list on the way to a deeper key, as a mapping: {} or its
+    main argument written out (`dropout: 0.3` -> `{rate: 0.3}`, `residual: [...]` ->
+    `{layers: [...]}`, `model: [...]` -> `{layers: [...]}`): the canonical form that
+    `deepnet summary --json` and a saved spec.yaml show, so each of their paths can be set."""
     if value is None:
         return {}
     main = main_at(root, loc) if root is not None else None
@@ -122,7 +125,9 @@ def set_path(raw: Any, path: str | Sequence[str | int], value: Any,
             raise _absent(node, parts, i, root)
         if i == len(parts) - 1:
             node[part] = value
-        elif not isinstance(node[part], dict | list):
+        elif not isinstance(node[part], dict | list) or (
+                isinstance(node[part], list) and isinstance(parts[i + 1], str)
+                and root is not None and main_at(root, parts[: i + 1]) is not None):
             node[part] = _expand(node[part], parts[: i + 1], root)
         node = node[part]
 
