@@ -42,6 +42,9 @@ class Dataset:
     origins: np.ndarray | None = None  # and the step of each window's first forecast
     # each row's group (data.split.groups: a file's speaker): whole groups are split
     split_groups: np.ndarray | None = None
+    # each row's part when the data give some (data.given: 'val', 'test', or '' for the
+    # rows the fractions split)
+    given_parts: np.ndarray | None = None
 
     @property
     def input_shape(self) -> tuple[int, ...]:

@@ -13,8 +13,9 @@ from deepnet.data.augment import validate_augment
 from deepnet.data.batches import STREAM_BYTES, InMemory, Streaming
 from deepnet.data.dataset import Dataset
 from deepnet.data.encoding import Encoding, embedded_positions
+from deepnet.data.given import parts_given
 from deepnet.data.sources import load_source
-from deepnet.data.split import group_split, split_indices
+from deepnet.data.split import group_split, split_given, split_indices
 from deepnet.data.transforms import Preprocess
 
 
@@ -100,9 +101,13 @@ def prepare(spec, dataset: Dataset | None = None, given=None) -> Prepared:
         raise DataError(f"{ds.source or data.source}: data.split.groups names the group of "
                         "each file of a folder (images or sound); these data are "
                         f"{ds.encoding.kind} data: remove data.split.groups")
-    splits = ds.splits if ds.splits is not None else split_indices(
-        ds.y, task, data.split.val, data.split.test, spec.seed, source=ds.source or data.source,
-        class_names=ds.classes, rows=ds.rows, stratify=data.split.stratify)
+    if parts_given(data.split):
+        splits = split_given(ds, task, data.split, spec.seed, ds.source or data.source)
+    else:
+        splits = ds.splits if ds.splits is not None else split_indices(
+            ds.y, task, data.split.val, data.split.test, spec.seed,
+            source=ds.source or data.source, class_names=ds.classes, rows=ds.rows,
+            stratify=data.split.stratify)
     if ds.refit is not None:
         ds = ds.refit(splits["train"])
     integer = np.issubdtype(ds.x.dtype, np.integer)

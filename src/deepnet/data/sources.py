@@ -27,6 +27,7 @@ from deepnet.data.audio import holds_sound, load_audio
 from deepnet.data.checks import check_numeric
 from deepnet.data.dataset import Dataset
 from deepnet.data.encoding import ArrayEncoding, ArrayInput, Column, TableEncoding, pack_arrays
+from deepnet.data.given import parts_given, stack_arrays
 from deepnet.data.images import load_images
 from deepnet.data.tables import file_kind, load_table, read_frame
 from deepnet.data.text import load_text
@@ -194,7 +195,8 @@ def _table_or_text(data, path: Path, task: str | None) -> Dataset:
 FILE_KINDS: Registry[Callable] = Registry("file kind", {
     ".csv": _table_or_text, ".tsv": _table_or_text, ".parquet": _table_or_text,
     ".pq": _table_or_text, ".csv.gz": _table_or_text, ".tsv.gz": _table_or_text,
-    ".npz": lambda data, path, task: load_npz_dataset(path, task, getattr(data, "inputs", None)),
+    ".npz": lambda data, path, task: load_npz_dataset(path, task, getattr(data, "inputs", None),
+                                                      getattr(data, "split", None)),
 })
 TABLE_SUFFIXES = tuple(k for k, fn in FILE_KINDS.items() if fn is _table_or_text)
 
@@ -348,10 +350,18 @@ def _array(f, name: str, path: Path) -> np.ndarray:
                         f"{NEVER_UNPICKLED}") from None
 
 
-def load_npz_dataset(path: Path, task: str | None = None, inputs: dict | None = None
-                     ) -> Dataset:
+def load_npz_dataset(path: Path, task: str | None = None, inputs: dict | None = None,
+                     split=None) -> Dataset:
     """Arrays x (N, ...) and y (N,) of an .npz file (arrays_dataset); with `inputs`
-    (data.inputs), each input's array instead of x, packed (encoding.pack_arrays)."""
+    (data.inputs), each input's array instead of x, packed (encoding.pack_arrays); with
+    `split` (data.split) giving parts as .npz files, their rows appended and marked."""
+    if split is not None and parts_given(split):
+        if inputs is not None:
+            raise DataError(f"{path}: data.split as files takes an .npz of x and y; this one "
+                            "has an array per input (data.inputs)", path="data.split")
+        x, y, parts = stack_arrays(split, *load_npz(path, need_y=True),
+                                   lambda p: load_npz(p, need_y=True), str(path))
+        return replace(memory.arrays_dataset(x, y, str(path), task), given_parts=parts)
     if inputs is None:
         return memory.arrays_dataset(*load_npz(path, need_y=True), str(path), task)
     arrays, y = load_npz_inputs(path, inputs, need_y=True)

@@ -60,6 +60,34 @@ def split_indices(y: np.ndarray, task: str, val: float, test: float, seed: int,
     return out
 
 
+def split_given(ds, task: str, split, seed: int, source: str) -> dict[str, np.ndarray]:
+    """The parts of data that give some (Dataset.given_parts: data.split.val/test as a
+    file or a column): those rows stay in their part; a part given as a fraction takes
+    that share of the other rows (seeded, stratified as split_indices)."""
+    marks = ds.given_parts
+    if marks is None:
+        kinds = {"audio": "sound files", "image": "image files", "text": "a text table"}
+        what = kinds.get(ds.encoding.kind, f"{ds.encoding.kind} data")
+        raise DataError(f"{source}: data.split gives a part as a file or a column, which "
+                        f"tables and .npz arrays can have; these data are {what}: give "
+                        "fractions (and data.split.groups for a folder)", path="data.split")
+    pool = np.flatnonzero(marks == "")
+    fraction = {p: v if isinstance(v, float | int) else 0.0
+                for p, v in (("val", split.val), ("test", split.test))}
+    rows = None if ds.rows is None else ds.rows[pool]
+    drawn = split_indices(ds.y[pool], task, fraction["val"], fraction["test"], seed,
+                          source=source, class_names=ds.classes, rows=rows,
+                          stratify=split.stratify)
+    out = {part: pool[idx] for part, idx in drawn.items()}
+    for part in ("val", "test"):
+        if not fraction[part] and not isinstance(getattr(split, part), float | int):
+            out[part] = np.flatnonzero(marks == part).astype(np.int64)
+            if not len(out[part]):
+                raise DataError(f"{source}: data.split.{part} gives no rows",
+                                path=f"data.split.{part}")
+    return out
+
+
 def file_groups(paths: list[Path], pattern: str | None, where: str) -> np.ndarray | None:
     """Each file's group (data.split.groups): the first group, or the whole match, of
     `pattern` in its name; None without a pattern."""

@@ -32,6 +32,7 @@ from deepnet.data.checks import (
 )
 from deepnet.data.dataset import Dataset
 from deepnet.data.encoding import Column, TableEncoding
+from deepnet.data.given import PART, mark_frame, split_columns
 
 pd = lazy("pandas")
 
@@ -355,12 +356,15 @@ def load_frame(data, frame: pd.DataFrame, where: str, task: str | None = None) -
     given = {}
     if getattr(data, "interactions", None) is not None:
         frame, data, given = _interactions(data, frame, where)
+    else:
+        frame = mark_frame(data.split, frame, where, read_frame)
     target = find_target(data, frame, where)
+    parts = {PART, *split_columns(data.split)}  # columns that place rows, not features
     if data.inputs is not None:
         features = input_columns(data.inputs, frame, where)
     else:
         features = list(data.features) if data.features is not None else [
-            c for c in frame.columns if c != target]
+            c for c in frame.columns if c != target and c not in parts]
     require_columns(frame, features, where, "feature")
     if target in features:
         raise DataError(f"{where}: data.{'inputs' if data.inputs else 'features'} lists the "
@@ -373,6 +377,8 @@ def load_frame(data, frame: pd.DataFrame, where: str, task: str | None = None) -
                             f"{did_you_mean(name, features)}")
     _check_kinds(frame, features, where)
     frame, rows = drop_missing(data, frame, [*features, target], target, where, [target])
+    if PART in frame.columns:
+        given["given_parts"] = frame[PART].to_numpy()
     columns = [plan_column(frame[c], c, data) for c in features]
     y, classes, task = encode_target(frame[target].to_numpy(), task, where, target, rows)
     labels = typed_labels(frame[target].to_numpy(), classes)

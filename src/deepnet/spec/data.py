@@ -10,11 +10,28 @@ from pydantic import Field, field_validator, model_validator
 from deepnet.core.schema import Fraction, NonNegative, OneOf, PositiveInt, Section, one_of
 from deepnet.data.audio import DEFAULT_RATE, DEFAULT_SECONDS
 from deepnet.data.augment import AUGMENTS
+from deepnet.data.given import SPLIT_FILES
+from deepnet.data.tables import file_kind
+
+Scalar = str | int | float | bool
+
+
+class SplitRows(Section):
+    """The rows of a table whose `column` holds `value` (or one of a list of values): a
+    part of the data's own split. The column is not a feature."""
+
+    column: str
+    value: Scalar | list[Scalar]
+
+
+# a part of the split: a fraction of the rows not given to a part, a file of the same
+# form as data.source (a table with its columns, or an .npz of x and y), or rows of a column
+SplitPart = Fraction | SplitRows | str
 
 
 class Split(Section):
-    val: Fraction = 0.15
-    test: Fraction = 0.15
+    val: SplitPart = 0.15
+    test: SplitPart = 0.15
     stratify: bool = True  # classification: each class split in the same proportions
     # a folder of files: a regular expression on each file's name whose first group (or
     # whole match) names the file's group (a speaker, a patient); whole groups go to one
@@ -32,10 +49,22 @@ class Split(Section):
                                  "the name up to its first underscore") from None
         return v
 
+    @field_validator("val", "test")
+    @classmethod
+    def _file(cls, v):
+        if isinstance(v, str) and file_kind(v) not in SPLIT_FILES:
+            raise ValueError(f"a fraction, a file ({', '.join(SPLIT_FILES)}) or "
+                             f"{{column: NAME, value: ...}}; got {v!r}")
+        return v
+
     @model_validator(mode="after")
     def _leaves_training_data(self) -> Split:
-        if self.val + self.test >= 1:
+        fractions = [p for p in (self.val, self.test) if isinstance(p, float | int)]
+        if sum(fractions) >= 1:
             raise ValueError(f"val + test must be below 1 to leave training data; got {self}")
+        if self.groups is not None and len(fractions) < 2:
+            raise ValueError("groups splits a folder by fractions; a file or column part "
+                             "is for tables and .npz arrays")
         return self
 
 
