@@ -352,7 +352,7 @@ def _train(spec: Spec, prepared: Prepared, model, path: Path, resuming: bool, qu
     if device.type == "cuda" and any(isinstance(m, torch.nn.Conv2d) for m in model.modules()):
         model.to(memory_format=torch.channels_last)  # faster convolutions on tensor cores
     if len(prepared.splits["val"]) == 0:
-        raise DataError("data.split.val: the validation split is empty; set val > 0")
+        _check_without_val(tc)
     prepared.preprocess = defended_preprocess(spec, prepared)  # before any batch is made
     augment = make_augment(spec.data.augment, prepared.dataset.input_shape,
                            prepared.preprocess, encoding=prepared.encoding) \
@@ -404,6 +404,25 @@ def _train(spec: Spec, prepared: Prepared, model, path: Path, resuming: bool, qu
         dist.barrier()
         dist.close()
     return run
+
+
+def _check_without_val(tc) -> None:
+    """A run without validation rows (data.split.val: 0) trains and is tested, but what
+    watches the validation metrics cannot: a DataError naming each such setting."""
+    needs = []
+    es = tc.early_stopping
+    if es is not None and es.monitor.startswith("val_"):
+        needs.append(f"train.early_stopping watches {es.monitor} (set it to null, or "
+                     "monitor a train_ metric)")
+    if tc.keeps_best and tc.keep_monitor[0].startswith("val_"):
+        needs.append(f"train.keep keeps the best epoch by {tc.keep_monitor[0]} (keep: last, "
+                     "or {epoch: best, monitor: train_loss})")
+    if tc.schedule.name == "plateau":
+        needs.append("train.schedule: plateau watches val_loss")
+    if needs:
+        raise DataError("data.split.val: the validation split is empty, but "
+                        + "; ".join(needs) + ". Set data.split.val above 0, or change them",
+                        path="data.split.val")
 
 
 def _with(state: tuple, **extra) -> tuple:

@@ -58,9 +58,21 @@ __all__ = ["CHECKS", "DETECTORS", "AuditReport", "Check", "KINDS", "Facts", "Fin
            "apply_changes", "audit", "diagnose", "diagnose_facts", "facts"]
 
 
+NOT_DIAGNOSED = ("this run has no validation split (data.split.val: 0), and the diagnosis "
+                 "compares training with validation: train with data.split.val above 0 to "
+                 "diagnose it")
+
+
+def has_validation(history: list[dict]) -> bool:
+    """Whether a run logged validation metrics (not with data.split.val: 0)."""
+    return not history or any("val_loss" in h for h in history)
+
+
 def diagnose_facts(f: Facts) -> Findings:
     """Every detector's findings, most severe first; [healthy] when there are none, with
     every check it passed."""
+    if not has_validation(f.history):
+        raise DeepnetError(NOT_DIAGNOSED)
     found = [finding for detect in DETECTORS.values() for finding in detect(f)]
     return Findings(sorted(found, key=lambda x: x.rank) or [
         healthy(f, [c for checks in CHECKS for c in checks(f)])])

@@ -108,6 +108,10 @@ def _test_metrics(src: _Sources) -> dict | None:
 
 
 def _diagnosis(src: _Sources) -> dict:
+    from deepnet.diagnose import NOT_DIAGNOSED, has_validation
+
+    if not has_validation(src.run.history):
+        return {"title": "Diagnosis", "text": f"Not diagnosed: {NOT_DIAGNOSED}."}
     return {"title": "Diagnosis", "findings": [_finding_view(f) for f in src.findings]}
 
 

@@ -18,7 +18,8 @@ def curves(history: list[dict], metric: str, best_epoch: int | None,
     marks = [(best_epoch, f"{label} {best_epoch}")] if best_epoch else []
     return svg.uri(svg.side_by_side(*(
         svg.line_chart(epochs, [(part, [h.get(f"{part}_{key}") for h in history], colour, "")
-                                for part, colour in (("train", svg.BLUE), ("val", svg.ORANGE))],
+                                for part, colour in (("train", svg.BLUE), ("val", svg.ORANGE))
+                                if any(f"{part}_{key}" in h for h in history)],
                        title=key, xlabel="epoch", marks=marks)
         for key in ("loss", metric))))
 

@@ -286,11 +286,12 @@ def epoch_line(logs: dict, epochs: int, metric: str, eta: float, width: int | No
     from deepnet.core.progress import KEEP, duration, fit
 
     m = metric
+    val = f"val_{m}" in logs  # none without a validation split: the train metric stays
     fields = [(f"epoch {logs['epoch']}/{epochs}", KEEP),
               (f"train_loss {logs['train_loss']:.4f}", 2),
-              (f"val_loss {logs['val_loss']:.4f}", 3),
-              (f"train_{m} {logs['train_' + m]:.4f}", 1),
-              (f"val_{m} {logs['val_' + m]:.4f}", KEEP),
+              *([(f"val_loss {logs['val_loss']:.4f}", 3)] if val else []),
+              (f"train_{m} {logs['train_' + m]:.4f}", 1 if val else KEEP),
+              *([(f"val_{m} {logs['val_' + m]:.4f}", KEEP)] if val else []),
               (f"lr {logs['lr']:.2e}", 0.5),
               (f"{logs['seconds']:.2f}s", 0),
               (f"ETA {duration(eta)}", KEEP)]

@@ -75,8 +75,9 @@ def fit(t: Trainer, callbacks: list[Callback]) -> None:
             logs = train_epoch(t, callbacks)
             if t.stop_training:  # diverged inside the epoch: nothing of it is kept
                 break
-            logs |= {f"val_{k}": v for k, v in evaluate(t.net, t.val_data, t.loss_fn,
-                                                        t.metrics, t.autocast).items()}
+            if t.val_data.n:  # none with data.split.val: 0
+                logs |= {f"val_{k}": v for k, v in evaluate(t.net, t.val_data, t.loss_fn,
+                                                            t.metrics, t.autocast).items()}
             lr = t.lr
             if t.schedule_when == "epoch" and t.scheduler is not None:
                 t.scheduler.step()

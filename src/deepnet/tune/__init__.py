@@ -115,6 +115,9 @@ def _job(spec: Spec, trials, timeout, storage, study, out, train: Callable[..., 
     if metric != "loss" and metric not in metrics:
         raise DeepnetError(f"tune.metric: {metric!r} is not logged for this spec; choose loss "
                            f"or one of train.metrics: {', '.join(metrics)}")
+    if spec.data.split.val == 0:  # a fraction of none (a file or column part is rows)
+        raise DeepnetError(f"tune ranks its trials by val_{metric}, but data.split.val is 0: "
+                           "set it above 0", path="data.split.val")
     direction = t.direction or ("maximize" if higher_is_better(metric) else "minimize")
     folder.mkdir(parents=True, exist_ok=True)
     return Job(base=spec.to_dict(), space=dict(t.space), metric=metric, direction=direction,
