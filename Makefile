@@ -11,17 +11,21 @@ STAMP := $(VENV)/.deepnet-installed
 
 setup: $(STAMP)
 
+# torchattacks and aeon go in without their dependencies: torchattacks' pins are old, and
+# aeon's (pandas, numba) conflict with ours; aeon is never imported, only the UCR data it
+# ships are read (examples/data/make_ucr.py)
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(PIP_ARGS) -c constraints.txt -e '.[dev,export,serve,series,audio,text,tensorboard,mlflow]'
 	$(BIN)/python -m pip install --quiet $(PIP_ARGS) -c constraints.txt --no-deps torchattacks
+	$(BIN)/python -m pip install --quiet $(PIP_ARGS) -c constraints.txt --no-deps aeon
 	@touch $(STAMP)
 
 # Example data made here from what installed packages ship (nothing is downloaded).
 DATA := examples/data/.digits_png.done examples/data/sentiment.csv \
 	examples/data/interactions.csv examples/data/transactions.csv examples/data/health.csv \
-	examples/data/.spoken_digits.done
+	examples/data/.spoken_digits.done examples/data/.ucr.done
 
 data: $(DATA)
 
@@ -44,6 +48,11 @@ examples/data/health.csv: examples/data/make_health.py | $(STAMP)
 # spoken digits by espeak-ng (apt-get install espeak-ng), about 40 s on 2 cores
 examples/data/.spoken_digits.done: examples/data/make_spoken_digits.py | $(STAMP)
 	$(BIN)/python examples/data/make_spoken_digits.py
+	@touch $@
+
+# UCR time-series classification sets with their own train/test split, from aeon's copy
+examples/data/.ucr.done: examples/data/make_ucr.py | $(STAMP)
+	$(BIN)/python examples/data/make_ucr.py
 	@touch $@
 
 demo: setup
@@ -70,4 +79,5 @@ lint: setup
 clean:
 	rm -rf $(VENV) runs tunes .pytest_cache examples/data/digits_png examples/data/.digits_png.done examples/data/digits_inputs.npz \
 		examples/data/sentiment.csv \
-		examples/data/spoken_digits examples/data/.spoken_digits.done
+		examples/data/spoken_digits examples/data/.spoken_digits.done \
+		examples/data/ucr examples/data/.ucr.done
