@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from rich.table import Table
 
 from deepnet.core import html
-from deepnet.data.batches import batch_bounds
+from deepnet.data.batches import rows_per_epoch
+from deepnet.data.prepare import normalisation as normalise_mode
 from deepnet.data.prepare import prepare
 from deepnet.data.sources import load_source
 from deepnet.data.transforms import describe_normalisation
@@ -199,8 +200,8 @@ def summary(spec, batch_size: int | None = None, input_shape=None, *,
     if input_shape is None:
         ds = prepared.dataset if prepared is not None else given or load_source(spec.data)
         input_shape = ds.input_shape
-        mode = "none" if ds.encoding.kind in ("audio", "text") else spec.data.normalize
-        normalisation = describe_normalisation(mode, tuple(input_shape))
+        normalisation = describe_normalisation(normalise_mode(spec.data, ds),
+                                               tuple(input_shape))
     front = front_of(spec.model, encoding)
     model, rows = build_model(spec.model.layers, input_shape, spec.seed, front, spec.model.init)
     opt = spec.train.optimizer
@@ -219,7 +220,7 @@ def summary(spec, batch_size: int | None = None, input_shape=None, *,
         s.memory_budget, s.max_batch = memory_budget, plan.max_batch(memory_budget)
     if tflops is not None:
         s.tflops = tflops
-        s.train_samples = sum(b - a for a, b in batch_bounds(
-            len(prepared.splits["train"]), batch_size, spec.train.drop_last))
+        s.train_samples = rows_per_epoch(len(prepared.splits["train"]), batch_size,
+                                         spec.train.drop_last)
         s.epoch_seconds = epoch_seconds(s.flops + s.flops_backward, s.train_samples, tflops)
     return s

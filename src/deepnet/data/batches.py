@@ -27,6 +27,11 @@ def batch_bounds(n: int, batch_size: int, drop_last: bool = False) -> list[tuple
     return bounds
 
 
+def rows_per_epoch(n: int, batch_size: int, drop_last: bool = False) -> int:
+    """The rows one epoch of shuffled batches trains on."""
+    return sum(b - a for a, b in batch_bounds(n, batch_size, drop_last))
+
+
 def batch_indices(n: int, batch_size: int, generator: torch.Generator | None,
                   device: torch.device | str = "cpu", drop_last: bool = False
                   ) -> Iterator[torch.Tensor | slice]:
@@ -62,7 +67,7 @@ class Batches:
     @property
     def rows_per_epoch(self) -> int:
         """The rows one epoch of shuffled batches trains on."""
-        return sum(b - a for a, b in batch_bounds(self.n, self.batch_size, self.drop_last))
+        return rows_per_epoch(self.n, self.batch_size, self.drop_last)
 
     def __iter__(self):
         return self.batches()

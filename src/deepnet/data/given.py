@@ -61,7 +61,7 @@ def mark_frame(split, frame, where: str, read_frame):
                     + (f"; it lacks {lack}" if lack else ""), path=f"data.split.{part}")
             frames.append(other[list(frame.columns)])
             marks.append(np.full(len(other), part, dtype=object))
-    out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frame.copy()
+    out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frame
     mark = np.concatenate(marks)
     for part, g in parts.items():
         if not isinstance(g, str):

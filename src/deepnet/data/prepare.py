@@ -87,6 +87,13 @@ def nbytes(x) -> int:
     return int(np.prod(x.shape)) * 4
 
 
+def normalisation(data, ds: Dataset) -> str:
+    """data.normalize as it applies to these data: none for a waveform (its scale is the
+    sound's; the logmel layer and a batchnorm after it normalise the spectrogram) and for
+    token ids (a text table)."""
+    return "none" if ds.encoding.kind in ("audio", "text") else data.normalize
+
+
 def prepare(spec, dataset: Dataset | None = None, given=None) -> Prepared:
     """Load (unless `dataset` is given; `given`: data passed in Python instead of
     data.source, deepnet.data.memory), split with the spec's seed, and fit what is learnt
@@ -116,9 +123,6 @@ def prepare(spec, dataset: Dataset | None = None, given=None) -> Prepared:
         integer = False
     validate_augment(data.augment, ds.input_shape, integer, ds.encoding.kind)
     stream = data.stream or not isinstance(ds.x, np.ndarray) or nbytes(ds.x) > STREAM_BYTES
-    # a waveform is never normalised: its scale is the sound's (the logmel layer and
-    # a batchnorm after it normalise the spectrogram)
-    mode = "none" if ds.encoding.kind == "audio" else data.normalize
-    pre = Preprocess.fit_rows(ds.x, splits["train"], mode).keeping(
+    pre = Preprocess.fit_rows(ds.x, splits["train"], normalisation(data, ds)).keeping(
         embedded_positions(ds.encoding))
     return Prepared(ds, task, splits, pre, stream, data.workers)

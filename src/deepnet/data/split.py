@@ -9,6 +9,7 @@ import numpy as np
 
 from deepnet.core.errors import DataError
 from deepnet.data.checks import source_row
+from deepnet.data.given import parts_given
 
 
 def split_indices(y: np.ndarray, task: str, val: float, test: float, seed: int,
@@ -71,20 +72,18 @@ def split_given(ds, task: str, split, seed: int, source: str) -> dict[str, np.nd
         raise DataError(f"{source}: data.split gives a part as a file or a column, which "
                         f"tables and .npz arrays can have; these data are {what}: give "
                         "fractions (and data.split.groups for a folder)", path="data.split")
+    given = parts_given(split)
     pool = np.flatnonzero(marks == "")
-    fraction = {p: v if isinstance(v, float | int) else 0.0
-                for p, v in (("val", split.val), ("test", split.test))}
+    val, test = (0.0 if p in given else getattr(split, p) for p in ("val", "test"))
     rows = None if ds.rows is None else ds.rows[pool]
-    drawn = split_indices(ds.y[pool], task, fraction["val"], fraction["test"], seed,
-                          source=source, class_names=ds.classes, rows=rows,
-                          stratify=split.stratify)
+    drawn = split_indices(ds.y[pool], task, val, test, seed, source=source,
+                          class_names=ds.classes, rows=rows, stratify=split.stratify)
     out = {part: pool[idx] for part, idx in drawn.items()}
-    for part in ("val", "test"):
-        if not fraction[part] and not isinstance(getattr(split, part), float | int):
-            out[part] = np.flatnonzero(marks == part).astype(np.int64)
-            if not len(out[part]):
-                raise DataError(f"{source}: data.split.{part} gives no rows",
-                                path=f"data.split.{part}")
+    for part in given:
+        out[part] = np.flatnonzero(marks == part).astype(np.int64)
+        if not len(out[part]):
+            raise DataError(f"{source}: data.split.{part} gives no rows",
+                            path=f"data.split.{part}")
     return out
 
 
