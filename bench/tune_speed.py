@@ -1,5 +1,5 @@
 """Tuning throughput (issue 21): a 20-trial tune of the digits MLP, 10 epochs a trial,
-through `deepnet tune` (one process: trials run in it, on data prepared once), timed
+through `deepnet tune` (one process: trials run in it, on data read once), timed
 end to end; prints the wall time, the trials per minute, the trial counts and the best
 value, then one JSON line. The same seed gives the same trials: compare two checkouts
 with `PYTHONPATH=OTHER/src python bench/tune_speed.py`.

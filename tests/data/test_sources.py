@@ -6,7 +6,7 @@ from PIL import Image
 
 from deepnet.core.errors import DataError
 from deepnet.data.prepare import prepare
-from deepnet.data.sources import SOURCES, load_source
+from deepnet.data.sources import SOURCES, load_source, read_once
 from deepnet.data.split import split_indices
 from deepnet.spec import Data, Spec
 
@@ -116,6 +116,23 @@ def test_regression_target_inferred_from_numbers(tmp_path):
     (tmp_path / "r.csv").write_text("x,target\n" + rows)
     ds = load_source(Data(source=str(tmp_path / "r.csv")))
     assert ds.task == "regression" and ds.y.dtype == np.float32
+
+
+def test_read_once_reads_each_data_section_once(tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_text("x,target\n" + "".join(f"{i},{i % 3}\n" for i in range(30)))
+    data = Data(source=str(path))
+    with read_once():
+        first = load_source(data)
+        other = load_source(data, "regression")  # another task: read again
+        assert other is not first and other.task == "regression"
+        path.unlink()  # a second read of the same section needs no file
+        assert load_source(Data(source=str(path))) is first
+        assert load_source(data, "regression") is other
+    with pytest.raises(DataError, match="not found"):  # outside read_once every call reads
+        load_source(data)
+    with read_once(), pytest.raises(DataError, match="not found"):
+        load_source(data)  # nothing is kept from one read_once to the next
 
 
 def test_npz_tables_and_sequences(tmp_path):

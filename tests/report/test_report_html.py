@@ -72,7 +72,7 @@ def test_report_sections_and_self_contained(run_with_audit):
         w, h = Image.open(io.BytesIO(base64.b64decode(data))).size
         assert w > 100 and h > 100
     drawn = re.findall(r'src="data:image/svg\+xml;base64,([^"]+)"', page)
-    assert len(drawn) == 3  # curves, confusion matrix, gradient norms (report/svg.py)
+    assert len(drawn) == 3  # curves, confusion matrix, gradient norms (core/svg.py)
     for data in drawn:
         svg = ElementTree.fromstring(base64.b64decode(data))  # well-formed XML
         assert svg.tag.endswith("svg") and int(svg.get("width")) > 300

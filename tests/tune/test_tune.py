@@ -1,8 +1,10 @@
 """deepnet tune on digits: the search finds a spec at least as good as the one written,
 prunes, continues a study, writes its outputs; the memory budget prunes large trials."""
 
+import base64
 import json
 import re
+from xml.etree import ElementTree
 
 import pytest
 import yaml
@@ -49,7 +51,17 @@ def test_small_search_beats_the_spec_prunes_and_continues(tmp_path, tune_spec_di
             assert row["reason"].startswith("pruned at epoch")
     assert len((out / "trials.csv").read_text().splitlines()) == 1 + 6
     page = (out / "tune_report.html").read_text()
-    assert page.count('src="data:image/png;base64,') == 3  # history, importances, parallel
+    drawn = [ElementTree.fromstring(base64.b64decode(d)) for d in  # well-formed SVG
+             re.findall(r'src="data:image/svg\+xml;base64,([^"]+)"', page)]
+    assert len(drawn) == 3  # history, importances, parallel coordinates
+    history, importance, parallel = (list(d.iter()) for d in drawn)
+    dots = [e for e in history if e.tag.endswith("circle")]  # a dot a trial, 2 in the key
+    assert len(dots) == 6 + 2
+    assert sum(e.tag.endswith("polyline") for e in history) == 1  # the best so far
+    bars = [e for e in importance if e.tag.endswith("rect") and e.get("height") != \
+            importance[0].get("height")]  # less the background
+    assert len(bars) == len(spec.tune.space)
+    assert sum(e.tag.endswith("polyline") for e in parallel) == r.trials["complete"]
     assert "http://" not in page and "https://" not in page
     assert set(r.importances) == set(spec.tune.space)
     assert set(json.loads((out / "tune.json").read_text())) >= JSON_KEYS
@@ -104,6 +116,26 @@ def test_memory_budget_prunes_without_running(tmp_path, tune_spec_dict, one_thre
             assert "exceeds tune.memory_budget" in row["reason"]
             assert not (tmp_path / "t" / f"trial-{row['number']}").exists()  # never ran
     assert r.best_params == {"model.layers[1].dense.units": 32}
+
+
+def test_trials_read_their_data_once(tmp_path, tune_spec_dict, one_thread, monkeypatch):
+    """The trials of one process share the data the first of them read, unless a trial
+    changes the data section; their values are those of runs that read it themselves."""
+    import deepnet.data.sources as sources
+
+    reads = []
+    real = sources._load_source
+    monkeypatch.setattr(sources, "_load_source",
+                        lambda data, *a: reads.append(data.source) or real(data, *a))
+    tune_spec_dict["train"]["epochs"] = 1
+    tune_spec_dict["tune"] = {"pruner": "none", "space": {
+        "train.optimizer.lr": {"loguniform": [1.0e-3, 1.0e-1]}}}
+    r = deepnet.tune(Spec.from_dict(tune_spec_dict), trials=3, out=tmp_path / "t", quiet=True)
+    assert r.trials["complete"] == 3 and reads == ["digits"]
+    tune_spec_dict["tune"]["space"] = {"data.split.val": {"choice": [0.2, 0.3]}}
+    u = deepnet.tune(Spec.from_dict(tune_spec_dict), trials=4, out=tmp_path / "u", quiet=True)
+    sections = {row["data.split.val"] for row in u.rows}  # the spec's own is 0.15
+    assert len(sections) == 2 and len(reads) == 1 + 1 + len(sections)
 
 
 # Tuning pays off on the spec of examples/digits.yaml: a search over the

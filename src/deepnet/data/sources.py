@@ -8,12 +8,14 @@ generated, and anything else is a path: a .csv/.parquet table (a text table when
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import importlib.util
 import tokenize
 import zipfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import replace
 from pathlib import Path
 
@@ -201,10 +203,42 @@ FILE_KINDS: Registry[Callable] = Registry("file kind", {
 TABLE_SUFFIXES = tuple(k for k, fn in FILE_KINDS.items() if fn is _table_or_text)
 
 
+# The Datasets read so far inside read_once(), by data section and task; None outside it.
+_READ: ContextVar[dict[tuple[str, str | None], Dataset] | None] = ContextVar(
+    "deepnet_read_once", default=None)
+
+
+@contextlib.contextmanager
+def read_once() -> Iterator[None]:
+    """Inside it, load_source reads each data section once: a later call with the same
+    section and task returns the Dataset read the first time (a tune's trials, which only
+    change what the data section does not name, read a large file once, not per trial).
+    Datasets are never changed in place (prepare derives new ones), so sharing is safe.
+    Nested, it shares the outer one's reads."""
+    if _READ.get() is not None:
+        yield
+        return
+    token = _READ.set({})
+    try:
+        yield
+    finally:
+        _READ.reset(token)
+
+
 def load_source(data, task: str | None = None, given=None) -> Dataset:
     """The Dataset for `spec.data` (`task` from the spec, when it gives one), or of the
     data `given` in Python (deepnet.data.memory) instead of data.source; DataError for
-    an unknown source or a bad file."""
+    an unknown source or a bad file. Inside read_once() each data section is read once."""
+    read, dump = _READ.get(), getattr(data, "model_dump_json", None)
+    if read is None or given is not None or dump is None:
+        return _load_source(data, task, given)
+    key = (dump(), task)
+    if key not in read:
+        read[key] = _load_source(data, task, None)
+    return read[key]
+
+
+def _load_source(data, task: str | None, given) -> Dataset:
     if getattr(data, "series", None) is not None:
         return _series(data, given)
     ds = memory.load_memory(data, given, task) if given is not None else _load(data, task)

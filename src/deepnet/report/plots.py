@@ -1,12 +1,12 @@
 """The report's figures, each a data: URI: SVG written directly for the ones every report
-has (report/svg.py), PNG from Pillow for image grids and from matplotlib for the rest."""
+has (core/svg.py), PNG from Pillow for image grids and from matplotlib for the rest."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from deepnet.core import svg
 from deepnet.core.figures import data_uri, figure_png, image_png, pyplot
-from deepnet.report import svg
 
 
 def curves(history: list[dict], metric: str, best_epoch: int | None,

@@ -62,7 +62,18 @@ def tune(spec: Spec, trials: int | None = None, timeout: float | None = None,
     started as `worker_command` SPEC --worker --out ... --storage ...) and
     returns None; otherwise the outputs are written and a TuneResult returned. `train`
     trains one trial's spec (deepnet.app.train.train; `deepnet.tune` passes it).
+    The data are read once (data.sources.read_once): the check before any trial and the
+    trials with the same data section share that Dataset.
     """
+    from deepnet.data.sources import read_once
+
+    with read_once():
+        return _tune(spec, trials, timeout, storage, study, workers, out, quiet, worker,
+                     train, worker_command)
+
+
+def _tune(spec, trials, timeout, storage, study, workers, out, quiet, worker, train,
+          worker_command):
     from deepnet.tune.space import check_space
 
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:

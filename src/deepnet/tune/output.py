@@ -1,5 +1,5 @@
 """What a study leaves in its tune directory: best_spec.yaml, trials.csv, tune.json and
-tune_report.html (optimisation history, importances, parallel coordinates; images inline)."""
+tune_report.html (optimisation history, importances, parallel coordinates: SVG inline)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from deepnet.core.figures import figure_png, pyplot
+from deepnet.core import svg
 from deepnet.core.io import write_text_atomic
 from deepnet.spec import Distribution
 
@@ -61,68 +61,42 @@ def importances(study, seed: int) -> dict[str, float]:
 
 
 # ----------------------------------------------------------------------------- figures
-def history_png(rows: list[dict], metric: str, maximize: bool) -> str:
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(8, 3.5))
-    for state, style in (("complete", {"color": "C0"}), ("pruned", {"color": "grey",
-                                                                    "marker": "x"})):
-        pts = [(r["number"], r["value"]) for r in rows
-               if r["state"] == state and _finite(r["value"])]
-        if pts:
-            ax.scatter(*zip(*pts, strict=True), label=state, s=22, **style)
+def history_svg(rows: list[dict], metric: str, maximize: bool) -> str:
+    """Each trial's value (pruned ones at the epoch they stopped) and the best so far."""
+    numbers = [r["number"] for r in rows]
+
+    def values(state: str) -> list:
+        return [r["value"] if r["state"] == state and _finite(r["value"]) else None
+                for r in rows]
+
     best, line = None, []
-    for r in rows:
-        if r["state"] == "complete" and _finite(r["value"]):
-            v = r["value"]
+    for v in values("complete"):
+        if v is not None:
             best = v if best is None or (v > best if maximize else v < best) else best
         line.append(best)
-    if any(b is not None for b in line):
-        ax.step([r["number"] for r in rows], line, where="post", color="C3", label="best so far")
-    ax.xaxis.get_major_locator().set_params(integer=True)
-    ax.set_xlabel("trial")
-    ax.set_ylabel(f"val {metric}")
-    ax.legend()
-    return figure_png(fig)
+    return svg.line_chart(numbers, [("complete", values("complete"), svg.BLUE, "dots"),
+                                    ("pruned", values("pruned"), svg.GREY, "dots"),
+                                    ("best so far", line, "#d62728", "steps")],
+                          title="Optimisation history", xlabel="trial",
+                          ylabel=f"val {metric}", width=760)
 
 
-def importances_png(imp: dict[str, float]) -> str:
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(8, 0.5 + 0.45 * len(imp)))
-    names = list(imp)[::-1]
-    ax.barh(names, [imp[n] for n in names], color="C0")
-    ax.set_xlabel("importance (fANOVA)")
-    return figure_png(fig)
+def importances_svg(imp: dict[str, float]) -> str:
+    return svg.bar_chart(imp, xlabel="importance (fANOVA)")
 
 
-def parallel_png(rows: list[dict], space: dict[str, Distribution], metric: str) -> str:
+def parallel_svg(rows: list[dict], space: dict[str, Distribution], metric: str) -> str:
     """Parallel coordinates of the complete trials: one axis per parameter, then the value;
     each line coloured by its value."""
-    plt = pyplot()
     done = [r for r in rows if r["state"] == "complete" and _finite(r["value"])]
-    axes = list(space)
-    cols = [[_position(r[p], space[p]) for r in done] for p in axes]
     values = [r["value"] for r in done]
     lo, hi = min(values), max(values)
-    cols.append([(v - lo) / (hi - lo) if hi > lo else 0.5 for v in values])
-    fig, ax = plt.subplots(figsize=(max(6, 1.8 * (len(axes) + 1)), 4))
-    cmap = plt.get_cmap("viridis")
-    for i in range(len(values)):
-        ax.plot(range(len(cols)), [c[i] for c in cols], color=cmap(cols[-1][i]), alpha=0.8)
-    for x in range(len(cols)):
-        ax.axvline(x, color="#999", linewidth=0.8)
-    ax.set_xticks(range(len(cols)))
-    ax.set_xticklabels([*(short(p) for p in axes), f"val {metric}"], rotation=15)
-    for x, p in enumerate(axes):
-        lo_p, hi_p = _ends(space[p])
-        ax.annotate(lo_p, (x, 0), textcoords="offset points", xytext=(3, -12), fontsize=7)
-        ax.annotate(hi_p, (x, 1), textcoords="offset points", xytext=(3, 4), fontsize=7)
-    ax.annotate(f"{lo:.4g}", (len(axes), 0), textcoords="offset points", xytext=(3, -12),
-                fontsize=7)
-    ax.annotate(f"{hi:.4g}", (len(axes), 1), textcoords="offset points", xytext=(3, 4),
-                fontsize=7)
-    ax.set_yticks([])
-    ax.set_ylim(-0.1, 1.1)
-    return figure_png(fig)
+    scaled = [(v - lo) / (hi - lo) if hi > lo else 0.5 for v in values]
+    lines = [[*(_position(r[p], space[p]) for p in space), t]
+             for r, t in zip(done, scaled, strict=True)]
+    return svg.parallel_chart([*(short(p) for p in space), f"val {metric}"],
+                              [*(_ends(space[p]) for p in space), (f"{lo:.4g}", f"{hi:.4g}")],
+                              lines, [svg.viridis(t) for t in scaled])
 
 
 def _position(value, dist: Distribution) -> float:
@@ -172,15 +146,15 @@ def write_report(path: Path, summary: dict, rows: list[dict], imp: dict[str, flo
                      f"<p>Spec: <code>{html.escape(str(summary['best_spec']))}</code> "
                      "(ready for <code>deepnet train</code>)</p>")
     parts.append("<h2>Optimisation history</h2>")
-    parts.append(f'<img src="{history_png(rows, metric, maximize)}" alt="history">')
+    parts.append(f'<img src="{svg.uri(history_svg(rows, metric, maximize))}" alt="history">')
     parts.append("<h2>Parameter importances</h2>")
     if imp:
-        parts.append(f'<img src="{importances_png(imp)}" alt="importances">')
+        parts.append(f'<img src="{svg.uri(importances_svg(imp))}" alt="importances">')
     else:
         parts.append("<p>Too few complete trials to estimate importances.</p>")
     if sum(r["state"] == "complete" and _finite(r["value"]) for r in rows) >= 2:
         parts.append("<h2>Parallel coordinates</h2>")
-        parts.append(f'<img src="{parallel_png(rows, space, metric)}" alt="parallel">')
+        parts.append(f'<img src="{svg.uri(parallel_svg(rows, space, metric))}" alt="parallel">')
     parts.append("<h2>Trials</h2>" + _table(rows))
     page = ("<!doctype html><html><head><meta charset='utf-8'><title>deepnet tune: "
             f"{html.escape(summary['study'])}</title><style>"
