@@ -5,19 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
-
 from deepnet.core.errors import DeepnetError
 from deepnet.core.figures import png_bytes, pyplot
 from deepnet.core.io import write_bytes_atomic
 from deepnet.core.progress import bar
-from deepnet.data.augment import make_augment
 from deepnet.data.prepare import prepare
 from deepnet.spec import Spec
 from deepnet.spec.train import Schedule
-from deepnet.train.losses import make_loss
 from deepnet.train.lr_find import RangeTest, range_test
-from deepnet.train.setup import Setup, device_for, make_trainer
+from deepnet.train.setup import device_for, make_trainer
 
 
 def lr_find(spec, steps: int = 200, start: float = 1e-7, end: float = 10.0,
@@ -27,7 +23,7 @@ def lr_find(spec, steps: int = 200, start: float = 1e-7, end: float = 10.0,
 
     >>> deepnet.lr_find("examples/digits.yaml").suggested
     """
-    from deepnet.app.train import EVAL_BATCH, check_against_data
+    from deepnet.app.train import check_against_data, trainer_parts
 
     if steps < 20:
         raise DeepnetError(f"--steps: at least 20 steps make a range test; got {steps}")
@@ -38,16 +34,8 @@ def lr_find(spec, steps: int = 200, start: float = 1e-7, end: float = 10.0,
     prepared = prepare(spec, given=data)
     spec, model = check_against_data(spec, prepared)
     tc = spec.train.model_copy(update={"schedule": Schedule()})  # the sweep sets the rate
-    device = device_for(tc.device)
-    torch.manual_seed(spec.seed)
-    model.to(device)
-    augment = make_augment(spec.data.augment, prepared.dataset.input_shape,
-                           prepared.preprocess, encoding=prepared.encoding) \
-        if spec.data.augment else None
-    setup = Setup(tc, prepared.batches("train", tc.batch_size, device, tc.drop_last),
-                  prepared.batches("val", EVAL_BATCH, device), device, spec.seed, augment)
-    y = prepared.targets(prepared.dataset.y[prepared.splits["train"]])
-    t = make_trainer(model, setup, make_loss(tc.loss, y, prepared.dataset.n_classes, device))
+    setup, loss_fn = trainer_parts(spec, tc, prepared, model, device_for(tc.device))
+    t = make_trainer(model, setup, loss_fn)
     with bar(f"lr-find {spec.name}", steps, "steps") as b:
         return range_test(t, steps, start, end, on_step=b.advance)
 

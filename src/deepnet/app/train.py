@@ -5,6 +5,7 @@ from __future__ import annotations
 import platform
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -347,25 +348,17 @@ def _train(spec: Spec, prepared: Prepared, model, path: Path, resuming: bool, qu
     tc = spec.train
     device = dist.device if dist is not None else device_for(tc.device)
     lead = dist is None or dist.rank == 0
-    torch.manual_seed(spec.seed)
-    model.to(device)
-    if device.type == "cuda" and any(isinstance(m, torch.nn.Conv2d) for m in model.modules()):
-        model.to(memory_format=torch.channels_last)  # faster convolutions on tensor cores
     if len(prepared.splits["val"]) == 0:
         _check_without_val(tc)
     prepared.preprocess = defended_preprocess(spec, prepared)  # before any batch is made
-    augment = make_augment(spec.data.augment, prepared.dataset.input_shape,
-                           prepared.preprocess, encoding=prepared.encoding) \
-        if spec.data.augment else None
-    setup = Setup(tc, prepared.batches("train", tc.batch_size, device, tc.drop_last),
-                  prepared.batches("val", EVAL_BATCH, device), device, spec.seed, augment, dist)
+    setup, loss_fn = trainer_parts(spec, tc, prepared, model, device, dist)
+    if device.type == "cuda" and any(isinstance(m, torch.nn.Conv2d) for m in model.modules()):
+        model.to(memory_format=torch.channels_last)  # faster convolutions on tensor cores
     if len(setup.train_data) == 0:
         raise DataError(f"train.drop_last: the training split has {setup.train_data.n} rows, "
                         f"fewer than one batch of {tc.batch_size}, so an epoch would train on "
                         "none; lower train.batch_size or set train.drop_last: false",
                         path="train.drop_last")
-    y_tr = prepared.targets(prepared.dataset.y[prepared.splits["train"]])
-    loss_fn = make_loss(tc.loss, y_tr, prepared.dataset.n_classes, device)
     defense = plan_defense(spec, prepared, setup, loss_fn, path, quiet)
     net = distributed.wrap(model, dist) if dist is not None else model
     t = make_trainer(model, setup, defense.loss_fn, net=torch.compile(net) if tc.compile else net,
@@ -404,6 +397,22 @@ def _train(spec: Spec, prepared: Prepared, model, path: Path, resuming: bool, qu
         dist.barrier()
         dist.close()
     return run
+
+
+def trainer_parts(spec: Spec, tc, prepared: Prepared, model, device: torch.device,
+                  dist: distributed.Dist | None = None) -> tuple[Setup, Callable]:
+    """What a Trainer needs besides the network, for the training settings `tc` (the
+    spec's, or lr-find's): the network seeded and on the device, the training batches
+    (augmented as the spec says) and the validation batches, and the loss."""
+    torch.manual_seed(spec.seed)
+    model.to(device)
+    augment = make_augment(spec.data.augment, prepared.dataset.input_shape,
+                           prepared.preprocess, encoding=prepared.encoding) \
+        if spec.data.augment else None
+    setup = Setup(tc, prepared.batches("train", tc.batch_size, device, tc.drop_last),
+                  prepared.batches("val", EVAL_BATCH, device), device, spec.seed, augment, dist)
+    y = prepared.targets(prepared.dataset.y[prepared.splits["train"]])
+    return setup, make_loss(tc.loss, y, prepared.dataset.n_classes, device)
 
 
 def _check_without_val(tc) -> None:
