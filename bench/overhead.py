@@ -1,9 +1,9 @@
 """deepnet.train against a hand-written PyTorch loop: same network, data, batch order,
 optimizer, schedule and epochs, in one process, alternating, several repeats.
 
-Prints a table and, last, the JSON {"ratio_cnn": x, "ratio_mlp": y, "recording_cnn": a,
-"recording_mlp": b}: deepnet's training time over plain PyTorch's (medians), target both
-<= 1.05; and what training records for `deepnet diagnose` costs, as a share of the
+Prints a table and, last, the JSON {"ratio_cnn": x, "ratio_mlp": y, "ratio_cnn1d": z,
+"recording_cnn": a, ...}: deepnet's training time over plain PyTorch's (medians), target
+each <= 1.05; and what training records for `deepnet diagnose` costs, as a share of the
 training time (issue 14, target <= 3%): per step the gradient norm of every parameter, per
 epoch the train metrics over the epoch's outputs and one metrics.jsonl line, as
 deepnet.train.trainer records them. That share is timed apart (`recording_share`): the
@@ -16,16 +16,22 @@ is deepnet's own overhead (checkpoint, metrics.jsonl, gradient norms, train metr
 training loop (results.json `seconds`: every epoch with validation, metrics, gradient
 norms, the divergence guard and a checkpoint per epoch); the whole call, with data
 loading, the test evaluation and the report, is printed beside it.
+
+cnn1d is the CNN of the MNIST-1D paper (examples/mnist1d_cnn.yaml, on the data `make
+data` generates; skipped without them) against the paper's own module, written here as
+its authors wrote it (channels first, a view instead of deepnet's time-major layout).
 """
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import statistics
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import torch
 
@@ -35,7 +41,7 @@ from deepnet.data.prepare import prepare
 from deepnet.nn.build import build_model
 from deepnet.train.metrics import compute
 
-REPEATS = {"cnn": 7, "mlp": 15}  # the MLP's run is short, its timing noisier
+REPEATS = {"cnn": 7, "mlp": 15, "cnn1d": 7}  # the MLP's run is short, its timing noisier
 RECORD_STEPS, RECORD_REPEATS = 100, 9  # recording_share: steps per timing, best of
 EPOCHS = 10
 
@@ -49,21 +55,49 @@ SPECS = {
         "train": {"epochs": EPOCHS, "batch_size": 64, "optimizer": {"name": "adam", "lr": 0.003},
                   "schedule": "onecycle", "early_stopping": None},
     },
+    "cnn1d": "examples/mnist1d_cnn.yaml",
 }
+# validation rows, as the other cases have (the example trains on all of them)
+EXTRA = {"cnn1d": ["data.split.val=0.1"]}
+MNIST1D = Path("examples/data/mnist1d/train.npz")
 
 
-def load_spec(source) -> deepnet.Spec:
-    overrides = [f"train.epochs={EPOCHS}", "train.early_stopping=null"]
+class PaperCNN(torch.nn.Module):
+    """The MNIST-1D paper's ConvBase (github.com/greydanus/mnist1d, notebooks/models.py)."""
+
+    def __init__(self, channels: int = 25, linear_in: int = 125):
+        super().__init__()
+        self.conv1 = torch.nn.Conv1d(1, channels, 5, stride=2, padding=1)
+        self.conv2 = torch.nn.Conv1d(channels, channels, 3, stride=2, padding=1)
+        self.conv3 = torch.nn.Conv1d(channels, channels, 3, stride=2, padding=1)
+        self.linear = torch.nn.Linear(linear_in, 10)
+
+    def forward(self, x):
+        x = x.view(-1, 1, x.shape[1])  # (batch, 40, 1) -> (batch, 1, 40)
+        h = self.conv3(self.conv2(self.conv1(x).relu()).relu()).relu()
+        return self.linear(h.view(h.shape[0], -1))
+
+
+HAND = {"cnn1d": PaperCNN}  # cases whose plain loop has its own module
+
+
+def load_spec(name: str, source) -> deepnet.Spec:
+    overrides = [f"train.epochs={EPOCHS}", "train.early_stopping=null", *EXTRA.get(name, [])]
     if isinstance(source, str):
         return deepnet.Spec.from_yaml(source, overrides)
     return deepnet.Spec.from_dict(source, overrides)
 
 
-def plain_pytorch(spec: deepnet.Spec, fused: bool = False) -> float:
+def plain_pytorch(name: str, spec: deepnet.Spec, fused: bool = False) -> float:
     """The loop a user would write by hand; returns its training time in seconds."""
     prepared = prepare(spec)
-    model, _ = build_model(spec.model.layers, prepared.dataset.input_shape, spec.seed)
     torch.manual_seed(spec.seed)
+    model = HAND[name]() if name in HAND else \
+        build_model(spec.model.layers, prepared.dataset.input_shape, spec.seed)[0]
+    if name in HAND:
+        assert sum(p.numel() for p in model.parameters()) == sum(
+            p.numel() for p in build_model(spec.model.layers, prepared.dataset.input_shape)[0]
+            .parameters()), "the hand-written module and the spec differ"
     x_tr, y_tr = (torch.as_tensor(a) for a in prepared.arrays("train"))
     x_val, y_val = (torch.as_tensor(a) for a in prepared.arrays("val"))
     tc = spec.train
@@ -72,7 +106,8 @@ def plain_pytorch(spec: deepnet.Spec, fused: bool = False) -> float:
     bs, n = tc.batch_size, len(y_tr)
     bounds = batch_bounds(n, bs)  # deepnet's batches (a one-row last one joins the one before)
     steps = len(bounds)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, tc.optimizer.lr, total_steps=EPOCHS * steps)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, tc.optimizer.lr, total_steps=EPOCHS * steps) \
+        if tc.schedule.name == "onecycle" else None
     gen = torch.Generator().manual_seed(spec.seed)
     loss_fn = torch.nn.CrossEntropyLoss()
     start = time.perf_counter()
@@ -86,7 +121,8 @@ def plain_pytorch(spec: deepnet.Spec, fused: bool = False) -> float:
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            sched.step()
+            if sched is not None:
+                sched.step()
             total += loss.item() * len(idx)
         model.eval()
         with torch.no_grad():
@@ -163,16 +199,22 @@ def with_deepnet(spec: deepnet.Spec) -> tuple[float, float]:
 
 
 def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--cases", nargs="+", choices=list(SPECS), default=list(SPECS))
+    cases = p.parse_args().cases
     ratios = {}
     print(f"{'case':5} {'plain s':>8} {'fused s':>8} {'deepnet s':>10} {'ratio':>6} "
           f"{'vs fused':>9} {'whole call s':>13} {'recording':>10}")
-    for name, source in SPECS.items():
-        spec = load_spec(source)
+    for name, source in ((n, SPECS[n]) for n in cases):
+        if name == "cnn1d" and not MNIST1D.exists():
+            print(f"{name:5} skipped: no {MNIST1D} (make data)")
+            continue
+        spec = load_spec(name, source)
         plain, fused, ours, whole = [], [], [], []
         with_deepnet(spec)  # warm-up: imports, allocator
         for _ in range(REPEATS[name]):
-            plain.append(plain_pytorch(spec))
-            fused.append(plain_pytorch(spec, fused=True))
+            plain.append(plain_pytorch(name, spec))
+            fused.append(plain_pytorch(name, spec, fused=True))
             t, w = with_deepnet(spec)
             ours.append(t)
             whole.append(w)
