@@ -135,6 +135,18 @@ def test_read_once_reads_each_data_section_once(tmp_path):
         load_source(data)  # nothing is kept from one read_once to the next
 
 
+def test_read_once_keeps_the_sections_used_last(tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_text("x,target\n" + "".join(f"{i},{i % 3}\n" for i in range(30)))
+    a, b, c = (Data(source=str(path), split={"val": v}) for v in (0.1, 0.2, 0.3))
+    with read_once():
+        first = {"a": load_source(a), "b": load_source(b)}
+        assert load_source(a) is first["a"]  # a is now the one used last
+        load_source(c)  # three sections: b, used least recently, is let go
+        assert load_source(a) is first["a"]
+        assert load_source(b) is not first["b"]
+
+
 def test_npz_tables_and_sequences(tmp_path):
     rng = np.random.default_rng(0)
     np.savez(tmp_path / "t.npz", x=rng.normal(size=(30, 5)), y=np.arange(30) % 3)

@@ -14,6 +14,7 @@ import importlib.util
 import tokenize
 import zipfile
 import zlib
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import replace
@@ -203,22 +204,26 @@ FILE_KINDS: Registry[Callable] = Registry("file kind", {
 TABLE_SUFFIXES = tuple(k for k, fn in FILE_KINDS.items() if fn is _table_or_text)
 
 
-# The Datasets read so far inside read_once(), by data section and task; None outside it.
-_READ: ContextVar[dict[tuple[str, str | None], Dataset] | None] = ContextVar(
+# The Datasets read last inside read_once(), by data section and task, the most recent
+# last; None outside it. Only READ_KEEP are kept, so that a tune whose every trial has
+# its own data section (a data.* parameter in the space) does not hold them all.
+_READ: ContextVar[OrderedDict[tuple[str, str | None], Dataset] | None] = ContextVar(
     "deepnet_read_once", default=None)
+READ_KEEP = 2
 
 
 @contextlib.contextmanager
 def read_once() -> Iterator[None]:
     """Inside it, load_source reads each data section once: a later call with the same
     section and task returns the Dataset read the first time (a tune's trials, which only
-    change what the data section does not name, read a large file once, not per trial).
+    change what the data section does not name, read a large file once, not per trial);
+    of the sections read, the READ_KEEP used last are kept.
     Datasets are never changed in place (prepare derives new ones), so sharing is safe.
     Nested, it shares the outer one's reads."""
     if _READ.get() is not None:
         yield
         return
-    token = _READ.set({})
+    token = _READ.set(OrderedDict())
     try:
         yield
     finally:
@@ -233,8 +238,12 @@ def load_source(data, task: str | None = None, given=None) -> Dataset:
     if read is None or given is not None or dump is None:
         return _load_source(data, task, given)
     key = (dump(), task)
-    if key not in read:
+    if key in read:
+        read.move_to_end(key)
+    else:
         read[key] = _load_source(data, task, None)
+        while len(read) > READ_KEEP:
+            read.popitem(last=False)
     return read[key]
 
 
