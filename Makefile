@@ -85,4 +85,5 @@ clean:
 	rm -rf $(VENV) runs tunes .pytest_cache examples/data/digits_png examples/data/.digits_png.done examples/data/digits_inputs.npz \
 		examples/data/sentiment.csv \
 		examples/data/spoken_digits examples/data/.spoken_digits.done \
-		examples/data/ucr examples/data/.ucr.done
+		examples/data/ucr examples/data/.ucr.done \
+		examples/data/mnist1d examples/data/.mnist1d.done

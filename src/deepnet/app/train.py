@@ -402,8 +402,9 @@ def _train(spec: Spec, prepared: Prepared, model, path: Path, resuming: bool, qu
 def trainer_parts(spec: Spec, tc, prepared: Prepared, model, device: torch.device,
                   dist: distributed.Dist | None = None) -> tuple[Setup, Callable]:
     """What a Trainer needs besides the network, for the training settings `tc` (the
-    spec's, or lr-find's): the network seeded and on the device, the training batches
-    (augmented as the spec says) and the validation batches, and the loss."""
+    spec's, or lr-find's): torch's global generator seeded with the spec's seed (dropout
+    draws from it), the network on the device, the training batches (augmented as the
+    spec says) and the validation batches, and the loss."""
     torch.manual_seed(spec.seed)
     model.to(device)
     augment = make_augment(spec.data.augment, prepared.dataset.input_shape,

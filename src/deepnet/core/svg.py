@@ -60,11 +60,12 @@ def _label(v: float, log: bool) -> str:
 def line_chart(x: list[float], lines: list[tuple[str | None, list, str, str]], *,
                title: str, xlabel: str, ylabel: str = "", log: bool = False,
                marks: list[tuple[float, str]] = (), width: int = 460, height: int = 300,
-               legend_size: int = 11) -> str:
+               legend_size: int = 11, legend_at: str = "top") -> str:
     """The SVG of lines over x: (label or None, values with None or NaN as gaps, colour,
     style): a dash pattern, '' (solid), "dots" (a point at each value, no line) or
     "steps" (each value held until the next x); `marks` are dashed grey vertical lines
-    (x, label); log: a log scale of the positive values."""
+    (x, label); log: a log scale of the positive values. The key, of the lines that have
+    a value, sits in the top or bottom right corner (`legend_at`)."""
     def tr(v):
         if v is None or not math.isfinite(v) or (log and v <= 0):
             return None
@@ -124,14 +125,16 @@ def line_chart(x: list[float], lines: list[tuple[str | None, list, str, str]], *
             else:
                 out.append(f'<polyline points="{points}" fill="none" stroke="{colour}" '
                            f'stroke-width="1.6"{extra}/>')
-    keyed = [(label, colour, dash) for label, _, colour, dash in lines if label] + \
+    keyed = [(label, colour, dash) for (label, _, colour, dash), y in zip(lines, ys, strict=True)
+             if label and any(v is not None for v in y)] + \
         [(label, GREY, "5 4") for _, label in marks if label]
+    box = len(keyed) * (legend_size + 4) + 6
+    box_top = top + 2 if legend_at == "top" else top + ph - 2 - box
     if keyed:
-        out.append(f'<rect x="{left + pw - 156}" y="{top + 2}" width="152" '
-                   f'height="{len(keyed) * (legend_size + 4) + 6}" fill="white" '
-                   f'fill-opacity="0.85" stroke="#ccc"/>')
+        out.append(f'<rect x="{left + pw - 156}" y="{box_top}" width="152" '
+                   f'height="{box}" fill="white" fill-opacity="0.85" stroke="#ccc"/>')
     for i, (label, colour, dash) in enumerate(keyed):
-        y = top + 12 + i * (legend_size + 4)
+        y = box_top + 10 + i * (legend_size + 4)
         extra = f' stroke-dasharray="{dash}"' if dash not in ("", "dots", "steps") else ""
         key = f'<circle cx="{left + pw - 139}" cy="{y - 4}" r="3" fill="{colour}"/>' \
             if dash == "dots" else \
@@ -241,8 +244,12 @@ def parallel_chart(axes: list[str], ends: list[tuple[str, str]], lines: list[lis
                    colours: list[str], height: int = 320) -> str:
     """Parallel coordinates: one vertical axis per name, labelled at its ends (low, high);
     each line a list of positions in [0, 1], one per axis, in its colour."""
-    gap, left, top, bottom = 150, 40, 24, 46
-    width = left * 2 + gap * max(len(axes) - 1, 1)
+    axes = [_cut(a, 22) for a in axes]
+    gap, top, bottom, char = 150, 24, 46, 6.2  # char: about the width of a letter, in px
+    left = max(40, len(axes[0]) * char / 2 + 6) if axes else 40
+    right = max(40, len(axes[-1]) * char / 2 + 6,
+                max(len(e) for e in ends[-1]) * char + 10) if axes else 40
+    width = round(left + right + gap * max(len(axes) - 1, 1))
     ph = height - top - bottom
 
     def at(i: int, v: float) -> str:
@@ -256,10 +263,14 @@ def parallel_chart(axes: list[str], ends: list[tuple[str, str]], lines: list[lis
         out.append(f'<polyline points="{points}" fill="none" stroke="{colour}" '
                    f'stroke-width="1.4" stroke-opacity="0.85"/>')
     for i, (name, (low, high)) in enumerate(zip(axes, ends, strict=True)):
-        x = left + i * gap
+        x = round(left + i * gap, 1)
         out.append(f'<line x1="{x}" x2="{x}" y1="{top}" y2="{top + ph}" stroke="#999"/>'
                    f'<text x="{x + 3}" y="{top - 6}">{escape(high)}</text>'
                    f'<text x="{x + 3}" y="{top + ph + 12}">{escape(low)}</text>'
                    f'<text x="{x}" y="{height - 8}" text-anchor="middle" font-size="11">'
-                   f'{escape(name[:28])}</text>')
+                   f'{escape(name)}</text>')
     return "".join(out + ["</svg>"])
+
+
+def _cut(text: str, most: int) -> str:
+    return text if len(text) <= most else text[:most - 1] + "\u2026"

@@ -78,7 +78,8 @@ def history_svg(rows: list[dict], metric: str, maximize: bool) -> str:
                                     ("pruned", values("pruned"), svg.GREY, "dots"),
                                     ("best so far", line, "#d62728", "steps")],
                           title="Optimisation history", xlabel="trial",
-                          ylabel=f"val {metric}", width=760)
+                          ylabel=f"val {metric}", width=760,
+                          legend_at="bottom" if maximize else "top")  # away from the best
 
 
 def importances_svg(imp: dict[str, float]) -> str:
