@@ -42,8 +42,7 @@ def predict_file(run_dir: str | Path, path: str | Path) -> str:
 
 def _forecast(run, path: str | Path) -> str:
     """CSV text: the `horizon` steps after the end of the series in a table file."""
-    from deepnet.data.sources import TABLE_SUFFIXES
-    from deepnet.data.tables import file_kind, read_frame
+    from deepnet.data.tables import TABLE_SUFFIXES, file_kind, read_frame
 
     if file_kind(path) not in TABLE_SUFFIXES:
         raise DataError(f"{path}: a forecasting run continues a series in a table file "

@@ -25,6 +25,13 @@ def viridis(t: float) -> str:
     return "#" + "".join(f"{round(x + (y - x) * (t - i)):02x}" for x, y in zip(a, b, strict=True))
 
 
+def _canvas(width: float, height: float, font_size: int) -> list[str]:
+    """The opening of an SVG document of that size, on white."""
+    return [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+            f'viewBox="0 0 {width} {height}" {FONT} font-size="{font_size}">',
+            f'<rect width="{width}" height="{height}" fill="white"/>']
+
+
 def uri(svg: str) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
 
@@ -87,9 +94,7 @@ def line_chart(x: list[float], lines: list[tuple[str | None, list, str, str]], *
     def py(v):
         return top + (1 - (v - low) / (high - low)) * ph
 
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-           f'viewBox="0 0 {width} {height}" {FONT} font-size="11">',
-           f'<rect width="{width}" height="{height}" fill="white"/>',
+    out = [*_canvas(width, height, 11),
            f'<text x="{left + pw / 2}" y="16" text-anchor="middle" font-size="12">'
            f'{escape(title)}</text>']
     for v in (log_ticks(low, high) if log else ticks(low, high)):
@@ -182,9 +187,7 @@ def heat_map(counts: np.ndarray, classes: list[str], *, xlabel: str, ylabel: str
     top, side = 10, cell * k
     bottom = 40 + (min(longest, 16) * 6 if k > 10 else 0)
     width, height = left + side + 20, top + side + bottom
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-           f'viewBox="0 0 {width} {height}" {FONT} font-size="10">',
-           f'<rect width="{width}" height="{height}" fill="white"/>']
+    out = [*_canvas(width, height, 10)]
     for i in range(k):
         for j in range(k):
             s = float(share[i, j])
@@ -221,9 +224,7 @@ def bar_chart(values: dict[str, float], *, xlabel: str, width: int = 640) -> str
     height = top + bar * len(names) + 40
     pw = width - left - right
     high = max([v for v in values.values() if math.isfinite(v)] + [0.0]) or 1.0
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-           f'viewBox="0 0 {width} {height}" {FONT} font-size="11">',
-           f'<rect width="{width}" height="{height}" fill="white"/>']
+    out = [*_canvas(width, height, 11)]
     for v in ticks(0.0, high):
         x = left + v / high * pw
         out.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top}" y2="{top + bar * len(names)}" '
@@ -255,9 +256,7 @@ def parallel_chart(axes: list[str], ends: list[tuple[str, str]], lines: list[lis
     def at(i: int, v: float) -> str:
         return f"{left + i * gap:.1f},{top + (1 - v) * ph:.1f}"
 
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-           f'viewBox="0 0 {width} {height}" {FONT} font-size="10">',
-           f'<rect width="{width}" height="{height}" fill="white"/>']
+    out = [*_canvas(width, height, 10)]
     for values, colour in zip(lines, colours, strict=True):
         points = " ".join(at(i, v) for i, v in enumerate(values))
         out.append(f'<polyline points="{points}" fill="none" stroke="{colour}" '

@@ -20,8 +20,6 @@ pd = lazy("pandas")
 
 PART = "__deepnet_part__"  # the column carrying each row's given part through a table
 PARTS = ("val", "test")
-# the files a part may be given as: a table's, or an .npz of x and y
-SPLIT_FILES = (".csv", ".tsv", ".parquet", ".pq", ".csv.gz", ".tsv.gz", ".npz")
 
 
 def parts_given(split) -> dict[str, Any]:

@@ -33,8 +33,8 @@ from deepnet.data.encoding import (
     TextEncoding,
     pack_arrays,
 )
-from deepnet.data.sources import TABLE_SUFFIXES, load_npz, load_npz_inputs
-from deepnet.data.tables import file_kind
+from deepnet.data.sources import load_npz, load_npz_inputs
+from deepnet.data.tables import TABLE_SUFFIXES, file_kind
 
 _KINDS = {"array": "arrays", "table": "tables", "text": "text tables", "image": "images",
           "audio": "sound files", "series": "a series"}

@@ -32,7 +32,7 @@ from deepnet.data.dataset import Dataset
 from deepnet.data.encoding import ArrayEncoding, ArrayInput, Column, TableEncoding, pack_arrays
 from deepnet.data.given import parts_given, stack_arrays
 from deepnet.data.images import load_images
-from deepnet.data.tables import file_kind, load_table, read_frame
+from deepnet.data.tables import TABLE_SUFFIXES, file_kind, load_table, read_frame
 from deepnet.data.text import load_text
 
 pd = lazy("pandas")
@@ -196,12 +196,10 @@ def _table_or_text(data, path: Path, task: str | None) -> Dataset:
 
 # Files by suffix: fn(spec.data, path, task) -> Dataset. A folder is an image folder.
 FILE_KINDS: Registry[Callable] = Registry("file kind", {
-    ".csv": _table_or_text, ".tsv": _table_or_text, ".parquet": _table_or_text,
-    ".pq": _table_or_text, ".csv.gz": _table_or_text, ".tsv.gz": _table_or_text,
+    **dict.fromkeys(TABLE_SUFFIXES, _table_or_text),
     ".npz": lambda data, path, task: load_npz_dataset(path, task, getattr(data, "inputs", None),
                                                       getattr(data, "split", None)),
 })
-TABLE_SUFFIXES = tuple(k for k, fn in FILE_KINDS.items() if fn is _table_or_text)
 
 
 # The Datasets read last inside read_once(), by data section and task, the most recent

@@ -36,6 +36,9 @@ from deepnet.data.given import PART, mark_frame, split_columns
 
 pd = lazy("pandas")
 
+# the files read_frame reads, by file_kind
+TABLE_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq", ".csv.gz", ".tsv.gz")
+
 
 def file_kind(path: str | Path) -> str:
     """A file's kind by its suffix, lowercased; a gzip-compressed table keeps its own

@@ -32,7 +32,7 @@ from deepnet.core.io import write_bytes_atomic
 from deepnet.core.outputs import writable_file
 from deepnet.core.progress import bar
 from deepnet.data.encoding import ArrayEncoding, Encoding, TableEncoding
-from deepnet.data.sources import TABLE_SUFFIXES
+from deepnet.data.tables import TABLE_SUFFIXES
 from deepnet.runs.files import RunDir
 from deepnet.runs.records import (
     AuditReport,

@@ -10,10 +10,10 @@ from pydantic import Field, field_validator, model_validator
 from deepnet.core.schema import Fraction, NonNegative, OneOf, PositiveInt, Section, one_of
 from deepnet.data.audio import DEFAULT_RATE, DEFAULT_SECONDS
 from deepnet.data.augment import AUGMENTS
-from deepnet.data.given import SPLIT_FILES
-from deepnet.data.tables import file_kind
+from deepnet.data.tables import TABLE_SUFFIXES, file_kind
 
 Scalar = str | int | float | bool
+SPLIT_FILES = (*TABLE_SUFFIXES, ".npz")  # a part given as a file: a table, or x and y
 
 
 class SplitRows(Section):
