@@ -66,6 +66,8 @@ MIXED = {
                              {"lstm": {"units": 24, "bidirectional": True,
                                        "return_sequences": True}},
                              {"gru": {"units": 12, "bidirectional": True}}, {"dense": 2}], (15,)),
+    "embeddingbag": ([{"embeddingbag": {"vocab": 60, "dim": 32}},
+                      {"dense": {"units": 16, "activation": "relu"}}, {"dense": 3}], (40,)),
     "sequence-mix": ([{"lstm": {"units": 8, "return_sequences": True}},
                       {"conv1d": {"filters": 6, "activation": "relu"}},
                       {"gru": {"units": 6, "return_sequences": True}}, {"attention": 2},

@@ -28,8 +28,9 @@ CASES = {**ARCHITECTURES, **MIXED}
 
 def _inputs(layers, shape, rows=5):
     g = np.random.default_rng(0)
-    if "embedding" in layers[0]:
-        return g.integers(0, layers[0]["embedding"]["vocab"], (rows, *shape)).astype(np.int64)
+    (first, args), = layers[0].items()
+    if first in ("embedding", "embeddingbag"):
+        return g.integers(0, args["vocab"], (rows, *shape)).astype(np.int64)
     return g.standard_normal((rows, *shape)).astype(np.float32)
 
 

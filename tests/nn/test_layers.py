@@ -117,6 +117,9 @@ CASES: dict[str, Case] = {
     ),
     "embedding": Case({"embedding": {"vocab": 20, "dim": 8}}, (6,), (6, 8),
                       lambda: nn.Embedding(20, 8), vocab=20),
+    "embeddingbag-mean": Case({"embeddingbag": {"vocab": 20, "dim": 8, "weights": "mean"}},
+                              (6,), (8,), lambda: nn.EmbeddingBag(20, 8, padding_idx=0),
+                              vocab=20),
     "lstm": Case({"lstm": 5}, (6, 4), (5,), lambda: nn.LSTM(4, 5, batch_first=True),
                  _last_state),
     "lstm-bidirectional": Case(

@@ -103,6 +103,8 @@ SCHEDULES = {
     "onecycle_max_lr": ({"name": "onecycle", "max_lr": 0.5}, "batch",
                         lambda opt: lr_scheduler.OneCycleLR(opt, 0.5,
                                                             total_steps=EPOCHS * PER_EPOCH)),
+    "linear": ({"name": "linear"}, "batch",  # to 0 at the last batch: lr * (1 - k / steps)
+               lambda opt: lr_scheduler.LambdaLR(opt, lambda k: 1 - k / (EPOCHS * PER_EPOCH))),
     "plateau": ({"name": "plateau", "factor": 0.5, "patience": 1}, "val",
                 lambda opt: lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=1)),
 }

@@ -19,11 +19,12 @@ from deepnet.core.version import VERSION
 from deepnet.data import memory
 from deepnet.data.augment import make_augment
 from deepnet.data.batches import InMemory
-from deepnet.data.checks import check_model_input
+from deepnet.data.checks import TOKEN_LAYERS, check_model_input
 from deepnet.data.encoding import SeriesEncoding
 from deepnet.data.inputs import given_inputs, read_raw
 from deepnet.data.prepare import Prepared, prepare
 from deepnet.nn.layers import item_parts
+from deepnet.nn.shaping import adapt, needs_adapt
 from deepnet.robust.defenses import check, defended_preprocess
 from deepnet.robust.defenses import plan as plan_defense
 from deepnet.runs.files import CHECKPOINT, RunDir, claim, new_run_dir
@@ -326,7 +327,7 @@ def build_for_data(spec: Spec, prepared: Prepared, problems: Problems):
     ds = prepared.dataset
     where = ds.source or spec.data.source
     first, args = item_parts(spec.model.layers[0])
-    max_id = int(ds.x.max()) if first == "embedding" and np.issubdtype(ds.x.dtype, np.integer) \
+    max_id = int(ds.x.max()) if first in TOKEN_LAYERS and np.issubdtype(ds.x.dtype, np.integer) \
         and len(ds.y) else None
     if not needs_encoding(spec):  # a front takes the features before the first layer
         with problems.gather():
@@ -403,9 +404,12 @@ def trainer_parts(spec: Spec, tc, prepared: Prepared, model, device: torch.devic
                   dist: distributed.Dist | None = None) -> tuple[Setup, Callable]:
     """What a Trainer needs besides the network, for the training settings `tc` (the
     spec's, or lr-find's): torch's global generator seeded with the spec's seed (dropout
-    draws from it), the network on the device, the training batches (augmented as the
+    draws from it), the network fitted to the training inputs (nn.shaping.adapt) and on
+    the device, the training batches (augmented as the
     spec says) and the validation batches, and the loss."""
     torch.manual_seed(spec.seed)
+    if needs_adapt(model):  # an embeddingbag's idf, from the training texts
+        adapt(model, torch.as_tensor(prepared.arrays("train")[0]))
     model.to(device)
     augment = make_augment(spec.data.augment, prepared.dataset.input_shape,
                            prepared.preprocess, encoding=prepared.encoding) \

@@ -257,19 +257,23 @@ def _is_number(s: str) -> bool:
     return True
 
 
+TOKEN_LAYERS = ("embedding", "embeddingbag")  # the layer types that take token ids
+
+
 def check_model_input(x_dtype, input_shape: tuple[int, ...], first: str, args, where: str,
                       max_id: int | None = None) -> None:
-    """Token ids need an embedding first, numbers anything but; the vocabulary must fit."""
+    """Token ids need an embedding (or embeddingbag) first, numbers anything but; the
+    vocabulary must fit."""
     integer = np.issubdtype(x_dtype, np.integer)
-    if integer and first != "embedding":
+    if integer and first not in TOKEN_LAYERS:
         raise DataError(f"{where}: the data are token ids of shape {input_shape} per sample, "
                         f"but model.layers[0] is {first}; start the model with "
-                        "`- embedding: {vocab: ..., dim: ...}`")
-    if not integer and first == "embedding":
+                        "`- embedding: {vocab: ..., dim: ...}` (or `- embeddingbag: ...`)")
+    if not integer and first in TOKEN_LAYERS:
         raise DataError(f"{where}: the data are numbers of shape {input_shape} per sample, but "
-                        "model.layers[0] is an embedding, which takes integer token ids "
+                        f"model.layers[0] is an {first}, which takes integer token ids "
                         "(a text table: set data.text)")
     if integer and max_id is not None and max_id >= args.vocab:
         raise DataError(f"{where}: token ids go up to {max_id}, so the vocabulary has "
-                        f"{max_id + 1} ids, but model.layers[0].embedding.vocab is "
+                        f"{max_id + 1} ids, but model.layers[0].{first}.vocab is "
                         f"{args.vocab}; set it to at least {max_id + 1}")

@@ -61,6 +61,9 @@ SCHEDULES: Registry[Callable] = Registry("schedule", {
     # The spec's lr is the peak of the cycle unless max_lr says otherwise.
     "onecycle": lambda opt, s, lr, epochs, steps: (
         lr_scheduler.OneCycleLR(opt, s.max_lr or lr, total_steps=epochs * steps), "batch"),
+    # From the spec's lr down to 0 at the last batch, linearly (fastText's, BERT's)
+    "linear": lambda opt, s, lr, epochs, steps: (
+        lr_scheduler.LinearLR(opt, 1.0, 0.0, total_iters=epochs * steps), "batch"),
     "plateau": lambda opt, s, lr, epochs, steps: (
         lr_scheduler.ReduceLROnPlateau(opt, factor=s.factor, patience=s.patience), "val"),
 })
