@@ -27,7 +27,7 @@ LONGEST = (
     "test_sigkill_at_any_moment_then_recovery_is_bit_identical",  # 69
     "test_full_budget_adaptive_figures_match_an_independent_apgd",  # 43
     "test_the_review_s_figure_on_the_archive_s_split[fcn-GunPoint]",  # 51
-    "test_example_raises_no_warning[text_topics]",  # 39
+    "test_text_topics_reaches_tfidf_logistic_regression",  # 113
     "test_quick_benchmark_prints_the_table_and_every_figure",  # 31
     "test_resume_at_the_same_world_size",  # 21
     "test_digits_20_trials_reach_the_example",  # 21

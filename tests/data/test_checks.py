@@ -166,12 +166,14 @@ def test_token_ids_need_an_embedding_first():
     assert "- embedding: {vocab: ..., dim: ...}" in msg
 
 
-def test_an_embedding_needs_token_ids():
-    msg = error(check_model_input, np.float32, (4,), "embedding", EMBEDDING, "iris")
-    assert re.search(r"numbers of shape \(4,\) .*embedding.*data\.text", msg)
+@pytest.mark.parametrize("first", ["embedding", "embeddingbag"])
+def test_an_embedding_needs_token_ids(first):
+    msg = error(check_model_input, np.float32, (4,), first, EMBEDDING, "iris")
+    assert re.search(rf"numbers of shape \(4,\) .*an {first}, .*data\.text", msg)
 
 
-def test_the_vocabulary_must_hold_every_id():
-    msg = error(check_model_input, np.int64, (6,), "embedding", EMBEDDING, "t.csv", max_id=10)
+@pytest.mark.parametrize("first", ["embedding", "embeddingbag"])
+def test_the_vocabulary_must_hold_every_id(first):
+    msg = error(check_model_input, np.int64, (6,), first, EMBEDDING, "t.csv", max_id=10)
     assert msg == ("t.csv: token ids go up to 10, so the vocabulary has 11 ids, but "
-                   "model.layers[0].embedding.vocab is 10; set it to at least 11")
+                   f"model.layers[0].{first}.vocab is 10; set it to at least 11")
