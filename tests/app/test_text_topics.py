@@ -2,14 +2,23 @@
 TF-IDF + logistic regression from scikit-learn on the same split of the Debian package
 descriptions, the baseline's C chosen on validation (bench/text_topics.py's, loaded
 from the file so that the test and the benchmark hold the same baseline); the run is
-diagnosed healthy, and `predict` on the raw test texts agrees with its test figures."""
+diagnosed healthy, and `predict` on the raw test texts agrees with its test figures.
+A run of the same layer resumes bit-exactly after a kill."""
 
 import importlib.util
 import json
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+import torch
+import yaml
+from safetensors.torch import load_file
 
 import deepnet
 from deepnet.cli import main
@@ -46,3 +55,33 @@ def test_text_topics_reaches_tfidf_logistic_regression(tmp_path, capsys):
     predicted = run.predict(test[["text"]])
     assert (predicted == test.section.to_numpy()).mean() == pytest.approx(ours["accuracy"],
                                                                            abs=1e-6)
+
+
+def test_an_embeddingbag_run_resumes_bit_exactly_with_its_idf(tmp_path):
+    """Killed after its third checkpoint and resumed, a tf-idf bag of word pairs trained
+    with the linear schedule ends with the weights (and idf) of an uninterrupted run."""
+    g = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(60)]
+    labels = g.integers(0, 3, 240)
+    texts = [" ".join(g.choice(words[k * 20:(k + 1) * 20] + words, g.integers(3, 12)))
+             for k in labels]
+    pd.DataFrame({"text": texts, "label": labels}).to_csv(tmp_path / "t.csv", index=False)
+    spec = {"name": "bag", "seed": 0, "data": {
+        "source": str(tmp_path / "t.csv"), "target": "label",
+        "text": {"max_len": 24, "vocab_size": 400, "ngrams": 2}},
+        "model": {"layers": [{"embeddingbag": {"vocab": 400, "dim": 8}}, {"dense": 3}]},
+        "train": {"epochs": 6, "batch_size": 16, "optimizer": {"name": "sgd", "lr": 1.0},
+                  "schedule": "linear"}}
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    full = deepnet.train(deepnet.Spec.from_yaml(path), out=tmp_path / "full", quiet=True)
+    killed = tmp_path / "killed"
+    env = {**os.environ, "DEEPNET_KILL_AT": "checkpoint:3"}
+    r = subprocess.run([sys.executable, "-m", "deepnet", "train", str(path), "--out",
+                        str(killed), "--quiet"], env=env, capture_output=True, timeout=300)
+    assert r.returncode == -signal.SIGKILL
+    deepnet.train(None, resume=killed, quiet=True)
+    a, b = load_file(full.path / "model.safetensors"), load_file(killed / "model.safetensors")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    idf = next(v for k, v in a.items() if k.endswith("idf"))
+    assert idf[2:].min() > 1 and len(set(idf[2:].tolist())) > 3  # fitted, not all ones
