@@ -49,7 +49,8 @@ def test_text_topics_reaches_tfidf_logistic_regression(tmp_path, capsys):
     assert ours["f1"] >= base["f1"]
     assert ours["f1"] > 0.75 and base["f1"] > 0.75  # both read the texts well
     findings = deepnet.diagnose(run)  # a healthy run (as every example's is checked)
-    assert not [f for f in findings if f.severity != "info"], findings[0].explanation
+    bad = [f for f in findings if f.severity != "info"]
+    assert not bad, bad[0].explanation
     # predict reads raw text with the saved vocabulary and idf: the test split again
     test = frame.iloc[prepared.splits["test"]]
     predicted = run.predict(test[["text"]])

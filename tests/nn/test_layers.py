@@ -119,6 +119,7 @@ CASES: dict[str, Case] = {
                       lambda: nn.Embedding(20, 8), vocab=20),
     "embeddingbag-mean": Case({"embeddingbag": {"vocab": 20, "dim": 8, "weights": "mean"}},
                               (6,), (8,), lambda: nn.EmbeddingBag(20, 8, padding_idx=0),
+                              lambda m, x: m(x.masked_fill(x == 1, 0)),  # 1: unknown
                               vocab=20),
     "lstm": Case({"lstm": 5}, (6, 4), (5,), lambda: nn.LSTM(4, 5, batch_first=True),
                  _last_state),

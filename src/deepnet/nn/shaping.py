@@ -11,6 +11,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
+from deepnet.core.errors import SpecError
 from deepnet.core.schema import PositiveInt
 from deepnet.nn.cost import Saved, no_flops
 from deepnet.nn.layer_type import Args, Built, Context, LayerType, NoArgs, Node, Shape
@@ -30,7 +31,9 @@ class EmbeddingArgs(Args):
 class EmbeddingBagArgs(EmbeddingArgs):
     # tfidf: each distinct token weighs its sublinear tf-idf, L2-normalised over the text
     # (scikit-learn's TfidfVectorizer(sublinear_tf=True)), the idf fitted on the training
-    # split; mean: the mean over the tokens. Padding (id 0) weighs nothing.
+    # split; mean: the mean over the tokens. Padding (id 0) and the unknown token (id 1,
+    # as data.text encodes texts) weigh nothing, as scikit-learn ignores the words
+    # outside its vocabulary.
     weights: Literal["tfidf", "mean"] = "tfidf"
 
 
@@ -85,10 +88,16 @@ class EmbeddingBag(nn.Embedding):
     def adapt(self, ids: torch.Tensor) -> None:
         """The idf of each token over the texts `ids` (N, time): ln((1 + N) / (1 + df)) + 1,
         scikit-learn's smooth idf, df the number of texts holding the token."""
-        df = torch.zeros(len(self.idf), dtype=torch.float64)
-        for part in ids.split(1024):
-            present = torch.zeros(len(part), len(self.idf), dtype=torch.bool)
-            df += present.scatter_(1, part.long().clamp(0, len(self.idf) - 1), True).sum(0)
+        vocab, df = len(self.idf), torch.zeros(len(self.idf), dtype=torch.float64)
+        for part in ids.long().split(4096):
+            ordered = part.sort(dim=1).values
+            first = torch.ones_like(ordered, dtype=torch.bool)  # each id once per text
+            first[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
+            held = ordered[first]
+            if len(held) and (held.min() < 0 or held.max() >= vocab):
+                raise ValueError(f"embeddingbag.adapt: token ids must lie in [0, {vocab}); "
+                                 f"got {int(held.min())} to {int(held.max())}")
+            df += torch.bincount(held, minlength=vocab).to("cpu", torch.float64)
         self.idf.copy_(torch.log((1 + len(ids)) / (1 + df)) + 1)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
@@ -110,22 +119,26 @@ def token_counts(ids: torch.Tensor) -> torch.Tensor:
 
 def tfidf_weights(ids: torch.Tensor, idf: torch.Tensor) -> torch.Tensor:
     """(N, time) position weights whose sum per distinct token is its sublinear tf-idf,
-    (1 + ln tf) * idf, L2-normalised over the row's distinct tokens; 0 for padding."""
+    (1 + ln tf) * idf, L2-normalised over the row's distinct known tokens; 0 for padding
+    and the unknown token."""
     counts = token_counts(ids)
-    tfidf = (1 + counts.log()) * idf[ids] * (ids != 0)
+    tfidf = (1 + counts.log()) * idf[ids] * (ids > 1)
     norm = (tfidf.square() / counts).sum(1, keepdim=True).sqrt().clamp_min(1e-12)
     return tfidf / counts / norm
 
 
 def mean_weights(ids: torch.Tensor, idf: torch.Tensor) -> torch.Tensor:
-    """(N, time) weights of the mean over the tokens that are not padding."""
-    tokens = (ids != 0).float()
+    """(N, time) weights of the mean over the known tokens (not padding, not unknown)."""
+    tokens = (ids > 1).float()
     return tokens / tokens.sum(1, keepdim=True).clamp_min(1)
 
 
 def _embedding_bag(n: Node, s: Shape, ctx: Context) -> Built:
     a: EmbeddingBagArgs = n.args
     n.need_rank(s, (1,), "token ids of shape (time,)")
+    if n.path != "model.layers[0]":  # its idf is fitted on the network's inputs
+        raise SpecError(f"{n.path}: embeddingbag reads the data's token ids, so it must be "
+                        "the first layer, model.layers[0]", path=n.path)
     return Built(EmbeddingBag(a.vocab, a.dim, a.weights, ctx.generator), (a.dim,))
 
 
@@ -151,9 +164,11 @@ TYPES = {
     # It keeps the token ids (int64) for the weight gradient.
     "embedding": LayerType(EmbeddingArgs, _embedding, no_flops,
                            lambda a, s, out, e: Saved(input=True), input_bytes=8),
-    # It keeps the token ids for the weight gradient and the position weights for the sum.
+    # It keeps the token ids for the weight gradient and the position weights for the sum;
+    # on the way it holds the (time, dim) vectors and the sort's ids, order and counts.
     "embeddingbag": LayerType(EmbeddingBagArgs, _embedding_bag,
                               lambda a, s, out: 2 * s[0] * a.dim,
-                              lambda a, s, out, e: Saved(input=True, extra=4 * s[0]),
+                              lambda a, s, out, e: Saved(input=True, extra=4 * s[0],
+                                                         work=s[0] * (a.dim * e + 40)),
                               input_bytes=8),
 }
