@@ -15,11 +15,18 @@ every test folder.
 from __future__ import annotations
 
 import copy
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
+import torch
 import yaml
+from safetensors.torch import load_file
 
+import deepnet
 from deepnet.spec import Spec, apply_changes
 
 
@@ -120,3 +127,22 @@ def kinds(findings) -> list[str]:
     """The kinds of a diagnosis' findings, in order."""
     return [f.kind for f in findings]
 
+
+
+def same_tensors(a: str | Path, b: str | Path) -> bool:
+    """Whether two run folders hold bit-identical model.safetensors."""
+    ta, tb = (load_file(str(Path(p) / "model.safetensors")) for p in (a, b))
+    return ta.keys() == tb.keys() and all(torch.equal(ta[k], tb[k]) for k in ta)
+
+
+def kill_then_resume(spec_path: str | Path, out: Path, at: str, **resume) -> Path:
+    """`deepnet train spec_path --out out`, killed (SIGKILL) at the fault-injection point
+    `at` (DEEPNET_KILL_AT, e.g. "checkpoint:3") before it wrote its model, then resumed
+    in this process with deepnet.train(None, resume=out, quiet=True, **resume)."""
+    r = subprocess.run([sys.executable, "-m", "deepnet", "train", str(spec_path), "--out",
+                        str(out), "--quiet"], env={**os.environ, "DEEPNET_KILL_AT": at},
+                       capture_output=True, timeout=300)
+    assert r.returncode == -signal.SIGKILL, r.stderr[-2000:]
+    assert not (out / "model.safetensors").exists()
+    deepnet.train(None, resume=out, quiet=True, **resume)
+    return out

@@ -5,7 +5,6 @@ time, resume after SIGKILL, data parallelism, export and attacks."""
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import warnings
@@ -22,7 +21,7 @@ from deepnet.data.tables import UnknownCategoryWarning
 from deepnet.resources import estimate_memory, measure_memory
 from deepnet.spec import Spec
 from deepnet.train.network import build_network, data_layout
-from factory import write_spec
+from factory import kill_then_resume, same_tensors, write_spec
 
 
 def transactions(rows=1200, seed=0) -> pd.DataFrame:
@@ -290,15 +289,8 @@ def test_resume_after_sigkill_is_bit_identical(csv, tmp_path):
     s["train"]["epochs"] = 6
     path = write_spec(tmp_path / "s.yaml", s)
     full = deepnet.train(deepnet.Spec.from_yaml(path), out=tmp_path / "full", quiet=True)
-    killed = tmp_path / "killed"
-    env = {**os.environ, "DEEPNET_KILL_AT": "checkpoint:3"}
-    r = subprocess.run([sys.executable, "-m", "deepnet", "train", str(path), "--out",
-                        str(killed), "--quiet"], env=env, capture_output=True, timeout=300)
-    assert r.returncode == -signal.SIGKILL
-    assert not (killed / "model.safetensors").exists()
-    deepnet.train(None, resume=killed, quiet=True)
-    a, b = load_file(full.path / "model.safetensors"), load_file(killed / "model.safetensors")
-    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    killed = kill_then_resume(path, tmp_path / "killed", "checkpoint:3")
+    assert same_tensors(full.path, killed)
 
 
 @pytest.mark.slow

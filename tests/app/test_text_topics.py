@@ -7,16 +7,11 @@ A run of the same layer resumes bit-exactly after a kill."""
 
 import importlib.util
 import json
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 import yaml
 from safetensors.torch import load_file
 
@@ -24,6 +19,7 @@ import deepnet
 from deepnet.cli import main
 from deepnet.data.prepare import prepare
 from deepnet.runs.load import load
+from factory import kill_then_resume, same_tensors
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,13 +72,8 @@ def test_an_embeddingbag_run_resumes_bit_exactly_with_its_idf(tmp_path):
     path = tmp_path / "s.yaml"
     path.write_text(yaml.safe_dump(spec))
     full = deepnet.train(deepnet.Spec.from_yaml(path), out=tmp_path / "full", quiet=True)
-    killed = tmp_path / "killed"
-    env = {**os.environ, "DEEPNET_KILL_AT": "checkpoint:3"}
-    r = subprocess.run([sys.executable, "-m", "deepnet", "train", str(path), "--out",
-                        str(killed), "--quiet"], env=env, capture_output=True, timeout=300)
-    assert r.returncode == -signal.SIGKILL
-    deepnet.train(None, resume=killed, quiet=True)
-    a, b = load_file(full.path / "model.safetensors"), load_file(killed / "model.safetensors")
-    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
-    idf = next(v for k, v in a.items() if k.endswith("idf"))
+    killed = kill_then_resume(path, tmp_path / "killed", "checkpoint:3")
+    assert same_tensors(full.path, killed)
+    saved = load_file(killed / "model.safetensors")
+    idf = next(v for k, v in saved.items() if k.endswith("idf"))
     assert idf[2:].min() > 1 and len(set(idf[2:].tolist())) > 3  # fitted, not all ones

@@ -4,13 +4,11 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import yaml
-from safetensors.torch import load_file
 
 import deepnet
 from deepnet.app.train import EVAL_BATCH, evaluate_run
@@ -18,7 +16,7 @@ from deepnet.cli import main
 from deepnet.data.batches import InMemory
 from deepnet.train import checkpoint
 from deepnet.train.trainer import evaluate
-from factory import mlp_spec, override, write_spec
+from factory import mlp_spec, override, same_tensors, write_spec
 
 MLP = mlp_spec(epochs=8, hidden=48, dropout=0.2, name="mlp", **{
     "train.optimizer": {"name": "adam", "lr": 0.003}, "train.schedule": "onecycle",
@@ -29,15 +27,6 @@ RUN_FILES = {"spec.yaml", "metrics.jsonl", "model.safetensors", "checkpoint", "r
 
 def spec(**train):
     return deepnet.Spec.from_dict(override(MLP, **{f"train.{k}": v for k, v in train.items()}))
-
-
-def tensors(run_dir) -> dict[str, torch.Tensor]:
-    return load_file(str(Path(run_dir) / "model.safetensors"))
-
-
-def same_tensors(a, b) -> bool:
-    ta, tb = tensors(a), tensors(b)
-    return ta.keys() == tb.keys() and all(torch.equal(ta[k], tb[k]) for k in ta)
 
 
 @pytest.fixture(scope="module")

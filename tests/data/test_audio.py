@@ -4,16 +4,11 @@ the logmel layer, exact resume with augmentation on, and predict, serve and expo
 WAV files."""
 
 import base64
-import os
-import signal
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from safetensors.torch import load_file
 
 import deepnet
 from deepnet.app.serve import rows_to_inputs
@@ -25,7 +20,7 @@ from deepnet.data.encoding import AudioEncoding
 from deepnet.data.transforms import Preprocess
 from deepnet.nn.spectral import LogMel, LogMelArgs
 from deepnet.spec import Augment
-from factory import write_spec
+from factory import kill_then_resume, same_tensors, write_spec
 
 RATE = 16000  # the files'; the specs read them at 8000 Hz
 
@@ -187,15 +182,8 @@ def test_resume_with_audio_augmentation_is_bit_identical(folder, tmp_path):
     path = write_spec(tmp_path / "s.yaml", s)
     full = deepnet.train(deepnet.Spec.from_yaml(path), out=tmp_path / "full", quiet=True,
                          report=False)
-    killed = tmp_path / "killed"
-    env = {**os.environ, "DEEPNET_KILL_AT": "checkpoint:2"}
-    r = subprocess.run([sys.executable, "-m", "deepnet", "train", str(path), "--out",
-                        str(killed), "--quiet"], env=env, capture_output=True,
-                       timeout=300)
-    assert r.returncode == -signal.SIGKILL, r.stderr[-2000:]
-    deepnet.train(None, resume=killed, quiet=True, report=False)
-    a, b = load_file(full.path / "model.safetensors"), load_file(killed / "model.safetensors")
-    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    killed = kill_then_resume(path, tmp_path / "killed", "checkpoint:2", report=False)
+    assert same_tensors(full.path, killed)
 
 
 # ----------------------------------------------------------------------------- the layer

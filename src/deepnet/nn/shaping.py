@@ -91,9 +91,7 @@ class EmbeddingBag(nn.Embedding):
         vocab, df = len(self.idf), torch.zeros(len(self.idf), dtype=torch.float64)
         for part in ids.long().split(4096):
             ordered = part.sort(dim=1).values
-            first = torch.ones_like(ordered, dtype=torch.bool)  # each id once per text
-            first[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
-            held = ordered[first]
+            held = ordered[run_starts(ordered)]  # each id once per text
             if len(held) and (held.min() < 0 or held.max() >= vocab):
                 raise ValueError(f"embeddingbag.adapt: token ids must lie in [0, {vocab}); "
                                  f"got {int(held.min())} to {int(held.max())}")
@@ -101,17 +99,21 @@ class EmbeddingBag(nn.Embedding):
         self.idf.copy_(torch.log((1 + len(ids)) / (1 + df)) + 1)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        w = (tfidf_weights if self.weights == "tfidf" else mean_weights)(ids, self.idf)
+        w = BAG_WEIGHTS[self.weights](ids, self.idf)
         vectors = super().forward(ids)
         return (vectors * w.unsqueeze(-1).to(vectors.dtype)).sum(1)
+
+
+def run_starts(ordered: torch.Tensor) -> torch.Tensor:
+    """(N, time) rows sorted -> True where a run of equal ids begins."""
+    return torch.cat([torch.ones_like(ordered[:, :1], dtype=torch.bool),
+                      ordered[:, 1:] != ordered[:, :-1]], 1)
 
 
 def token_counts(ids: torch.Tensor) -> torch.Tensor:
     """(N, time) -> how many times each position's token occurs in its row (float)."""
     ordered, order = ids.sort(dim=1)
-    starts = torch.cat([torch.ones_like(ordered[:, :1]), (ordered[:, 1:] != ordered[:, :-1])
-                        .long()], 1)
-    run = starts.cumsum(1) - 1  # the run of equal ids each sorted position is in
+    run = run_starts(ordered).long().cumsum(1) - 1  # the run each sorted position is in
     ones = torch.ones(ids.shape, device=ids.device)
     counts = torch.zeros_like(ones).scatter_add_(1, run, ones).gather(1, run)
     return torch.empty_like(counts).scatter_(1, order, counts)
@@ -131,6 +133,9 @@ def mean_weights(ids: torch.Tensor, idf: torch.Tensor) -> torch.Tensor:
     """(N, time) weights of the mean over the known tokens (not padding, not unknown)."""
     tokens = (ids > 1).float()
     return tokens / tokens.sum(1, keepdim=True).clamp_min(1)
+
+
+BAG_WEIGHTS = {"tfidf": tfidf_weights, "mean": mean_weights}  # embeddingbag.weights
 
 
 def _embedding_bag(n: Node, s: Shape, ctx: Context) -> Built:
