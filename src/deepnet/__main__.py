@@ -1,3 +1,3 @@
-from deepnet.cli import main
+from deepnet.cli import program
 
-raise SystemExit(main())
+raise SystemExit(program())

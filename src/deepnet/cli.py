@@ -715,6 +715,18 @@ def main(argv: list[str] | None = None) -> int:
         return _internal(args.command)
 
 
+def program() -> int:
+    """The `deepnet` program (its console script and `python -m deepnet`): main() in a
+    process of its own, whose garbage collector deepnet.core.heap manages."""
+    from deepnet.core import heap
+
+    heap.own_process()
+    try:
+        return main()
+    finally:
+        heap.leave()
+
+
 def _quiet_stdout() -> None:
     """Point stdout at /dev/null so that Python's own flush at exit finds no broken pipe."""
     import os
