@@ -37,6 +37,34 @@ def network(kind: str) -> nn.Module:
                          nn.ReLU(), nn.Linear(256, 10))
 
 
+def digits(g: torch.Generator):
+    """scikit-learn's digits file as (n, 1, 8, 8) images standardised on the training rows,
+    the labels, and the rows of the test, validation and training splits (15/15/70)."""
+    folder = importlib.util.find_spec("sklearn").submodule_search_locations[0]
+    with gzip.open(Path(folder) / "datasets" / "data" / "digits.csv.gz", "rt") as f:
+        raw = np.loadtxt(f, delimiter=",", dtype=np.float32)
+    x = torch.as_tensor(raw[:, :-1] / 16.0).reshape(-1, 1, 8, 8)
+    y = torch.as_tensor(raw[:, -1]).long()
+    order = torch.randperm(len(y), generator=g)
+    n_test = n_val = int(0.15 * len(y))
+    test, val, train = order[:n_test], order[n_test:n_test + n_val], order[n_test + n_val:]
+    mean, std = x[train].mean(0), x[train].std(0) + 1e-7
+    return (x - mean) / std, y, (test, val, train)
+
+
+def train_epoch(model, opt, sched, loss_fn, x, y, train, g: torch.Generator) -> None:
+    """One pass over the training rows in shuffled batches of 64."""
+    model.train()
+    perm = train[torch.randperm(len(train), generator=g)]
+    for s in range(0, len(perm), 64):
+        idx = perm[s:s + 64]
+        loss = loss_fn(model(x[idx]), y[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+
+
 def run(kind: str, epochs: int, out: str, started: float) -> dict:
     laps, last = {}, started
 
@@ -46,17 +74,8 @@ def run(kind: str, epochs: int, out: str, started: float) -> dict:
         laps[name], last = round(now - last, 4), now
 
     lap("import")
-    folder = importlib.util.find_spec("sklearn").submodule_search_locations[0]
-    with gzip.open(Path(folder) / "datasets" / "data" / "digits.csv.gz", "rt") as f:
-        raw = np.loadtxt(f, delimiter=",", dtype=np.float32)
-    x = torch.as_tensor(raw[:, :-1] / 16.0).reshape(-1, 1, 8, 8)
-    y = torch.as_tensor(raw[:, -1]).long()
     g = torch.Generator().manual_seed(0)
-    order = torch.randperm(len(y), generator=g)
-    n_test = n_val = int(0.15 * len(y))
-    test, val, train = order[:n_test], order[n_test:n_test + n_val], order[n_test + n_val:]
-    mean, std = x[train].mean(0), x[train].std(0) + 1e-7
-    x = (x - mean) / std
+    x, y, (test, val, train) = digits(g)
     lap("data")
     torch.manual_seed(0)
     model = network(kind)
@@ -67,15 +86,7 @@ def run(kind: str, epochs: int, out: str, started: float) -> dict:
     loss_fn = nn.CrossEntropyLoss()
     lap("build")
     for epoch in range(epochs):
-        model.train()
-        perm = train[torch.randperm(len(train), generator=g)]
-        for s in range(0, len(perm), 64):
-            idx = perm[s:s + 64]
-            loss = loss_fn(model(x[idx]), y[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
+        train_epoch(model, opt, sched, loss_fn, x, y, train, g)
         model.eval()
         with torch.no_grad():
             out_val = model(x[val])

@@ -16,11 +16,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deepnet.core.errors import DeepnetError
 from deepnet.core.outputs import writable_folder
-from deepnet.spec import Spec
+
+if TYPE_CHECKING:
+    from deepnet.spec import Spec
+    from deepnet.tune.importance import Helper
 
 __all__ = ["TuneResult", "tune"]
 
@@ -94,15 +97,18 @@ def _tune(spec, trials, timeout, storage, study, workers, out, quiet, worker, tr
         w.work(job, st, parent=os.getppid())
         return None
     spec.to_yaml(job.folder / "spec.yaml")  # what worker processes load
+    from deepnet.tune.importance import Helper
+
     progress = Progress(job, quiet)
-    try:
-        if workers > 1:
-            _run_workers(job, st, workers, progress, list(worker_command))
-        if job.deadline is None or time.time() < job.deadline:  # also: the workers all died
-            w.work(job, st, on_trial=progress.trial)
-    finally:
-        progress.done(st)
-    return _outputs(job, st)
+    with Helper() as helper:  # imports scikit-learn for the importances meanwhile
+        try:
+            if workers > 1:
+                _run_workers(job, st, workers, progress, list(worker_command))
+            if job.deadline is None or time.time() < job.deadline:  # or the workers all died
+                w.work(job, st, on_trial=progress.trial)
+        finally:
+            progress.done(st)
+        return _outputs(job, st, helper)
 
 
 def _job(spec: Spec, trials, timeout, storage, study, out, train: Callable[..., Any]):
@@ -229,7 +235,7 @@ def _run_workers(job, study, k: int, progress: Progress, command: list[str]) -> 
                              f"{err.strip()[-500:]}")
 
 
-def _outputs(job, study) -> TuneResult:
+def _outputs(job, study, helper: Helper) -> TuneResult:
     from deepnet.core.io import write_json_atomic
     from deepnet.tune import output
     from deepnet.tune.space import apply_values, decode
@@ -246,7 +252,7 @@ def _outputs(job, study) -> TuneResult:
         best_spec = job.folder / "best_spec.yaml"
         apply_values(job.base, {k: v for k, v in params.items() if k in job.space}
                      ).to_yaml(best_spec)
-    imp = output.importances(study, job.seed)
+    imp = helper.importances(study, job.seed)
     result = TuneResult(job.folder, job.storage, job.study, job.metric, job.direction,
                         best.value if best else None, params, best.number if best else None,
                         best_spec, c, imp, rows)

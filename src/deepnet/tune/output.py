@@ -44,22 +44,6 @@ def write_csv(path: Path, rows: list[dict]) -> None:
     write_text_atomic(path, buf.getvalue())
 
 
-def importances(study, seed: int) -> dict[str, float]:
-    """Parameter importances (fANOVA) over the complete trials; {} while too few."""
-    import optuna
-    from optuna.trial import TrialState
-
-    done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    if len(done) < 3 or len({t.value for t in done}) < 2:
-        return {}
-    try:
-        evaluator = optuna.importance.FanovaImportanceEvaluator(seed=seed)
-        out = optuna.importance.get_param_importances(study, evaluator=evaluator)
-    except Exception:  # e.g. parameters that differ between trials of an edited space
-        return {}
-    return {k: float(v) for k, v in out.items()}
-
-
 # ----------------------------------------------------------------------------- figures
 def history_svg(rows: list[dict], metric: str, maximize: bool) -> str:
     """Each trial's value (pruned ones at the epoch they stopped) and the best so far."""
