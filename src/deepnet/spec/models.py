@@ -32,6 +32,9 @@ from deepnet.spec.tune import Distribution, Pruner
 
 InputName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 
+# libyaml's safe dumper where PyYAML has it: the same text as yaml.safe_dump, 4x faster
+DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
 
 class Model(Section):
     """The network: its layers; with `inputs`, several named inputs (each with its own
@@ -285,7 +288,7 @@ class Spec(Section):
 
     def to_yaml(self, path: str | Path | None = None) -> str:
         """The resolved spec, every default filled in; written to `path` when given."""
-        text = yaml.safe_dump(self.to_dict(), sort_keys=False)
+        text = yaml.dump(self.to_dict(), Dumper=DUMPER, sort_keys=False)
         if path is not None:
             write_text_atomic(path, text)
         return text
