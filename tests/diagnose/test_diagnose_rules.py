@@ -209,6 +209,21 @@ def test_dead_units_of_a_zero_initialisation_reset_the_init():
     assert f.remedy.changes == {"model.layers[1].dense.init": None}  # leaky_relu cannot help
 
 
+
+def test_a_healthy_run_looks_inside_its_network_once():
+    """The dead-unit check runs as a detector and again among a healthy run's checks: one
+    forward pass over the validation rows serves both."""
+    spec = deepnet.Spec.from_dict({"name": "h", "data": "digits", "model": {"layers": [
+        {"flatten": {}}, {"dense": {"units": 16, "activation": "relu"}}, {"dense": 10}]}})
+    model = deepnet.build(spec, (1, 8, 8))
+    forwards = []
+    model.register_forward_pre_hook(lambda m, inp: forwards.append(len(inp[0])))
+    x = np.random.default_rng(0).standard_normal((64, 1, 8, 8)).astype(np.float32)
+    (f,) = diagnose_facts(facts([{"epoch": 1, "train_loss": 1.0, "val_loss": 1.0}], spec,
+                                model=model, val_x=x))
+    assert f.kind == "healthy" and forwards == [64]
+    assert any("ReLU layer's units dead" in c["metric"] for c in f.evidence["checks"])
+
 def test_auto_never_keeps_a_diverged_round_over_one_with_a_score():
     def round_(n, score):
         return auto.Round(n, None, [], "accuracy", score)

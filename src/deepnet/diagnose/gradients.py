@@ -10,6 +10,7 @@ spec path of the layer each name belongs to.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -257,6 +258,13 @@ def dead_fractions(model, x: np.ndarray) -> list[tuple[str, int, int]]:
             for name, alive in found.items()]
 
 
+def _measured(f: Facts, measure: Callable) -> list:
+    """`measure(f.model, f.val_x)`, measured once per Facts (kept in f.inside)."""
+    if measure.__name__ not in f.inside:
+        f.inside[measure.__name__] = measure(f.model, f.val_x)
+    return f.inside[measure.__name__]
+
+
 def saturated_fractions(model, x: np.ndarray) -> list[tuple[str, float]]:
     """[(spec path, share of outputs saturated)] for each tanh and sigmoid of the model on
     the rows of `x`: |tanh| > SATURATED, a sigmoid's output outside 1 - SATURATED ..
@@ -277,7 +285,7 @@ def saturation_checks(f: Facts) -> tuple[list[Check], list[tuple[str, float]]]:
     layer on the val rows) and the (layer, share) it rests on."""
     if f.model is None or f.val_x is None or len(f.val_x) == 0:
         return [], []
-    layers = saturated_fractions(f.model, f.val_x)
+    layers = _measured(f, saturated_fractions)
     if not layers:
         return [], []
     n = len(f.history)
@@ -321,7 +329,7 @@ def dead_checks(f: Facts) -> tuple[list[Check], list[tuple[str, int, int]]]:
     (layer, dead, units) it rests on; none without a model or validation rows."""
     if f.model is None or f.val_x is None or len(f.val_x) == 0:
         return [], []
-    layers = [(p, d, n) for p, d, n in dead_fractions(f.model, f.val_x) if n]
+    layers = [(p, d, n) for p, d, n in _measured(f, dead_fractions) if n]
     if not layers:
         return [], []
     worst = max(d / n for _, d, n in layers)
