@@ -6,8 +6,8 @@ digits file split 70/15/15, standardised on the training rows); per trial build 
 its learning rate, report the validation accuracy after each epoch to Optuna's median
 pruner (5 startup trials, 1 warm-up epoch, deepnet's defaults). The parameters have
 deepnet's names and each trial gets a TPE sampler seeded with its number, as `deepnet tune`
-does with seed 0, so both draw the same values. It writes nothing: no checkpoints, report,
-importances or trial files.
+does with seed 0, so both draw the same first 10 (random) trials; later draws follow each
+tune's own results. It writes nothing: no checkpoints, report, importances or trial files.
 
     python bench/handwritten_tune.py [TRIALS]
 

@@ -1,7 +1,8 @@
 """The garbage collector in the `deepnet` program's process (deepnet.core.heap): it waits
-for a million new objects while the command imports torch, freezes what is alive once a
-run has its optimizer (torch._dynamo imported by then) and is back at Python's
-thresholds for the training; a Python caller's process is left as it was."""
+for a million new objects while the command imports torch (and torch._dynamo, which
+optimizers import), freezes what is alive before the training makes anything and is back
+at Python's thresholds for the training; nothing of a run is kept past its end; a Python
+caller's process is left as it was."""
 
 import gc
 import json
@@ -34,7 +35,7 @@ print(json.dumps({"code": code, "default": default, "waiting": waiting,
 """
 
 
-def test_the_program_settles_its_heap_once_the_run_has_its_optimizer(tmp_path):
+def test_the_program_settles_its_heap_when_the_training_starts(tmp_path):
     done = subprocess.run([sys.executable, "-c", PROGRAM, SPEC, MLP, str(tmp_path / "run")],
                           capture_output=True, text=True, timeout=120, check=True)
     got = json.loads(done.stdout.splitlines()[-1])  # after the run's summary
@@ -43,6 +44,44 @@ def test_the_program_settles_its_heap_once_the_run_has_its_optimizer(tmp_path):
     assert got["after"] == got["default"]  # the training collects as Python does
     # frozen: torch and torch._dynamo's objects (over 250,000), beyond what is left
     assert got["frozen"] > 250_000 and got["frozen"] > 2 * got["objects"]
+
+
+TUNE = """
+import gc, json, sys, weakref
+from deepnet.core import heap
+heap.own_process()
+import deepnet.app.train as app_train
+from deepnet.cli import main
+
+made = []
+real = app_train.make_trainer
+
+
+def spy(model, *args, **kw):  # each trial's network and Trainer, by weak reference
+    trainer = real(model, *args, **kw)
+    made.extend([weakref.ref(model), weakref.ref(trainer)])
+    return trainer
+
+
+app_train.make_trainer = spy
+space = json.dumps({"trials": 2, "space": {"train.optimizer.lr": {"loguniform": [1e-3, 1e-2]}}})
+code = main(["tune", sys.argv[1], "--set", sys.argv[2], "--set", "train.epochs=2",
+             "--set", "tune=" + space, "--out", sys.argv[3], "--quiet"])
+gc.collect()
+print(json.dumps({"code": code, "frozen": gc.get_freeze_count(),
+                  "alive": [ref() is not None for ref in made]}))
+"""
+
+
+def test_nothing_of_a_trial_outlives_it_in_the_programs_tune(tmp_path):
+    """What settle freezes is never collected: it collects first, so every trial's network
+    and Trainer, the first one's too, are freed (settle, in the first trial, once froze
+    garbage of the imports that reached that trial's frames, and so its network)."""
+    done = subprocess.run([sys.executable, "-c", TUNE, SPEC, MLP, str(tmp_path / "tune")],
+                          capture_output=True, text=True, timeout=180, check=True)
+    got = json.loads(done.stdout.splitlines()[-1])
+    assert got["code"] == 0 and got["frozen"] > 250_000
+    assert got["alive"] == [False] * 4
 
 
 def test_a_python_callers_collector_is_left_alone(tmp_path):

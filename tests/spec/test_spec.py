@@ -129,6 +129,7 @@ def test_augment_items(mlp_spec_dict):
 
 @pytest.mark.parametrize("example", sorted(Path("examples").glob("*.yaml")), ids=str)
 def test_to_yaml_writes_what_pyyamls_safe_dump_writes(example):
-    """to_yaml uses libyaml's dumper (4x faster): the text is yaml.safe_dump's."""
+    """to_yaml uses libyaml's dumper (4x faster): for every example the text is
+    yaml.safe_dump's (the two fold long double-quoted strings differently)."""
     spec = Spec.from_yaml(example)
     assert spec.to_yaml() == yaml.safe_dump(spec.to_dict(), sort_keys=False)

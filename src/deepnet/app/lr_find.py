@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from deepnet.core import heap
 from deepnet.core.errors import DeepnetError
 from deepnet.core.figures import png_bytes, pyplot
 from deepnet.core.io import write_bytes_atomic
@@ -31,6 +32,8 @@ def lr_find(spec, steps: int = 200, start: float = 1e-7, end: float = 10.0,
         raise DeepnetError(f"--start and --end: 0 < start < end is needed; got {start:g} "
                            f"and {end:g}")
     spec = Spec.coerce(spec, data)
+    heap.import_dynamo()  # before the test makes anything (deepnet.core.heap)
+    heap.settle()
     prepared = prepare(spec, given=data)
     spec, model = check_against_data(spec, prepared)
     tc = spec.train.model_copy(update={"schedule": Schedule()})  # the sweep sets the rate

@@ -35,7 +35,6 @@ from typing import Any
 
 import numpy as np
 
-from deepnet.core import heap
 from deepnet.core.errors import DataError, DeepnetError
 from deepnet.runs.files import SPEC
 from deepnet.runs.load import load
@@ -312,7 +311,6 @@ def serve(run, host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
     # uvicorn drains on SIGTERM, then raises the signal again for the handler it found:
     # with this one, the drained server returns and the command exits 0
     signal.signal(signal.SIGTERM, lambda signum, frame: None)
-    heap.settle()  # a long-lived process from here: the collector is on
     if workers > 1:
         os.environ[RUN_ENV] = str(loaded.path)
         uvicorn.run("deepnet.app.serve:worker_app", factory=True, host=host, port=port,

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from deepnet.core import heap
 from deepnet.core.errors import CheckpointError, DataError, DeepnetError, Problems, SpecError
 from deepnet.core.io import remove_temporaries
 from deepnet.core.outputs import writable_folder
@@ -179,6 +180,10 @@ class Stopwatch:
     def __init__(self):
         self.last, self.laps = time.perf_counter(), {}
 
+    def skip(self) -> None:
+        """The time since the last lap belongs to no phase: the CLI counts it as start-up."""
+        self.last = time.perf_counter()
+
     def lap(self, phase: str) -> float:
         now = time.perf_counter()
         spent, self.last = now - self.last, now
@@ -225,6 +230,9 @@ def train(spec: Spec, out: str | Path | None = None, resume: str | Path | None =
                 spec = spec.model_copy(update={"data": spec.data.model_copy(
                     update={"source": memory.SOURCE})})
         check_trackers(spec.train.log)
+        heap.import_dynamo()  # before the run makes anything: then the imports are done
+        heap.settle()
+        clock.skip()  # imports: start-up, not a phase of this run
         threads = (torch.get_num_threads(), thread_count(spec.train.threads))
         torch.set_num_threads(threads[1])  # for this run: restored below
         prepared = prepare(spec, given=data)

@@ -6,13 +6,18 @@ The collector walks every one of them in each full pass: the passes that the imp
 off and the one at exit cost about 0.8 s of a one-epoch digits run on 2 cores, more than
 its training (bench/turnaround.py). So the program's process (`own_process`, called by
 `deepnet.cli.program` before anything else) collects only once a million new objects have
-accumulated (Python's default: 700) until those imports are done; `settle` then freezes
-what exists (gc.freeze: never walked again) and restores the default, and `leave` freezes
-everything before the process exits. A command that never settles (predict, attack, ...)
-still collects, a million objects at a time.
+accumulated (Python's default: 700) until those imports are done. `settle` then collects
+once, freezes what is left (gc.freeze: never walked again) and restores the default, and
+`leave` freezes everything before the process exits.
 
-A Python caller's process (a notebook, a test) is left alone: `settle` does nothing there,
-since frozen objects are never collected even once they become garbage.
+`settle` is called when a training starts (after `import_dynamo`, before the data are
+read), when a run has been loaded, and before a tune's parent process waits for its
+workers. It collects before it freezes: what is frozen is never collected, and the
+garbage the imports leave (cycles of frames and tracebacks) reaches every frame on the
+stack, whose variables (a trial's model and data, once assigned) it would keep until the
+process exits.
+
+A Python caller's process (a notebook, a test) is left alone: `settle` does nothing there.
 """
 
 from __future__ import annotations
@@ -31,13 +36,21 @@ def own_process() -> None:
 
 
 def settle() -> None:
-    """The long-lived imports are done (a run has its optimizer, a server is about to
-    serve): in the program's process, freeze what exists and restore the collector's
+    """The long-lived imports are done and the command's work has not begun: in the
+    program's process, collect, freeze what is left and restore the collector's
     thresholds. Once per process; nothing elsewhere."""
     if _state["owned"] and not _state["settled"]:
         _state["settled"] = True
+        gc.collect()
         gc.freeze()
         gc.set_threshold(*_state["thresholds"])
+
+
+def import_dynamo() -> None:
+    """Import torch._dynamo now, before `settle`: every optimizer's constructor and step
+    imports it (torch.optim marks its methods for torch.compile), and its objects are a
+    third of those `settle` freezes."""
+    import torch._dynamo  # noqa: F401
 
 
 def leave() -> None:

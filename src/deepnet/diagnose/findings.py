@@ -112,7 +112,7 @@ class Facts:
     val_x: np.ndarray | None = None  # preprocessed validation inputs, or None
     # what a detector measured inside the model on val_x, kept for the next one that asks
     # (the dead-unit and saturation checks run as detectors and again for a healthy run)
-    inside: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    inside: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def metric(self) -> str:

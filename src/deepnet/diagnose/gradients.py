@@ -260,9 +260,9 @@ def dead_fractions(model, x: np.ndarray) -> list[tuple[str, int, int]]:
 
 def _measured(f: Facts, measure: Callable) -> list:
     """`measure(f.model, f.val_x)`, measured once per Facts (kept in f.inside)."""
-    if measure.__name__ not in f.inside:
-        f.inside[measure.__name__] = measure(f.model, f.val_x)
-    return f.inside[measure.__name__]
+    if measure not in f.inside:
+        f.inside[measure] = measure(f.model, f.val_x)
+    return f.inside[measure]
 
 
 def saturated_fractions(model, x: np.ndarray) -> list[tuple[str, float]]:

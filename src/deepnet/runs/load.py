@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from deepnet.core import heap
 from deepnet.core.errors import CheckpointError
 from deepnet.runs.ensemble import is_ensemble, load_ensemble
 from deepnet.runs.run import Run, load_run
@@ -22,4 +23,6 @@ def load(path: str | Path | Run) -> Run:
     if not isinstance(path, str | os.PathLike):
         raise CheckpointError(f"run: expected a deepnet.Run or the path of a run directory "
                               f"(a str or Path); got {type(path).__name__} {path!r:.60}")
-    return load_ensemble(path) if is_ensemble(path) else load_run(path)
+    run = load_ensemble(path) if is_ensemble(path) else load_run(path)
+    heap.settle()  # torch is imported, and the command's work is on this run (core.heap)
+    return run

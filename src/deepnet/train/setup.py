@@ -16,7 +16,6 @@ from typing import Any
 
 import torch
 
-from deepnet.core import heap
 from deepnet.core.errors import DeepnetError, SpecError
 from deepnet.train.optim import make_optimizer, make_schedule
 from deepnet.train.trainer import Trainer
@@ -94,7 +93,6 @@ def make_trainer(model: torch.nn.Module, setup: Setup, loss_fn: Callable, *,
     is what runs forward (the model wrapped for data parallelism or compiled)."""
     tc = setup.train
     optimizer = make_optimizer(model.parameters(), tc.optimizer)
-    heap.settle()  # torch.optim has imported torch._dynamo: the long-lived imports are done
     scheduler, when = make_schedule(optimizer, tc.schedule, tc.optimizer.lr, tc.epochs,
                                     len(setup.train_data))
     autocast, scaler = precision(tc.precision, setup.device)

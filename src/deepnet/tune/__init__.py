@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from deepnet.core import heap
 from deepnet.core.errors import DeepnetError
 from deepnet.core.outputs import writable_folder
 
@@ -218,6 +219,7 @@ def _run_workers(job, study, k: int, progress: Progress, command: list[str]) -> 
         cmd += ["--timeout", str(max(job.deadline - time.time(), 0.001))]
     env = dict(os.environ)
     env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // k)))
+    heap.settle()  # this process only waits from here (deepnet.core.heap)
     procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL,  # noqa: S603
                               stderr=subprocess.PIPE, text=True) for _ in range(k)]
     try:

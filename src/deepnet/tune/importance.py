@@ -2,12 +2,13 @@
 in a helper process started with the tune.
 
 fANOVA fits scikit-learn's random forest, and importing scikit-learn (with SciPy) takes
-about 1.2 s on 2 cores, as long as the trials of a small tune. The trials leave a core
-idle (one training step uses one), so the helper (`python -m deepnet.tune.importance`)
-imports it there while they run, then answers once: it reads the complete trials as JSON
-on stdin and prints their importances, computed by the same `importances` function as
-in this process. Where scikit-learn is already imported, or the helper cannot answer, the
-importances are computed here: the figures are the same either way.
+about 1.2 s on 2 cores, as long as the trials of a small tune. The helper
+(`python -m deepnet.tune.importance`) makes that import while the trials run (a small
+network's trials leave most of a second core idle; on a busy machine it competes with
+them), then answers once: it reads the complete trials as JSON on stdin and prints their
+importances, computed by the same `importances` function as in this process. Where
+scikit-learn is already imported, or the helper cannot answer, the importances are
+computed here: the figures are the same either way.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import json
 import subprocess
 import sys
 
-HELPER_TIMEOUT_S = 120.0  # for the helper's answer, once it is sent the trials
+HELPER_TIMEOUT_S = 600.0  # for the helper's answer (its import and fANOVA) once it is asked
 
 
 def importances(study, seed: int) -> dict[str, float]:
@@ -73,14 +74,16 @@ class Helper:
                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
 
     def importances(self, study, seed: int) -> dict[str, float]:
+        """The helper's answer; worked out here where there is no helper, or where it
+        died, hung or answered nonsense, or the trials could not be sent to it."""
         if self.proc is not None:
             try:
                 out, _ = self.proc.communicate(trials_json(study, seed),
                                                timeout=HELPER_TIMEOUT_S)
                 if self.proc.returncode == 0:
                     return {k: float(v) for k, v in json.loads(out).items()}
-            except (OSError, ValueError, subprocess.TimeoutExpired):
-                pass  # a helper that died or answered nonsense: worked out here instead
+            except Exception:  # noqa: BLE001, S110 - any failure: the fallback below
+                pass
             finally:
                 self.close()
         return importances(study, seed)
