@@ -57,7 +57,8 @@ def deepnet_cli(kind: str, epochs: int, tmp: Path) -> dict:
     t = json.loads(done.stdout)["timings"]
     first, steady = _epochs(out)
     # import: all the process's time outside deepnet.train's phases (the interpreter,
-    # the imports, reading the spec, exiting)
+    # the imports, torch._dynamo's included, reading the spec, exiting); the script
+    # imports torch._dynamo in its build (its first optimizer)
     return {"wall": wall, "import": wall - sum(v for k, v in t.items() if k != "startup"),
             **_phases(t, first, steady)}
 
