@@ -32,8 +32,7 @@ def lr_find(spec, steps: int = 200, start: float = 1e-7, end: float = 10.0,
         raise DeepnetError(f"--start and --end: 0 < start < end is needed; got {start:g} "
                            f"and {end:g}")
     spec = Spec.coerce(spec, data)
-    heap.import_dynamo()  # before the test makes anything (deepnet.core.heap)
-    heap.settle()
+    heap.settle_for_training()  # before the test makes anything (deepnet.core.heap)
     prepared = prepare(spec, given=data)
     spec, model = check_against_data(spec, prepared)
     tc = spec.train.model_copy(update={"schedule": Schedule()})  # the sweep sets the rate

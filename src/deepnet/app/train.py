@@ -230,8 +230,7 @@ def train(spec: Spec, out: str | Path | None = None, resume: str | Path | None =
                 spec = spec.model_copy(update={"data": spec.data.model_copy(
                     update={"source": memory.SOURCE})})
         check_trackers(spec.train.log)
-        heap.import_dynamo()  # before the run makes anything: then the imports are done
-        heap.settle()
+        heap.settle_for_training()  # before the run makes anything (deepnet.core.heap)
         clock.skip()  # imports: start-up, not a phase of this run
         threads = (torch.get_num_threads(), thread_count(spec.train.threads))
         torch.set_num_threads(threads[1])  # for this run: restored below

@@ -10,8 +10,8 @@ accumulated (Python's default: 700) until those imports are done. `settle` then 
 once, freezes what is left (gc.freeze: never walked again) and restores the default, and
 `leave` freezes everything before the process exits.
 
-`settle` is called when a training starts (after `import_dynamo`, before the data are
-read), when a run has been loaded, and before a tune's parent process waits for its
+`settle` is called when a training starts (`settle_for_training`: torch._dynamo imported
+first, before the data are read), when a run has been loaded, and before a tune's parent process waits for its
 workers. It collects before it freezes: what is frozen is never collected, and the
 garbage the imports leave (cycles of frames and tracebacks) reaches every frame on the
 stack, whose variables (a trial's model and data, once assigned) it would keep until the
@@ -46,11 +46,14 @@ def settle() -> None:
         gc.set_threshold(*_state["thresholds"])
 
 
-def import_dynamo() -> None:
-    """Import torch._dynamo now, before `settle`: every optimizer's constructor and step
+def settle_for_training() -> None:
+    """`settle`, once torch._dynamo is imported: every optimizer's constructor and step
     imports it (torch.optim marks its methods for torch.compile), and its objects are a
-    third of those `settle` freezes."""
-    import torch._dynamo  # noqa: F401
+    third of those `settle` freezes. Called before a training makes anything."""
+    if _state["owned"] and not _state["settled"]:
+        import torch._dynamo  # noqa: F401
+
+        settle()
 
 
 def leave() -> None:

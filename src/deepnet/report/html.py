@@ -444,7 +444,7 @@ def sections(src: _Sources) -> list[dict]:
 
 @functools.cache
 def _template() -> jinja2.Template:
-    """report.html.j2, compiled once a process (10 ms: a third of a small run's report)."""
+    """template.html, compiled once a process (10 ms: a third of a small run's report)."""
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     return env.from_string(TEMPLATE.read_text())
 
